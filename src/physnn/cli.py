@@ -1,0 +1,262 @@
+"""The ``physnn`` command: train, list, gradcheck.
+
+User mistakes (unknown names, bad values, bad config files, missing data) print one sentence and
+exit with code 2; bugs keep their traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from physnn import __version__
+from physnn.errors import PhysnnError
+
+# TrainConfig keys that have a command-line flag of the same name (dashes for underscores).
+TRAIN_FLAGS = (
+    "system", "preset", "method", "dataset", "data_dir", "limit_train", "gap",
+    "seed", "epochs", "batch_size", "lr", "max_step", "torch_device",
+)  # fmt: skip
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-sentence errors and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _option(text: str) -> tuple[str, Any]:
+    """``key=value`` with the value read as a TOML literal (bare words are strings)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key.strip().replace("-", "_"), value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _add_experiment_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="FILE.toml", help="TOML file with the same options")
+    p.add_argument("--system", help="substrate (physnn list)")
+    p.add_argument("--preset", help="named configuration of the system")
+    p.add_argument("--method", help="training method (physnn list)")
+    p.add_argument("--dataset", help="digits, mnist or fashion-mnist")
+    p.add_argument("--data-dir", help="folder with dataset files (else cache / known places)")
+    p.add_argument(
+        "--limit-train", type=_positive_int, help="use only the first N training samples"
+    )
+    p.add_argument("--gap", help="reality-gap level: none, mild, moderate, severe")
+    p.add_argument("--seed", type=int, help="run seed (data order, init, hidden device)")
+    p.add_argument("--epochs", type=_positive_int)
+    p.add_argument("--batch-size", type=_positive_int)
+    p.add_argument("--lr", type=float, help="Adam learning rate")
+    p.add_argument("--max-step", type=float, help="largest change of a control per step")
+    p.add_argument("--torch-device", help="cpu, cuda, cuda:N or auto")
+    p.add_argument(
+        "--system-option",
+        "-S",
+        type=_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a system field, e.g. grid=48",
+    )
+    p.add_argument("--method-option", "-M", type=_option, action="append", default=[],
+                   metavar="KEY=VALUE", help="method option, e.g. assumed_gap=mild")  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="physnn", description="Train physical neural networks.")
+    parser.add_argument("--version", action="version", version=f"physnn {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    train = sub.add_parser(
+        "train", help="train one method on one system and evaluate on the device"
+    )
+    _add_experiment_flags(train)
+    train.add_argument("--out", help="run folder (default physnn-runs/<system>-<method>-…)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out")
+    train.add_argument("--overwrite", action="store_true", help="start again in an existing --out")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    lst = sub.add_parser("list", help="systems, methods, datasets, and the compatibility matrix")
+    lst.add_argument("--json", action="store_true", help="machine-readable output")
+
+    grad = sub.add_parser("gradcheck", help="compare a method's gradient with the true one")
+    _add_experiment_flags(grad)
+    grad.add_argument("--batches", type=_positive_int, default=3)
+    grad.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def resolve_config(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """TrainConfig from defaults < config file < flags; also the file's extra keys (out, resume)."""
+    from physnn.train.config import TrainConfig, load_toml
+
+    values: dict[str, Any] = {}
+    extras: dict[str, Any] = {}
+    if args.config:
+        values = load_toml(args.config)
+        for key in ("out", "resume", "overwrite"):
+            if key in values:
+                extras[key] = values.pop(key)
+    for key in TRAIN_FLAGS:
+        if getattr(args, key, None) is not None:
+            values[key] = getattr(args, key)
+    for table, flag in (("system_options", "system_option"), ("method_options", "method_option")):
+        updates = dict(getattr(args, flag))
+        if updates:
+            values[table] = {**values.get(table, {}), **updates}
+    source = f"config file {args.config!r}" if args.config else "options"
+    return TrainConfig.from_dict(values, source=source), extras
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from physnn.train.loop import train
+
+    config, extras = resolve_config(args)
+    out = (
+        args.out
+        or extras.get("out")
+        or (
+            f"physnn-runs/{config.system}-{config.preset}-{config.method}-{config.dataset}"
+            f"-{config.gap}-seed{config.seed}"
+        )
+    )
+    print(f"physnn {__version__}: {config.method} on {config.system}/{config.preset}, "
+          f"{config.dataset}, gap {config.gap}, seed {config.seed} → {out}")  # fmt: skip
+
+    def report(row: dict[str, Any]) -> None:
+        print(f"epoch {row['epoch']:3d}  loss {row['train_loss']:.4f}  "
+              f"val device {row['val_device_accuracy']:.3f}  twin {row['val_twin_accuracy']:.3f}  "
+              f"queries {row['device_queries']}  {row['epoch_seconds']:.1f}s",
+              flush=True)  # fmt: skip
+
+    result = train(
+        config,
+        out,
+        resume=args.resume or bool(extras.get("resume")),
+        overwrite=args.overwrite or bool(extras.get("overwrite")),
+        progress=not args.no_progress and sys.stderr.isatty(),
+        on_epoch=report,
+    )
+    print(
+        f"test accuracy: device {result['device_accuracy']:.4f}, twin {result['twin_accuracy']:.4f}"
+        f" ({result['headline']} is this method's result)\n"
+        f"device queries {result['device_queries']}, parameter writes {result['param_writes']}, "
+        f"wall time {result['wall_seconds']:.1f} s\n"
+        f"wrote {Path(out) / 'result.json'} and {Path(out) / 'history.png'}"
+    )
+    return 0
+
+
+def catalog() -> dict[str, Any]:
+    """Systems, methods, datasets, gap levels and the method × system compatibility matrix."""
+    from physnn.data import dataset_info
+    from physnn.methods import METHODS, incompatibility
+    from physnn.reality import LEVELS
+    from physnn.systems import SYSTEMS
+
+    systems = [
+        {"name": name, "description": cls.capabilities.description, "presets": sorted(cls.presets),
+         "capabilities": {k: v for k, v in vars(cls.capabilities).items() if k != "description"}}
+        for name, cls in SYSTEMS.items()
+    ]  # fmt: skip
+    methods = [
+        {"name": name, "summary": cls.summary, "reference": cls.reference,
+         "requirements": vars(cls.requirements), "headline": cls.headline}
+        for name, cls in METHODS.items()
+    ]  # fmt: skip
+    matrix = {
+        system: [
+            m for m, mcls in METHODS.items() if not incompatibility(mcls, system, scls.capabilities)
+        ]
+        for system, scls in SYSTEMS.items()
+    }
+    return {"systems": systems, "methods": methods, "datasets": dataset_info(),
+            "gaps": list(LEVELS), "matrix": matrix}  # fmt: skip
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    info = catalog()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print("systems:")
+    for s in info["systems"]:
+        print(f"  {s['name']:<14} {s['description']} (presets: {', '.join(s['presets'])})")
+    print("methods:")
+    for m in info["methods"]:
+        print(f"  {m['name']:<14} {m['summary']} [{m['reference']}]")
+    print("datasets:")
+    for d in info["datasets"]:
+        print(f"  {d['name']:<14} {d['description']}")
+    print(f"reality-gap levels: {', '.join(info['gaps'])}")
+    methods = [m["name"] for m in info["methods"]]
+    width = max(len(m) for m in methods) + 2
+    print("\ncompatibility (method × system):")
+    print(" " * 16 + "".join(f"{m:<{width}}" for m in methods))
+    for system, ok in info["matrix"].items():
+        cells = "".join(f"{'yes' if m in ok else '-':<{width}}" for m in methods)
+        print(f"  {system:<14}{cells}")
+    return 0
+
+
+def cmd_gradcheck(args: argparse.Namespace) -> int:
+    from physnn.train.gradcheck import gradcheck
+
+    config, _ = resolve_config(args)
+    report = gradcheck(config, batches=args.batches)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"gradcheck: {config.method} on {config.system}/{config.preset}, gap {config.gap}, "
+          f"{args.batches} batch(es) of {config.batch_size}")  # fmt: skip
+    for row in report["batches"]:
+        print(
+            f"  batch {row['batch']}: cosine {row['cosine']:.6f}  "
+            f"relative error {row['relative_error']:.3e}"
+        )
+    print(
+        f"mean cosine similarity {report['cosine']:.6f}, "
+        f"mean relative error {report['relative_error']:.3e}"
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = {"train": cmd_train, "list": cmd_list, "gradcheck": cmd_gradcheck}[args.command]
+    try:
+        return command(args)
+    except PhysnnError as err:
+        print(f"physnn {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted; the last finished epoch is checkpointed (rerun with --resume)",
+            file=sys.stderr,
+        )
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,174 @@
+"""The Device contract: the thing that really computes, seen only through queries and writes.
+
+A device has no autograd. It holds the last written controls, answers ``query(x)`` with a
+(noisy) measurement, and refuses writes outside the controls' declared bounds or levels. It
+counts every query (one per input sample: one optical shot, one crossbar read …) and every write
+(one per write operation that changes the controls), separately for training and evaluation so
+that a method's cost is not mixed with the cost of monitoring it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from physnn.errors import ControlBoundsError
+from physnn.reality.base import Reality
+from physnn.systems.base import Controls, ControlSpec, Nuisance, System
+
+PHASES = ("train", "eval")
+
+
+@dataclass
+class DeviceStats:
+    """Operation counts of one accounting phase."""
+
+    queries: int = 0  # input samples measured
+    query_calls: int = 0  # query() calls (batches)
+    writes: int = 0  # write operations that changed at least one control
+    values_written: int = 0  # individual control values changed
+
+
+class Device(ABC):
+    """Query/write interface to a physical (or simulated) substrate."""
+
+    def __init__(self, specs: dict[str, ControlSpec]) -> None:
+        self.specs = specs
+        self._stats = {phase: DeviceStats() for phase in PHASES}
+        self._phase = "train"
+
+    # ----------------------------------------------------------------------------- accounting
+    @contextmanager
+    def accounting(self, phase: str) -> Iterator[None]:
+        """Count the operations inside the block under ``phase`` ("train" or "eval")."""
+        if phase not in PHASES:
+            raise ValueError(f"accounting phase must be one of {PHASES}, got {phase!r}")
+        previous, self._phase = self._phase, phase
+        try:
+            yield
+        finally:
+            self._phase = previous
+
+    def stats(self, phase: str = "train") -> DeviceStats:
+        return self._stats[phase]
+
+    # ----------------------------------------------------------------------------- contract
+    def query(self, x: Tensor) -> Tensor:
+        """Measure the outputs for a batch of inputs with the current controls (no gradient)."""
+        with torch.no_grad():
+            y = self._measure(x.detach())
+        stats = self._stats[self._phase]
+        stats.queries += x.shape[0]
+        stats.query_calls += 1
+        return y.detach()
+
+    def write(self, controls: Controls) -> None:
+        """Set controls (all or some, by name); out-of-range values raise ControlBoundsError."""
+        current = self.read_controls()
+        changed = 0
+        for name, value in controls.items():
+            if name not in self.specs:
+                raise ControlBoundsError(
+                    f"device has no control {name!r}; it has: {', '.join(sorted(self.specs))}"
+                )
+            self.specs[name].check(name, value.detach())
+            changed += int((value.detach().to(current[name]) != current[name]).sum())
+        if changed == 0:
+            return
+        self._apply({name: value.detach().clone() for name, value in controls.items()})
+        stats = self._stats[self._phase]
+        stats.writes += 1
+        stats.values_written += changed
+
+    @abstractmethod
+    def read_controls(self) -> Controls:
+        """A copy of the controls the device currently holds."""
+
+    @abstractmethod
+    def _measure(self, x: Tensor) -> Tensor: ...
+
+    @abstractmethod
+    def _apply(self, controls: Controls) -> None: ...
+
+    # ----------------------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        return {"stats": {phase: asdict(s) for phase, s in self._stats.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._stats = {phase: DeviceStats(**state["stats"][phase]) for phase in PHASES}
+
+
+def derived_seed(seed: int, purpose: str) -> int:
+    """A 63-bit seed for one purpose, derived from a run seed (independent streams)."""
+    digest = hashlib.sha256(f"{seed}:{purpose}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+class SimulatedDevice(Device):
+    """A system with a hidden reality: the "true" device of a simulated experiment.
+
+    The static perturbations are drawn once from ``reality`` with ``seed``; per-measurement noise
+    comes from a separate seeded stream. Training methods only see :meth:`query` and
+    :meth:`write`; :meth:`oracle_forward` exists for diagnostics (gradcheck) and is never called
+    by a method.
+    """
+
+    def __init__(
+        self,
+        system: System,
+        reality: Reality,
+        seed: int,
+        *,
+        torch_device: str | torch.device = "cpu",
+    ) -> None:
+        super().__init__(system.control_specs())
+        reality.check(system)
+        self.system = system.to(torch_device)
+        self.reality = reality
+        self.torch_device = torch.device(torch_device)
+        hidden = torch.Generator().manual_seed(derived_seed(seed, "hidden-nuisance"))
+        self._nuisance = _to_device(reality.sample_nuisance(system, hidden), self.torch_device)
+        self._noise = torch.Generator(device=self.torch_device)
+        self._noise.manual_seed(derived_seed(seed, "measurement-noise"))
+        self._controls = {
+            name: spec.project(torch.zeros(spec.shape, device=self.torch_device))
+            for name, spec in self.specs.items()
+        }
+
+    def read_controls(self) -> Controls:
+        return {name: value.clone() for name, value in self._controls.items()}
+
+    def _apply(self, controls: Controls) -> None:
+        for name, value in controls.items():
+            self._controls[name] = value.to(self.torch_device, torch.float32)
+
+    def _measure(self, x: Tensor) -> Tensor:
+        y = self.system(x.to(self.torch_device), self._controls, self._nuisance)
+        return self.reality.observe(y, self._noise)
+
+    def oracle_forward(self, x: Tensor, controls: Controls) -> Tensor:
+        """Differentiable noise-free output of the hidden true physics (diagnostics only)."""
+        return self.system(x.to(self.torch_device), controls, self._nuisance)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            **super().state_dict(),
+            "controls": self.read_controls(),
+            "noise_rng": self._noise.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self._apply(state["controls"])
+        self._noise.set_state(state["noise_rng"])
+
+
+def _to_device(nuisance: Nuisance, device: torch.device) -> Nuisance:
+    return {k: v.to(device) if isinstance(v, Tensor) else v for k, v in nuisance.items()}

@@ -1,0 +1,122 @@
+"""Training methods as gradient estimators.
+
+A method receives a batch, decides which device queries to make and what to compute on the
+twin, and fills ``.grad`` of the model's parameters (physical controls and digital weights). The
+optimizer is an ordinary ``torch.optim`` optimizer; what reaches the device is decided by the
+update transforms and the device's own bounds. Each method declares its :class:`Requirements`;
+:func:`incompatibility` compares them with a system's capabilities, so that the method × system
+matrix is computed, not hand-written.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from physnn.errors import ConfigError
+from physnn.nets.pnn import PNN
+from physnn.registry import Registry
+from physnn.systems.base import Capabilities
+
+LossFn = Callable[[Tensor, Tensor], Tensor]
+
+
+@dataclass(frozen=True)
+class Requirements:
+    """What a method needs from the system and the device."""
+
+    differentiable_twin: bool = False  # computes vector-Jacobian products of a twin
+    device_forward: bool = False  # queries the device while training
+    reciprocal: bool = False  # physical adjoint (backward) propagation
+    energy_based: bool = False  # equilibria of an energy function
+
+
+_CAPABILITY_OF = {
+    "differentiable_twin": ("differentiable", "has no differentiable twin"),
+    "reciprocal": ("reciprocal", "is not reciprocal"),
+    "energy_based": ("energy_based", "is not energy-based"),
+}
+
+
+def incompatibility(
+    method: type[GradientEstimator], system_name: str, caps: Capabilities
+) -> str | None:
+    """Why ``method`` cannot train ``system``, or None if it can."""
+    for need, (capability, lacks) in _CAPABILITY_OF.items():
+        if getattr(method.requirements, need) and not getattr(caps, capability):
+            return f"method {method.name!r} needs {need.replace('_', ' ')}; {system_name!r} {lacks}"
+    return None
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """A method without hyperparameters of its own."""
+
+
+class GradientEstimator(ABC):
+    """Base class of every training method."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    reference: ClassVar[str]
+    requirements: ClassVar[Requirements]
+    options_class: ClassVar[type] = NoOptions
+    headline: ClassVar[str] = "device"
+    """Which accuracy is the method's result: "device" (deployed) or "twin" (digital reference)."""
+
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        options = dict(options or {})
+        known = {f.name for f in fields(self.options_class)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            valid = ", ".join(sorted(known)) or "none"
+            raise ConfigError(
+                f"unknown option(s) {', '.join(unknown)} for method {self.name!r}; valid: {valid}"
+            )
+        try:
+            self.options = self.options_class(**options)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"invalid options for method {self.name!r}: {err}") from None
+
+    def bind(self, model: PNN, seed: int) -> None:  # noqa: B027 (optional hook)
+        """Prepare for training ``model`` (draw random streams, build noise models)."""
+
+    @abstractmethod
+    def estimate(self, model: PNN, x: Tensor, y: Tensor, loss_fn: LossFn) -> tuple[Tensor, Tensor]:
+        """Fill ``.grad`` of the model's parameters for one batch; return (loss, logits)."""
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, **asdict(self.options)}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:  # noqa: B027 (optional hook)
+        """Restore what :meth:`state_dict` returned (random streams) when resuming."""
+
+
+METHODS: Registry[type[GradientEstimator]] = Registry("method")
+
+
+def backward_on(
+    model: PNN, executor, x: Tensor, y: Tensor, loss_fn: LossFn
+) -> tuple[Tensor, Tensor]:
+    """Forward with ``executor`` for the physical blocks, then autograd backward."""
+    with model.executing(executor):
+        logits = model(x)
+    loss = loss_fn(logits, y)
+    loss.backward()
+    return loss.detach(), logits.detach()
+
+
+def generator_for(model: PNN, seed: int) -> torch.Generator:
+    """A seeded generator on the device where the model's parameters live."""
+    device = next(model.parameters()).device
+    gen = torch.Generator(device=device)
+    gen.manual_seed(seed)
+    return gen

@@ -1,0 +1,118 @@
+"""Physical non-idealities, each in physical units (metres, radians, photons).
+
+The spatial perturbations act on the nuisance parameters of systems that declare them
+(``plane_shift``, ``plane_dz``, ``phase_error``, ``absorption``, ``phase_levels``: the
+diffractive network); :class:`DetectorNoise` acts on any optical output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from physnn.physics.noise import correlated_gaussian_field, photon_noise
+from physnn.reality.base import Perturbation
+from physnn.systems.base import Nuisance, System
+
+
+@dataclass(frozen=True)
+class LateralMisalignment(Perturbation):
+    """Each plane displaced in x and y by N(0, σ²) metres (Mengu et al., IEEE JSTQE 2020)."""
+
+    sigma: float
+    name = "lateral-misalignment"
+    nuisance_keys = ("plane_shift",)
+
+    def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
+        shift = nuisance["plane_shift"]
+        noise = self.sigma * torch.randn(shift.shape, generator=generator, dtype=torch.float64)
+        return {**nuisance, "plane_shift": shift + noise.to(shift.dtype)}
+
+
+@dataclass(frozen=True)
+class AxialMisalignment(Perturbation):
+    """Each plane displaced along the optical axis by N(0, σ²) metres (Mengu et al. 2020)."""
+
+    sigma: float
+    name = "axial-misalignment"
+    nuisance_keys = ("plane_dz",)
+
+    def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
+        dz = nuisance["plane_dz"]
+        noise = self.sigma * torch.randn(dz.shape, generator=generator, dtype=torch.float64)
+        return {**nuisance, "plane_dz": dz + noise.to(dz.dtype)}
+
+
+@dataclass(frozen=True)
+class FabricationPhaseError(Perturbation):
+    """Spatially correlated Gaussian phase error of each mask: σ rad, correlation length ℓ metres.
+
+    Printed or etched pixel heights deviate from design; neighbouring pixels share part of the
+    error (resin flow, proximity effects), hence the correlation.
+    """
+
+    sigma: float
+    correlation_length: float
+    name = "fabrication-phase-error"
+    nuisance_keys = ("phase_error",)
+
+    def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
+        shape = system.control_specs()["phase"].shape
+        pitch = system.config.pitch
+        error = correlated_gaussian_field(
+            shape, self.sigma, self.correlation_length / pitch, generator
+        )
+        if nuisance.get("phase_error") is not None:
+            error = error + nuisance["phase_error"]
+        return {**nuisance, "phase_error": error}
+
+
+@dataclass(frozen=True)
+class PhaseQuantization(Perturbation):
+    """The hardware realizes only K phase levels (printer height steps, SLM bit depth)."""
+
+    levels: int
+    name = "phase-quantization"
+    nuisance_keys = ("phase_levels",)
+
+    def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
+        return {**nuisance, "phase_levels": self.levels}
+
+
+@dataclass(frozen=True)
+class Absorption(Perturbation):
+    """Material absorption: amplitude exp(−α φ) for a pixel of phase delay φ.
+
+    For a material of refractive index n and extinction coefficient κ, a thickness h delays the
+    phase by φ = 2π (n − 1) h / λ and attenuates the amplitude by exp(−2π κ h / λ), so
+    α = κ / (n − 1).
+    """
+
+    alpha: float
+    name = "absorption"
+    nuisance_keys = ("absorption",)
+
+    def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
+        return {**nuisance, "absorption": nuisance.get("absorption", 0.0) + self.alpha}
+
+
+@dataclass(frozen=True)
+class DetectorNoise(Perturbation):
+    """Shot noise for a photon budget plus Gaussian read noise (electrons rms) per detector.
+
+    ``photons_per_unit`` is the number of photons detected for an output value of 1 (for the
+    diffractive network: all the light of one input, whose power is normalized to 1).
+    """
+
+    photons_per_unit: float
+    read_noise: float = 0.0
+    name = "detector-noise"
+
+    def observe(
+        self, y: Tensor, generator: torch.Generator | None, *, differentiable: bool = False
+    ) -> Tensor:
+        return photon_noise(
+            y, self.photons_per_unit, self.read_noise, generator, differentiable=differentiable
+        )

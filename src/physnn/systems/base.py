@@ -1,0 +1,184 @@
+"""The System contract: a physical substrate's controls, capabilities and forward physics.
+
+A :class:`System` is pure physics plus configuration. It owns no trainable state: the controls θ
+are passed in (the training code keeps them as ``nn.Parameter``), and so is the *nuisance*: the
+dictionary of physical parameters that the builder of a device does not control exactly
+(misalignments, fabrication errors, absorption …). The nominal nuisance is the design; the
+reality gap (:mod:`physnn.reality`) perturbs it to make the hidden device, and a calibrated twin
+would fit it. ``forward(x, controls, nuisance)`` is differentiable in all three.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from physnn.errors import ConfigError, ControlBoundsError
+from physnn.physics.quantization import level_step, quantize_ste, snap_to_levels
+
+Nuisance = dict[str, Any]
+Controls = dict[str, Tensor]
+
+
+@dataclass(frozen=True)
+class ControlSpec:
+    """One group of controls: its shape, bounds and optional quantization.
+
+    ``periodic`` controls (phases) live on a circle: values are wrapped into ``[low, high)``
+    instead of clipped. ``levels`` (K) restricts realizable values to K equally spaced levels.
+    """
+
+    shape: tuple[int, ...]
+    low: float
+    high: float
+    periodic: bool = False
+    levels: int | None = None
+    unit: str = ""
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    def project(self, value: Tensor) -> Tensor:
+        """Bring a value into the admissible set: wrap (periodic) or clip, then snap to levels."""
+        value = self.wrap_or_clip(value)
+        if self.levels is not None:
+            value = self.snap(value)
+        return value
+
+    def wrap_or_clip(self, value: Tensor) -> Tensor:
+        if self.periodic:
+            return self.low + torch.remainder(value - self.low, self.high - self.low)
+        return value.clamp(self.low, self.high)
+
+    def snap(self, value: Tensor) -> Tensor:
+        """Nearest of the K levels (periodic: K levels on the circle, the top one wraps to low)."""
+        assert self.levels is not None
+        return snap_to_levels(value, self.low, self.high, self.levels, self.periodic)
+
+    def realize(self, value: Tensor) -> Tensor:
+        """What the hardware would hold for a latent value, differentiably.
+
+        Wrapping and clipping pass gradients through unchanged where the value is admissible;
+        quantization uses the straight-through estimator (Bengio et al. 2013).
+        """
+        value = self.wrap_or_clip(value)
+        if self.levels is not None:
+            value = quantize_ste(value, self.snap)
+        return value
+
+    def _step(self) -> float:
+        assert self.levels is not None
+        return level_step(self.low, self.high, self.levels, self.periodic)
+
+    def check(self, name: str, value: Tensor) -> None:
+        """Raise :class:`ControlBoundsError` unless ``value`` is admissible for this control."""
+        if tuple(value.shape) != self.shape:
+            raise ControlBoundsError(
+                f"control {name!r} has shape {tuple(value.shape)}, expected {self.shape}"
+            )
+        if not torch.isfinite(value).all():
+            raise ControlBoundsError(f"control {name!r} contains NaN or infinite values")
+        too_high = value >= self.high if self.periodic else value > self.high
+        bad = (value < self.low) | too_high
+        if bad.any():
+            worst = value[bad].flatten()[0].item()
+            interval = f"[{self.low:g}, {self.high:g}{')' if self.periodic else ']'}"
+            raise ControlBoundsError(
+                f"refusing to write control {name!r}: {int(bad.sum())} value(s) outside "
+                f"{interval} (e.g. {worst:g}); project updates onto the bounds before writing"
+            )
+        if self.levels is not None:
+            off = (value - self.snap(value)).abs() > 1e-4 * self._step()
+            if off.any():
+                raise ControlBoundsError(
+                    f"refusing to write control {name!r}: {int(off.sum())} value(s) are not on its "
+                    f"{self.levels} levels; quantize updates before writing"
+                )
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a system offers to training methods (compatibility is data, not folklore)."""
+
+    differentiable: bool = True  # a differentiable digital twin exists
+    linear: bool = False  # the map from input field to output field is linear
+    reciprocal: bool = False  # a physical backward (adjoint) pass is possible
+    energy_based: bool = False  # outputs are minima of an energy (EP, coupled learning)
+    time_reversible: bool = False  # Hamiltonian dynamics that can be echoed
+    intermediate_measurements: bool = False  # taps between internal layers are observable
+    description: str = ""
+
+
+class System(nn.Module, ABC):
+    """A physical substrate (pure physics, no trainable state).
+
+    Subclasses set ``name``, ``capabilities``, ``config_class`` and ``presets`` and implement
+    :meth:`control_specs`, :meth:`nominal_nuisance`, :meth:`forward` and :attr:`num_outputs`.
+    """
+
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+    config_class: ClassVar[type]
+    presets: ClassVar[dict[str, dict[str, Any]]] = {}
+    """Named configurations; ``"default"`` must exist."""
+
+    def __init__(self, config: Any) -> None:
+        super().__init__()
+        self.config = config
+
+    @classmethod
+    def from_preset(cls, preset: str = "default", **overrides: Any) -> System:
+        """Build from a named preset, with individual fields overridden."""
+        if preset not in cls.presets:
+            valid = ", ".join(sorted(cls.presets))
+            raise ConfigError(f"unknown preset {preset!r} for system {cls.name!r}; choose: {valid}")
+        known = {f.name for f in fields(cls.config_class)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown option(s) {', '.join(unknown)} for system {cls.name!r}; "
+                f"valid: {', '.join(sorted(known))}"
+            )
+        try:
+            config = cls.config_class(**{**cls.presets[preset], **overrides})
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"invalid {cls.name!r} configuration: {err}") from None
+        return cls(config)
+
+    def describe(self) -> dict[str, Any]:
+        """The fully resolved configuration, JSON-serializable."""
+        return {"name": self.name, **asdict(self.config)}
+
+    @abstractmethod
+    def control_specs(self) -> dict[str, ControlSpec]:
+        """The controls θ this system exposes, by name."""
+
+    def init_controls(self, generator: torch.Generator) -> Controls:
+        """Initial control values: uniform over the admissible range."""
+        out = {}
+        for name, spec in self.control_specs().items():
+            u = torch.rand(spec.shape, generator=generator, dtype=torch.float32)
+            out[name] = spec.project(spec.low + (spec.high - spec.low) * u)
+        return out
+
+    @abstractmethod
+    def nominal_nuisance(self) -> Nuisance:
+        """The design values of every nuisance parameter (what a nominal twin assumes)."""
+
+    output_kind: str = "real"
+    """How readouts interpret the outputs: "real", "intensity" or "differential-intensity"."""
+
+    @property
+    @abstractmethod
+    def num_outputs(self) -> int:
+        """Number of measured output channels per input sample."""
+
+    @abstractmethod
+    def forward(self, x: Tensor, controls: Controls, nuisance: Nuisance) -> Tensor:
+        """Noise-free physics: inputs (B, ...) → measured outputs (B, num_outputs)."""

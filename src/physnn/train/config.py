@@ -1,0 +1,81 @@
+"""The run configuration: one dataclass, filled from defaults, a TOML file and CLI flags."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from physnn.errors import ConfigError
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (and nothing that does not change its result)."""
+
+    system: str = "diffractive"
+    preset: str = "default"
+    system_options: dict[str, Any] = field(default_factory=dict)
+    method: str = "pat"
+    method_options: dict[str, Any] = field(default_factory=dict)
+    dataset: str = "digits"
+    data_dir: str | None = None
+    limit_train: int | None = None
+    gap: str = "moderate"
+    seed: int = 0
+    epochs: int = 15
+    batch_size: int = 32
+    lr: float = 0.05
+    max_step: float | None = None  # largest change of a control per step (slew limit)
+    eval_batch_size: int = 500
+    torch_device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "eval_batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if not isinstance(self.lr, int | float) or not self.lr > 0:
+            raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
+        if self.max_step is not None and not (
+            isinstance(self.max_step, int | float) and self.max_step > 0
+        ):
+            raise ConfigError(f"max_step must be a positive number, got {self.max_step!r}")
+        if self.limit_train is not None and (
+            not isinstance(self.limit_train, int) or self.limit_train < 1
+        ):
+            raise ConfigError(f"limit_train must be a positive integer, got {self.limit_train!r}")
+        for name in ("system_options", "method_options"):
+            if not isinstance(getattr(self, name), dict):
+                raise ConfigError(f"{name} must be a table of options")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str = "configuration") -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown key(s) {', '.join(unknown)} in {source}; "
+                f"valid: {', '.join(sorted(known))}"
+            )
+        return cls(**values)
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML file of :class:`TrainConfig` keys (``out`` and ``resume`` are also accepted)."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {err}") from None
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {str(path)!r}: {err.strerror}") from None

@@ -1,0 +1,253 @@
+"""The training loop: gradient estimator + torch optimizer + update transforms.
+
+Per epoch: one pass over the shuffled training set (the order depends only on the seed and the
+epoch), then the validation accuracy measured on the device and on the twin, then an atomic
+checkpoint. ``resume=True`` continues from the last checkpoint with every random stream restored,
+so an interrupted run finishes with the same result as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from physnn import __version__
+from physnn.errors import ConfigError
+from physnn.hardware.device import derived_seed
+from physnn.nets import PNN, Executor, run_device, run_twin
+from physnn.train.checkpoint import load_checkpoint, save_checkpoint, save_json
+from physnn.train.config import TrainConfig
+from physnn.train.setup import Experiment, build_experiment
+from physnn.train.transforms import UpdateTransform, default_transforms
+
+CHECKPOINT = "checkpoint.pt"
+RESULT = "result.json"
+
+
+@torch.no_grad()
+def accuracy(model: PNN, executor: Executor, x: Tensor, y: Tensor, batch_size: int) -> float:
+    """Fraction of correct argmax predictions, evaluated in batches."""
+    correct = 0
+    with model.executing(executor):
+        for start in range(0, len(x), batch_size):
+            logits = model(x[start : start + batch_size])
+            correct += int((logits.argmax(-1) == y[start : start + batch_size]).sum())
+    return correct / max(len(x), 1)
+
+
+def evaluate(exp: Experiment, x: Tensor, y: Tensor) -> dict[str, float]:
+    """Accuracy on the device (counted as evaluation, not training) and on the twin."""
+    bs = exp.config.eval_batch_size
+    with exp.device.accounting("eval"):
+        on_device = accuracy(exp.model, run_device, x, y, bs)
+    return {"device": on_device, "twin": accuracy(exp.model, run_twin, x, y, bs)}
+
+
+def apply_transforms(
+    model: PNN, transform: UpdateTransform, before: list[dict[str, Tensor]]
+) -> None:
+    with torch.no_grad():
+        for block, previous in zip(model.physical_blocks(), before, strict=True):
+            proposed = {k: p.detach() for k, p in block.controls.items()}
+            kept = transform(block.specs, previous, proposed)
+            for k, p in block.controls.items():
+                p.copy_(kept[k])
+
+
+def train_epoch(
+    exp: Experiment,
+    optimizer: torch.optim.Optimizer,
+    transform: UpdateTransform,
+    epoch: int,
+    progress: bool,
+) -> dict[str, float]:
+    cfg, data, model = exp.config, exp.dataset, exp.model
+    order = torch.randperm(
+        len(data.x_train),
+        generator=torch.Generator().manual_seed(derived_seed(cfg.seed, f"epoch{epoch}")),
+    )
+    batches = range(0, len(order), cfg.batch_size)
+    bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
+    total_loss, correct = 0.0, 0
+    for start in bar:
+        idx = order[start : start + cfg.batch_size]
+        x = data.x_train[idx].to(exp.torch_device)
+        y = data.y_train[idx].to(exp.torch_device)
+        before = [
+            {k: p.detach().clone() for k, p in b.controls.items()} for b in model.physical_blocks()
+        ]
+        optimizer.zero_grad(set_to_none=True)
+        loss, logits = exp.estimator.estimate(model, x, y, F.cross_entropy)
+        optimizer.step()
+        apply_transforms(model, transform, before)
+        total_loss += float(loss) * len(idx)
+        correct += int((logits.argmax(-1) == y).sum())
+        bar.set_postfix(loss=f"{float(loss):.3f}")
+    n = len(order)
+    return {"train_loss": total_loss / n, "train_accuracy": correct / n}
+
+
+def train(
+    config: TrainConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Train, evaluate on the device and the twin, and write ``out/result.json``.
+
+    ``on_epoch`` receives each epoch's metrics (after its checkpoint is written).
+    """
+    out = Path(out)
+    ckpt_path, result_path = out / CHECKPOINT, out / RESULT
+    if resume and result_path.exists():
+        finished = json.loads(result_path.read_text())
+        _check_same_config(finished["config"], config, result_path)
+        return finished
+    if not resume and not overwrite and (ckpt_path.exists() or result_path.exists()):
+        raise ConfigError(
+            f"{str(out)!r} already holds a run; pass --resume to continue it, "
+            "--overwrite to start it again, or choose another --out"
+        )
+
+    exp = build_experiment(config)
+    optimizer = torch.optim.Adam(exp.model.parameters(), lr=config.lr)
+    transform = default_transforms(config.max_step)
+    history: list[dict[str, Any]] = []
+    start_epoch, elapsed = 0, 0.0
+    if resume and ckpt_path.exists():
+        state = load_checkpoint(ckpt_path)
+        _check_same_config(state["config"], config, ckpt_path)
+        exp.model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        exp.device.load_state_dict(state["device"])
+        exp.estimator.load_state_dict(state["estimator"])
+        history, start_epoch, elapsed = state["history"], state["epoch"], state["elapsed"]
+
+    data = exp.dataset
+    x_val, y_val = data.x_val.to(exp.torch_device), data.y_val.to(exp.torch_device)
+    for epoch in range(start_epoch, config.epochs):
+        t0 = time.perf_counter()
+        metrics = train_epoch(exp, optimizer, transform, epoch, progress)
+        val = evaluate(exp, x_val, y_val)
+        stats = exp.device.stats("train")
+        seconds = time.perf_counter() - t0
+        elapsed += seconds
+        row = {
+            "epoch": epoch + 1,
+            **metrics,
+            "val_device_accuracy": val["device"],
+            "val_twin_accuracy": val["twin"],
+            "device_queries": stats.queries,
+            "param_writes": stats.writes,
+            "epoch_seconds": seconds,
+        }
+        history.append(row)
+        save_checkpoint(
+            ckpt_path,
+            {
+                "config": config.to_dict(),
+                "epoch": epoch + 1,
+                "elapsed": elapsed,
+                "history": history,
+                "model": exp.model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "device": exp.device.state_dict(),
+                "estimator": exp.estimator.state_dict(),
+            },
+        )
+        if on_epoch:
+            on_epoch(row)
+
+    t0 = time.perf_counter()
+    test = evaluate(exp, data.x_test.to(exp.torch_device), data.y_test.to(exp.torch_device))
+    elapsed += time.perf_counter() - t0
+    result = _result(exp, test, history, elapsed)
+    save_json(result_path, result)
+    _plot_history(history, out / "history.png", title=_title(config))
+    return result
+
+
+def _result(
+    exp: Experiment, test: dict[str, float], history: list, elapsed: float
+) -> dict[str, Any]:
+    cfg, train_stats, eval_stats = exp.config, exp.device.stats("train"), exp.device.stats("eval")
+    headline = exp.estimator.headline
+    return {
+        "system": cfg.system,
+        "preset": cfg.preset,
+        "method": cfg.method,
+        "dataset": cfg.dataset,
+        "seed": cfg.seed,
+        "epochs": cfg.epochs,
+        "gap": cfg.gap,
+        "device_accuracy": test["device"],
+        "twin_accuracy": test["twin"],
+        "headline": headline,
+        "accuracy": test[headline],
+        "device_queries": train_stats.queries,
+        "param_writes": train_stats.writes,
+        "values_written": train_stats.values_written,
+        "eval_queries": eval_stats.queries,
+        "eval_writes": eval_stats.writes,
+        "wall_seconds": elapsed,
+        "history": history,
+        "config": cfg.to_dict(),
+        "resolved": {
+            "system": exp.system.describe(),
+            "method": exp.estimator.describe(),
+            "reality": exp.reality.describe(),
+            "dataset": exp.dataset.summary(),
+            "torch_device": str(exp.torch_device),
+            "torch": torch.__version__,
+        },
+        "version": __version__,
+    }
+
+
+def _check_same_config(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
+    if saved != config.to_dict():
+        diff = sorted(
+            k
+            for k in saved.keys() | config.to_dict().keys()
+            if saved.get(k) != config.to_dict().get(k)
+        )
+        raise ConfigError(
+            f"{str(path)!r} was made with a different configuration ({', '.join(diff)} differ); "
+            "use the same options to resume, or --overwrite to start again"
+        )
+
+
+def _title(config: TrainConfig) -> str:
+    run = f"{config.dataset}, gap {config.gap}, seed {config.seed}"
+    return f"{config.method} on {config.system} ({run})"
+
+
+def _plot_history(history: list[dict[str, Any]], path: Path, title: str) -> None:
+    """Validation accuracy on device and twin, and training loss, per epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [row["epoch"] for row in history]
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(9, 3.4), constrained_layout=True)
+    ax_acc.plot(epochs, [r["val_device_accuracy"] for r in history], "o-", label="device")
+    ax_acc.plot(epochs, [r["val_twin_accuracy"] for r in history], "s--", label="twin")
+    ax_acc.set(xlabel="epoch", ylabel="validation accuracy", ylim=(0, 1))
+    ax_acc.legend()
+    ax_loss.plot(epochs, [r["train_loss"] for r in history], "o-")
+    ax_loss.set(xlabel="epoch", ylabel="training loss")
+    fig.suptitle(title, fontsize=10)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,85 @@
+"""Build an experiment from a configuration: data, system, hidden device, model, method."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+
+from physnn.data import Dataset, load_dataset
+from physnn.errors import ConfigError, IncompatibleError
+from physnn.hardware.device import SimulatedDevice, derived_seed
+from physnn.methods import METHODS, GradientEstimator, incompatibility
+from physnn.nets import PNN, PhysicalBlock, readout_for
+from physnn.reality import Reality, make_reality
+from physnn.systems import SYSTEMS, System
+from physnn.train.config import TrainConfig
+
+
+@dataclass
+class Experiment:
+    """Everything a run needs, built deterministically from its configuration."""
+
+    config: TrainConfig
+    dataset: Dataset
+    system: System
+    reality: Reality
+    device: SimulatedDevice
+    model: PNN
+    estimator: GradientEstimator
+    torch_device: torch.device
+
+
+def resolve_torch_device(name: str) -> torch.device:
+    """ "cpu", "cuda", "cuda:N" or "auto" (CUDA when available)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown torch device {name!r}; use cpu, cuda, cuda:N or auto") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("torch device 'cuda' was requested but CUDA is not available here")
+    return device
+
+
+def build_system(config: TrainConfig, num_classes: int) -> System:
+    """The substrate from its preset, with the dataset's class count unless overridden."""
+    system_cls = SYSTEMS[config.system]
+    options = dict(config.system_options)
+    if "num_classes" in {f.name for f in fields(system_cls.config_class)}:
+        options.setdefault("num_classes", num_classes)
+        if options["num_classes"] != num_classes:
+            raise ConfigError(
+                f"system option num_classes={options['num_classes']} but dataset "
+                f"{config.dataset!r} has {num_classes} classes"
+            )
+    return system_cls.from_preset(config.preset, **options)
+
+
+def check_compatible(method: str, system: str) -> type[GradientEstimator]:
+    """The method class, or an IncompatibleError that says why it cannot train ``system``."""
+    method_cls = METHODS[method]
+    reason = incompatibility(method_cls, system, SYSTEMS[system].capabilities)
+    if reason:
+        raise IncompatibleError(reason)
+    return method_cls
+
+
+def build_experiment(config: TrainConfig) -> Experiment:
+    method_cls = check_compatible(config.method, config.system)
+    torch_device = resolve_torch_device(config.torch_device)
+    dataset = load_dataset(config.dataset, data_dir=config.data_dir, limit_train=config.limit_train)
+    system = build_system(config, dataset.num_classes).to(torch_device)
+    reality = make_reality(system, config.gap)
+    device = SimulatedDevice(system, reality, seed=config.seed, torch_device=torch_device)
+
+    torch.manual_seed(derived_seed(config.seed, "digital-init"))
+    controls = system.init_controls(
+        torch.Generator().manual_seed(derived_seed(config.seed, "init"))
+    )
+    block = PhysicalBlock(system, controls, device=device)
+    model = PNN([block, readout_for(system, dataset.num_classes)]).to(torch_device)
+    estimator = method_cls(config.method_options)
+    estimator.bind(model, config.seed)
+    return Experiment(config, dataset, system, reality, device, model, estimator, torch_device)

@@ -1,0 +1,115 @@
+"""Gradient estimators: exactness where an exact gradient exists, compatibility, tiny runs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import TINY_RUN
+
+from physnn.errors import ConfigError, IncompatibleError
+from physnn.methods import METHODS, GradientEstimator, Requirements, incompatibility
+from physnn.methods.pat import physics_aware
+from physnn.nets import run_twin
+from physnn.systems import SYSTEMS, Capabilities
+from physnn.train import TrainConfig, build_experiment, train
+from physnn.train.gradcheck import gradcheck
+from physnn.train.setup import check_compatible
+
+
+def _grads(model):
+    return [p.grad.clone() for p in model.parameters()]
+
+
+def test_pat_gradient_equals_autograd_without_gap():
+    exp = build_experiment(TrainConfig(method="pat", gap="none", **TINY_RUN))
+    x, y = exp.dataset.x_train[:16], exp.dataset.y_train[:16]
+    exp.model.zero_grad()
+    exp.estimator.estimate(exp.model, x, y, F.cross_entropy)
+    pat = _grads(exp.model)
+    exp.model.zero_grad()
+    with exp.model.executing(run_twin):
+        F.cross_entropy(exp.model(x), y).backward()
+    for a, b in zip(pat, _grads(exp.model), strict=True):
+        assert torch.equal(a, b)
+    assert exp.device.stats("train").queries == 16
+
+
+def test_pat_forward_value_is_the_measurement_and_gradient_the_twins():
+    exp = build_experiment(TrainConfig(method="pat", gap="moderate", **TINY_RUN))
+    block = exp.model.physical_blocks()[0]
+    x = exp.dataset.x_train[:8]
+    y = physics_aware(block, x)
+    measured_again = block.device.query(x)  # new noise draw, same hidden device
+    assert y.requires_grad
+    assert torch.allclose(y, measured_again, rtol=0.2, atol=1e-4)
+    twin = run_twin(block, x)
+    w = torch.randn_like(y)
+    (g_pat,) = torch.autograd.grad((y * w).sum(), block.controls["phase"])
+    (g_twin,) = torch.autograd.grad((twin * w).sum(), block.controls["phase"])
+    assert torch.equal(g_pat, g_twin)
+
+
+@pytest.mark.parametrize("method", ["backprop", "insilico", "pat"])
+def test_gradcheck_is_exact_without_gap(method):
+    report = gradcheck(TrainConfig(method=method, gap="none", **TINY_RUN), batches=2)
+    assert report["cosine"] > 0.999999
+    assert report["relative_error"] < 1e-5
+
+
+def test_gradcheck_measures_the_gap():
+    report = gradcheck(TrainConfig(method="pat", gap="severe", **TINY_RUN), batches=2)
+    assert 0.0 < report["relative_error"]
+    assert -1.0 <= report["cosine"] < 0.9999
+
+
+def test_insilico_makes_no_device_queries_while_training(tmp_path):
+    result = train(TrainConfig(method="insilico", **TINY_RUN), tmp_path, progress=False)
+    assert result["device_queries"] == 0
+    assert result["param_writes"] == 0
+    assert result["eval_queries"] > 0
+
+
+def test_noise_aware_redraws_perturbations_every_step():
+    exp = build_experiment(TrainConfig(method="noise-aware", gap="none", **TINY_RUN))
+    x, y = exp.dataset.x_train[:16], exp.dataset.y_train[:16]
+    losses = [float(exp.estimator.estimate(exp.model, x, y, F.cross_entropy)[0]) for _ in range(2)]
+    assert losses[0] != losses[1]
+    with pytest.raises(ConfigError, match="assumed_gap"):
+        METHODS["noise-aware"]({"assumed_gap": "extreme"})
+    with pytest.raises(ConfigError, match="unknown option"):
+        METHODS["pat"]({"lr": 3})
+
+
+def test_incompatible_pair_fails_with_a_sentence():
+    class NeedsEnergy(GradientEstimator):
+        name = "ep-test"
+        summary = reference = ""
+        requirements = Requirements(energy_based=True)
+
+        def estimate(self, model, x, y, loss_fn):  # pragma: no cover - never run
+            raise AssertionError
+
+    reason = incompatibility(NeedsEnergy, "diffractive", Capabilities(differentiable=True))
+    assert reason == "method 'ep-test' needs energy based; 'diffractive' is not energy-based"
+    assert incompatibility(METHODS["pat"], "x", Capabilities(differentiable=False))
+    with pytest.raises(ConfigError, match="unknown method"):
+        check_compatible("spsa-typo", "diffractive")
+    assert IncompatibleError.__mro__[1].__name__ == "PhysnnError"
+
+
+COMPATIBLE = [
+    (system, method)
+    for system, scls in SYSTEMS.items()
+    for method, mcls in METHODS.items()
+    if incompatibility(mcls, system, scls.capabilities) is None
+]
+
+
+@pytest.mark.parametrize(("system", "method"), COMPATIBLE)
+def test_every_compatible_pair_trains_on_a_tiny_problem(system, method, tmp_path):
+    config = TrainConfig(system=system, method=method, gap="mild", **TINY_RUN)
+    result = train(config, tmp_path, progress=False)
+    assert len(result["history"]) == TINY_RUN["epochs"]
+    assert 0.0 <= result["device_accuracy"] <= 1.0
+    assert result["history"][-1]["train_loss"] < result["history"][0]["train_loss"] * 1.5

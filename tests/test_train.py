@@ -1,0 +1,110 @@
+"""The training loop: results, checkpoints, resume after a crash, determinism."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from conftest import TINY_RUN
+
+from physnn.errors import ConfigError
+from physnn.methods.pat import PhysicsAwareTraining
+from physnn.train import TrainConfig, train
+from physnn.train.transforms import default_transforms, limit_step, project_to_bounds
+
+REQUIRED_KEYS = {
+    "system", "method", "dataset", "seed", "epochs", "gap", "device_accuracy", "twin_accuracy",
+    "device_queries", "param_writes", "wall_seconds", "history", "config", "version",
+}  # fmt: skip
+
+
+def _comparable(result):
+    strip = {"wall_seconds", "epoch_seconds"}
+    history = [{k: v for k, v in row.items() if k not in strip} for row in result["history"]]
+    return {**{k: v for k, v in result.items() if k not in strip}, "history": history}
+
+
+def test_result_json_has_the_contract_keys(tmp_path):
+    config = TrainConfig(method="pat", gap="moderate", **TINY_RUN)
+    result = train(config, tmp_path, progress=False)
+    on_disk = json.loads((tmp_path / "result.json").read_text())
+    assert REQUIRED_KEYS <= on_disk.keys()
+    assert on_disk["config"] == config.to_dict()
+    assert on_disk["device_queries"] == TINY_RUN["epochs"] * TINY_RUN["limit_train"]
+    assert on_disk["param_writes"] == TINY_RUN["epochs"] * TINY_RUN["limit_train"] // 16
+    assert (tmp_path / "history.png").stat().st_size > 1000
+    assert result["device_accuracy"] == on_disk["device_accuracy"]
+
+
+def test_same_seed_same_result(tmp_path):
+    config = TrainConfig(method="pat", gap="severe", **TINY_RUN)
+    a = train(config, tmp_path / "a", progress=False)
+    b = train(config, tmp_path / "b", progress=False)
+    assert _comparable(a) == _comparable(b)
+
+
+def test_resume_after_a_crash_mid_epoch_gives_the_same_result(tmp_path, monkeypatch):
+    config = TrainConfig(method="pat", gap="moderate", **{**TINY_RUN, "epochs": 3})
+    reference = train(config, tmp_path / "ref", progress=False)
+
+    calls = {"n": 0}
+    original = PhysicsAwareTraining.estimate
+
+    def crash_in_second_epoch(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 6:  # 4 steps per epoch: this is the middle of epoch 2
+            raise KeyboardInterrupt
+        return original(self, *args)
+
+    monkeypatch.setattr(PhysicsAwareTraining, "estimate", crash_in_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "result.json").exists()
+    assert (tmp_path / "run" / "checkpoint.pt").exists()
+    monkeypatch.setattr(PhysicsAwareTraining, "estimate", original)
+
+    with pytest.raises(ConfigError, match="--resume"):
+        train(config, tmp_path / "run", progress=False)
+    other = TrainConfig(method="pat", gap="moderate", **{**TINY_RUN, "epochs": 3, "seed": 5})
+    with pytest.raises(ConfigError, match="seed"):
+        train(other, tmp_path / "run", resume=True, progress=False)
+    resumed = train(config, tmp_path / "run", resume=True, progress=False)
+    assert _comparable(resumed) == _comparable(reference)
+    # resuming a finished run returns it unchanged
+    assert train(config, tmp_path / "run", resume=True, progress=False) == resumed
+
+
+def test_update_transforms_wrap_and_limit(tiny_system):
+    specs = tiny_system.control_specs()
+    before = {"phase": torch.full(specs["phase"].shape, 6.2)}
+    proposed = {"phase": torch.full(specs["phase"].shape, 6.4)}
+    kept = project_to_bounds(specs, before, proposed)["phase"]
+    assert torch.allclose(kept, torch.full_like(kept, 6.4 - 2 * torch.pi))
+    # across the wrap, 6.2 → 0.1 is a step of +0.183 rad, not −6.1
+    limited = limit_step(0.05)(specs, before, {"phase": torch.full_like(kept, 0.1)})["phase"]
+    assert torch.allclose(limited, torch.full_like(limited, 6.25))
+    both = default_transforms(0.05)(specs, before, {"phase": torch.full_like(kept, 0.1)})["phase"]
+    assert torch.allclose(both, torch.full_like(both, 6.25))
+    with pytest.raises(ValueError):
+        limit_step(0)
+
+
+def test_max_step_limits_every_write(tmp_path):
+    config = TrainConfig(method="pat", gap="none", max_step=1e-3, lr=0.5, **TINY_RUN)
+    train(config, tmp_path, progress=False)
+    # with a 1 mrad slew limit, 8 steps move each phase by at most 8 mrad from the start
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    written = state["device"]["controls"]["phase"]
+    from physnn.train.setup import build_experiment
+
+    start = build_experiment(config).model.physical_blocks()[0].controls["phase"].detach()
+    delta = torch.remainder(written - start + torch.pi, 2 * torch.pi) - torch.pi
+    assert delta.abs().max() <= 8e-3 + 1e-5
+
+
+def test_bad_config_values_are_config_errors():
+    with pytest.raises(ConfigError, match="epochs"):
+        TrainConfig(epochs=0)
+    with pytest.raises(ConfigError, match="unknown key"):
+        TrainConfig.from_dict({"epoch": 3})
