@@ -32,7 +32,10 @@ def test_list_text_shows_the_matrix(capsys):
 
 def test_train_writes_result(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", "--method", "insilico", "--gap", "mild", "--out", str(out), *TINY_FLAGS]) == 0
+    assert (
+        main(["train", "--method", "insilico", "--gap", "mild", "--out", str(out), *TINY_FLAGS])
+        == 0
+    )
     text = capsys.readouterr().out
     assert "test accuracy" in text
     result = json.loads((out / "result.json").read_text())
@@ -90,7 +93,17 @@ def test_bad_toml_is_a_clear_error(tmp_path, capsys):
 
 
 def test_gradcheck_json(capsys):
-    argv = ["gradcheck", "--method", "pat", "--gap", "none", "--batches", "1", "--json", *TINY_FLAGS]
+    argv = [
+        "gradcheck",
+        "--method",
+        "pat",
+        "--gap",
+        "none",
+        "--batches",
+        "1",
+        "--json",
+        *TINY_FLAGS,
+    ]
     assert main(argv) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["cosine"] > 0.9999

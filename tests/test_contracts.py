@@ -60,8 +60,8 @@ def test_device_refuses_out_of_range_and_off_level_writes(tiny_system):
         device.write({"phase": phase[0]})
     with pytest.raises(ControlBoundsError, match="no control"):
         device.write({"voltage": phase})
-    quantized = DiffractiveNetwork.from_preset("default", grid=8, num_layers=1, input_size=4,
-                                                num_classes=2, detector_size=1, phase_levels=8)  # fmt: skip
+    small = {"grid": 8, "num_layers": 1, "input_size": 4, "num_classes": 2, "detector_size": 1}
+    quantized = DiffractiveNetwork.from_preset("default", phase_levels=8, **small)
     qdev = SimulatedDevice(quantized, Reality(), seed=0)
     with pytest.raises(ControlBoundsError, match="levels"):
         qdev.write({"phase": torch.full((1, 8, 8), 0.1)})

@@ -34,7 +34,9 @@ def frequency_grid(
 
 
 @lru_cache(maxsize=64)
-def _axial_frequency(n: int, dx: float, wavelength: float, device: str, dtype: torch.dtype) -> Tensor:
+def _axial_frequency(
+    n: int, dx: float, wavelength: float, device: str, dtype: torch.dtype
+) -> Tensor:
     fx, fy = frequency_grid(n, dx, device=torch.device(device), dtype=torch.float64)
     fz2 = 1.0 / wavelength**2 - fx**2 - fy**2
     return torch.sqrt(fz2.clamp_min(0)).to(dtype)
@@ -49,7 +51,13 @@ def axial_frequency(
 
 @lru_cache(maxsize=64)
 def _transfer_function(
-    n: int, dx: float, wavelength: float, z: float, band_limit: bool, device: str, dtype: torch.dtype
+    n: int,
+    dx: float,
+    wavelength: float,
+    z: float,
+    band_limit: bool,
+    device: str,
+    dtype: torch.dtype,
 ) -> Tensor:
     fx, fy = frequency_grid(n, dx, device=torch.device(device), dtype=torch.float64)
     propagating = fx**2 + fy**2 < 1.0 / wavelength**2
@@ -94,7 +102,7 @@ def misalignment_phase(
     real = shift_x.dtype
     fx, fy = frequency_grid(n, dx, device=shift_x.device, dtype=real)
     fz = axial_frequency(n, dx, wavelength, device=shift_x.device, dtype=real)
-    expand = (...,) + (None, None)
+    expand = (..., None, None)
     phase = 2 * math.pi * (fx * shift_x[expand] + fy * shift_y[expand] + fz * dz[expand])
     return torch.polar(torch.ones_like(phase), phase)
 

@@ -88,6 +88,8 @@ def train_epoch(
         loss, logits = exp.estimator.estimate(model, x, y, F.cross_entropy)
         optimizer.step()
         apply_transforms(model, transform, before)
+        if exp.estimator.requirements.device_forward:
+            model.deploy()  # the device follows every update (counted as a training write)
         total_loss += float(loss) * len(idx)
         correct += int((logits.argmax(-1) == y).sum())
         bar.set_postfix(loss=f"{float(loss):.3f}")

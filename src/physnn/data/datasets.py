@@ -1,0 +1,277 @@
+"""Datasets with fixed splits: offline first, checksum-verified, downloaded into a cache if absent.
+
+``digits`` (the 8×8 UCI digits bundled with scikit-learn) needs no files. ``mnist`` and
+``fashion-mnist`` read the four original IDX ``.gz`` files, which are looked for in, in order:
+``data_dir`` (the files themselves or a ``<name>/`` sub-folder), ``$PHYSNN_DATA_DIR`` (same two
+layouts), the cache ``$PHYSNN_CACHE_DIR`` or ``$XDG_CACHE_HOME/physnn`` or ``~/.cache/physnn``
+(under ``datasets/<name>``), and known system places (Debian's ``dataset-fashion-mnist``). If
+none has them, they are downloaded from the official sources into the cache. Every file is
+verified by SHA-256 before use.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from physnn.errors import DatasetError
+
+FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")  # fmt: skip
+
+# Accepted SHA-256 of each file. Fashion-MNIST: the upstream release files and Debian's copies,
+# which hold the same data with a normalized gzip header.
+CHECKSUMS: dict[str, dict[str, set[str]]] = {
+    "mnist": {
+        FILES[0]: {"440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"},
+        FILES[1]: {"3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"},
+        FILES[2]: {"8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"},
+        FILES[3]: {"f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"},
+    },
+    "fashion-mnist": {
+        FILES[0]: {"3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+                   "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7"},
+        FILES[1]: {"a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+                   "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056"},
+        FILES[2]: {"346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+                   "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa"},
+        FILES[3]: {"67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+                   "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05"},
+    },
+}  # fmt: skip
+
+MIRRORS = {
+    "mnist": (
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "http://yann.lecun.com/exdb/mnist/",
+    ),
+    "fashion-mnist": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+}
+SYSTEM_PLACES = {"fashion-mnist": (Path("/usr/share/datasets/fashion-mnist"),)}
+CLASS_NAMES = {
+    "digits": tuple(str(i) for i in range(10)),
+    "mnist": tuple(str(i) for i in range(10)),
+    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+}  # fmt: skip
+DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion-mnist")
+VALIDATION_SIZE = 5000  # the last 5000 official training images of (fashion-)MNIST
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Images in [0, 1] (n, h, w) as float32 and int64 labels, in fixed splits."""
+
+    name: str
+    x_train: Tensor
+    y_train: Tensor
+    x_val: Tensor
+    y_val: Tensor
+    x_test: Tensor
+    y_test: Tensor
+    class_names: tuple[str, ...]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return tuple(self.x_train.shape[1:])  # type: ignore[return-value]
+
+    def summary(self) -> str:
+        h, w = self.image_shape
+        return (
+            f"{self.name}: {len(self.x_train)} train / {len(self.x_val)} validation / "
+            f"{len(self.x_test)} test images of {h}×{w}, {self.num_classes} classes"
+        )
+
+
+def dataset_info() -> list[dict[str, object]]:
+    """What each dataset is, where it comes from, and whether it needs files."""
+    return [
+        {"name": "digits", "description": "8×8 handwritten digits (UCI, bundled with scikit-learn)",
+         "source": "Alpaydin & Kaynak 1998, via sklearn.datasets.load_digits", "needs_files": False,
+         "size": "1797 images"},
+        {"name": "mnist", "description": "28×28 handwritten digits",
+         "source": "LeCun, Cortes & Burges, the MNIST database", "needs_files": True,
+         "size": "60000 + 10000 images"},
+        {"name": "fashion-mnist", "description": "28×28 clothing images, 10 classes",
+         "source": "Xiao, Rasul & Vollgraf 2017, arXiv:1708.07747", "needs_files": True,
+         "size": "60000 + 10000 images"},
+    ]  # fmt: skip
+
+
+def cache_root() -> Path:
+    if os.environ.get("PHYSNN_CACHE_DIR"):
+        return Path(os.environ["PHYSNN_CACHE_DIR"])
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "physnn"
+
+
+def data_search_paths(name: str, data_dir: str | os.PathLike | None = None) -> list[Path]:
+    """The folders looked in for a dataset's files, in order."""
+    paths: list[Path] = []
+    for base in (data_dir, os.environ.get("PHYSNN_DATA_DIR")):
+        if base:
+            paths += [Path(base), Path(base) / name]
+    paths.append(cache_root() / "datasets" / name)
+    paths += SYSTEM_PLACES.get(name, ())
+    return paths
+
+
+def load_dataset(
+    name: str,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    download: bool = True,
+    limit_train: int | None = None,
+) -> Dataset:
+    """Load a dataset by name with its fixed train/validation/test split."""
+    if name not in DATASETS:
+        raise DatasetError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+    if name == "digits":
+        data = _digits()
+    else:
+        folder = _find_files(name, data_dir) or _download_or_explain(name, data_dir, download)
+        data = _idx_dataset(name, folder)
+    if limit_train is not None:
+        data = Dataset(**{**data.__dict__, "x_train": data.x_train[:limit_train],
+                          "y_train": data.y_train[:limit_train]})  # fmt: skip
+    return data
+
+
+def _digits() -> Dataset:
+    from sklearn.datasets import load_digits
+
+    raw = load_digits()
+    x = torch.tensor(raw.images / 16.0, dtype=torch.float32)
+    y = torch.tensor(raw.target, dtype=torch.int64)
+    order = torch.from_numpy(np.random.default_rng(0).permutation(len(x)))
+    x, y = x[order], y[order]
+    n_test, n_val = int(0.2 * len(x)), int(0.1 * len(x))
+    test, val, train = slice(0, n_test), slice(n_test, n_test + n_val), slice(n_test + n_val, None)
+    return Dataset("digits", x[train], y[train], x[val], y[val], x[test], y[test],
+                   CLASS_NAMES["digits"])  # fmt: skip
+
+
+def _idx_dataset(name: str, folder: Path) -> Dataset:
+    x_train, y_train = _read_idx(folder / FILES[0]), _read_idx(folder / FILES[1])
+    x_test, y_test = _read_idx(folder / FILES[2]), _read_idx(folder / FILES[3])
+    images = torch.from_numpy(x_train.astype(np.float32) / 255.0)
+    labels = torch.from_numpy(y_train.astype(np.int64))
+    cut = len(images) - VALIDATION_SIZE
+    return Dataset(
+        name,
+        images[:cut], labels[:cut], images[cut:], labels[cut:],
+        torch.from_numpy(x_test.astype(np.float32) / 255.0),
+        torch.from_numpy(y_test.astype(np.int64)),
+        CLASS_NAMES[name],
+    )  # fmt: skip
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    """Parse a gzip-compressed IDX file (big-endian header, then uint8 data)."""
+    with gzip.open(path, "rb") as fh:
+        data = fh.read()
+    if len(data) < 4 or data[:2] != b"\x00\x00" or data[2] != 0x08 or data[3] not in (1, 3):
+        raise DatasetError(f"{path} is not an IDX file of unsigned bytes (bad magic number)")
+    ndim = data[3]
+    shape = tuple(int(s) for s in np.frombuffer(data, ">u4", count=ndim, offset=4))
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+_VERIFIED: set[tuple[str, int, float]] = set()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify(name: str, path: Path) -> None:
+    """Raise DatasetError unless ``path`` has an accepted SHA-256 (hashed once per process)."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime)
+    if key in _VERIFIED:
+        return
+    got = _sha256(path)
+    accepted = CHECKSUMS[name][path.name]
+    if got not in accepted:
+        raise DatasetError(
+            f"checksum mismatch for {path}: SHA-256 {got}, "
+            f"expected {' or '.join(sorted(accepted))}; "
+            "the file is corrupt or not the original: delete it to download it again, "
+            "or point --data-dir at a good copy"
+        )
+    _VERIFIED.add(key)
+
+
+def _find_files(name: str, data_dir: str | os.PathLike | None) -> Path | None:
+    for folder in data_search_paths(name, data_dir):
+        if all((folder / f).is_file() for f in FILES):
+            for f in FILES:
+                verify(name, folder / f)
+            return folder
+    return None
+
+
+def _mirrors(name: str) -> tuple[str, ...]:
+    override = os.environ.get("PHYSNN_DATA_MIRROR")
+    return (override.rstrip("/") + "/",) if override else MIRRORS[name]
+
+
+def _download_or_explain(name: str, data_dir: str | os.PathLike | None, download: bool) -> Path:
+    target = cache_root() / "datasets" / name
+    errors: list[str] = []
+    if download:
+        for mirror in _mirrors(name):
+            try:
+                for f in FILES:
+                    if not (target / f).is_file():
+                        _fetch(name, mirror + f, target / f)
+                    verify(name, target / f)
+                return target
+            except (OSError, DatasetError) as err:
+                errors.append(f"{mirror}: {err}")
+    searched = ", ".join(str(p) for p in data_search_paths(name, data_dir))
+    hint = " or `apt-get install dataset-fashion-mnist`" if name == "fashion-mnist" else ""
+    tried = f" (download failed: {'; '.join(errors)})" if errors else " (download disabled)"
+    raise DatasetError(
+        f"dataset {name!r} not found in {searched}{tried}; get the four files {', '.join(FILES)} "
+        f"from {' or '.join(MIRRORS[name])}{hint}, and pass --data-dir or set PHYSNN_DATA_DIR"
+    )
+
+
+def _fetch(name: str, url: str, dest: Path) -> None:
+    """Download to a temporary file, verify it, then move it into place atomically."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    tmp_path = Path(tmp)
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response, os.fdopen(fd, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, leave=False) as bar:
+                while chunk := response.read(1 << 16):
+                    out.write(chunk)
+                    bar.update(len(chunk))
+        got = _sha256(tmp_path)
+        if got not in CHECKSUMS[name][dest.name]:
+            raise DatasetError(f"downloaded {url} has SHA-256 {got}, not the published one")
+        shutil.move(tmp_path, dest)
+    finally:
+        tmp_path.unlink(missing_ok=True)
