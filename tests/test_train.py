@@ -9,6 +9,7 @@ import torch
 
 from conftest import TINY_RUN
 from physnn.errors import ConfigError
+from physnn.methods.insilico import NoiseAware
 from physnn.methods.pat import PhysicsAwareTraining
 from physnn.train import TrainConfig, train
 from physnn.train.transforms import default_transforms, limit_step, project_to_bounds
@@ -75,6 +76,29 @@ def test_resume_after_a_crash_mid_epoch_gives_the_same_result(tmp_path, monkeypa
     assert _comparable(resumed) == _comparable(reference)
     # resuming a finished run returns it unchanged
     assert train(config, tmp_path / "run", resume=True, progress=False) == resumed
+
+
+def test_resume_from_a_mid_epoch_checkpoint(tmp_path, monkeypatch):
+    config = TrainConfig(method="noise-aware", gap="mild", **TINY_RUN)
+    reference = train(config, tmp_path / "ref", progress=False)
+
+    calls = {"n": 0}
+    original = NoiseAware.estimate
+
+    def crash(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 7:  # third step of epoch 2; steps 5 and 6 were checkpointed
+            raise KeyboardInterrupt
+        return original(self, *args)
+
+    monkeypatch.setattr(NoiseAware, "estimate", crash)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "run", progress=False, checkpoint_every=0)
+    saved = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)
+    assert (saved["epoch"], saved["partial"]["step"]) == (1, 2)
+    monkeypatch.setattr(NoiseAware, "estimate", original)
+    resumed = train(config, tmp_path / "run", resume=True, progress=False)
+    assert _comparable(resumed) == _comparable(reference)
 
 
 def test_update_transforms_wrap_and_limit(tiny_system):

@@ -131,8 +131,10 @@ def resolve_config(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from physnn.train.loop import train
+    from physnn.train.setup import validate_names
 
     config, extras = resolve_config(args)
+    validate_names(config)
     out = (
         args.out
         or extras.get("out")

@@ -3,6 +3,7 @@
 from physnn.data.datasets import (
     DATASETS,
     Dataset,
+    check_dataset_name,
     data_search_paths,
     dataset_info,
     load_dataset,
@@ -13,6 +14,7 @@ __all__ = [
     "DATASETS",
     "Dataset",
     "DatasetError",
+    "check_dataset_name",
     "data_search_paths",
     "dataset_info",
     "load_dataset",

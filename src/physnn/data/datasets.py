@@ -131,6 +131,11 @@ def data_search_paths(name: str, data_dir: str | os.PathLike | None = None) -> l
     return paths
 
 
+def check_dataset_name(name: str) -> None:
+    if name not in DATASETS:
+        raise DatasetError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+
+
 def load_dataset(
     name: str,
     *,
@@ -139,8 +144,7 @@ def load_dataset(
     limit_train: int | None = None,
 ) -> Dataset:
     """Load a dataset by name with its fixed train/validation/test split."""
-    if name not in DATASETS:
-        raise DatasetError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+    check_dataset_name(name)
     if name == "digits":
         data = _digits()
     else:

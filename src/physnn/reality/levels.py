@@ -50,10 +50,14 @@ LEVELS: tuple[str, ...] = ("none", "mild", "moderate", "severe")
 GAP_BUILDERS: Registry[Callable[[System, str], Reality]] = Registry("reality-gap family")
 
 
-def make_reality(system: System, level: str) -> Reality:
-    """The :class:`Reality` of a named gap level for ``system`` (``none`` is always empty)."""
+def check_level(level: str) -> None:
     if level not in LEVELS:
         raise ConfigError(f"unknown gap level {level!r}; choose one of: {', '.join(LEVELS)}")
+
+
+def make_reality(system: System, level: str) -> Reality:
+    """The :class:`Reality` of a named gap level for ``system`` (``none`` is always empty)."""
+    check_level(level)
     if level == "none":
         return Reality((), level="none")
     if system.name not in GAP_BUILDERS:

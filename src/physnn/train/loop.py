@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,23 +63,44 @@ def apply_transforms(
                 p.copy_(kept[k])
 
 
+@dataclass
+class EpochProgress:
+    """How far the current epoch has come (saved in mid-epoch checkpoints)."""
+
+    step: int = 0  # batches done
+    loss_sum: float = 0.0
+    correct: int = 0
+
+
 def train_epoch(
     exp: Experiment,
     optimizer: torch.optim.Optimizer,
     transform: UpdateTransform,
     epoch: int,
+    state: EpochProgress,
+    *,
     progress: bool,
+    save: Callable[[EpochProgress], None],
+    save_every: float,
 ) -> dict[str, float]:
+    """One pass over the training set from ``state.step``; ``save`` every ``save_every`` s."""
     cfg, data, model = exp.config, exp.dataset, exp.model
     order = torch.randperm(
         len(data.x_train),
         generator=torch.Generator().manual_seed(derived_seed(cfg.seed, f"epoch{epoch}")),
     )
-    batches = range(0, len(order), cfg.batch_size)
-    bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
-    total_loss, correct = 0.0, 0
-    for start in bar:
-        idx = order[start : start + cfg.batch_size]
+    num_batches = -(-len(order) // cfg.batch_size)
+    bar = tqdm(
+        range(state.step, num_batches),
+        initial=state.step,
+        total=num_batches,
+        desc=f"epoch {epoch + 1}/{cfg.epochs}",
+        disable=not progress,
+        leave=False,
+    )
+    last_save = time.monotonic()
+    for step in bar:
+        idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
         x = data.x_train[idx].to(exp.torch_device)
         y = data.y_train[idx].to(exp.torch_device)
         before = [
@@ -90,11 +112,15 @@ def train_epoch(
         apply_transforms(model, transform, before)
         if exp.estimator.requirements.device_forward:
             model.deploy()  # the device follows every update (counted as a training write)
-        total_loss += float(loss) * len(idx)
-        correct += int((logits.argmax(-1) == y).sum())
+        state.step += 1
+        state.loss_sum += float(loss) * len(idx)
+        state.correct += int((logits.argmax(-1) == y).sum())
         bar.set_postfix(loss=f"{float(loss):.3f}")
+        if state.step < num_batches and time.monotonic() - last_save >= save_every:
+            save(state)
+            last_save = time.monotonic()
     n = len(order)
-    return {"train_loss": total_loss / n, "train_accuracy": correct / n}
+    return {"train_loss": state.loss_sum / n, "train_accuracy": state.correct / n}
 
 
 def train(
@@ -105,10 +131,12 @@ def train(
     overwrite: bool = False,
     progress: bool = True,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    checkpoint_every: float = 300.0,
 ) -> dict[str, Any]:
     """Train, evaluate on the device and the twin, and write ``out/result.json``.
 
-    ``on_epoch`` receives each epoch's metrics (after its checkpoint is written).
+    A checkpoint is written atomically after every epoch and, within long epochs, every
+    ``checkpoint_every`` seconds. ``on_epoch`` receives each epoch's metrics.
     """
     out = Path(out)
     ckpt_path, result_path = out / CHECKPOINT, out / RESULT
@@ -126,7 +154,7 @@ def train(
     optimizer = torch.optim.Adam(exp.model.parameters(), lr=config.lr)
     transform = default_transforms(config.max_step)
     history: list[dict[str, Any]] = []
-    start_epoch, elapsed = 0, 0.0
+    start_epoch, elapsed_before, partial = 0, 0.0, EpochProgress()
     if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
         _check_same_config(state["config"], config, ckpt_path)
@@ -134,33 +162,21 @@ def train(
         optimizer.load_state_dict(state["optimizer"])
         exp.device.load_state_dict(state["device"])
         exp.estimator.load_state_dict(state["estimator"])
-        history, start_epoch, elapsed = state["history"], state["epoch"], state["elapsed"]
+        history, start_epoch, elapsed_before = state["history"], state["epoch"], state["elapsed"]
+        partial = EpochProgress(**state["partial"])
+    session_start = time.perf_counter()
 
-    data = exp.dataset
-    x_val, y_val = data.x_val.to(exp.torch_device), data.y_val.to(exp.torch_device)
-    for epoch in range(start_epoch, config.epochs):
-        t0 = time.perf_counter()
-        metrics = train_epoch(exp, optimizer, transform, epoch, progress)
-        val = evaluate(exp, x_val, y_val)
-        stats = exp.device.stats("train")
-        seconds = time.perf_counter() - t0
-        elapsed += seconds
-        row = {
-            "epoch": epoch + 1,
-            **metrics,
-            "val_device_accuracy": val["device"],
-            "val_twin_accuracy": val["twin"],
-            "device_queries": stats.queries,
-            "param_writes": stats.writes,
-            "epoch_seconds": seconds,
-        }
-        history.append(row)
+    def elapsed() -> float:
+        return elapsed_before + time.perf_counter() - session_start
+
+    def save(epochs_done: int, progress_in_epoch: EpochProgress) -> None:
         save_checkpoint(
             ckpt_path,
             {
                 "config": config.to_dict(),
-                "epoch": epoch + 1,
-                "elapsed": elapsed,
+                "epoch": epochs_done,
+                "partial": asdict(progress_in_epoch),
+                "elapsed": elapsed(),
                 "history": history,
                 "model": exp.model.state_dict(),
                 "optimizer": optimizer.state_dict(),
@@ -168,13 +184,40 @@ def train(
                 "estimator": exp.estimator.state_dict(),
             },
         )
+
+    data = exp.dataset
+    x_val, y_val = data.x_val.to(exp.torch_device), data.y_val.to(exp.torch_device)
+    for epoch in range(start_epoch, config.epochs):
+        t0 = time.perf_counter()
+        metrics = train_epoch(
+            exp,
+            optimizer,
+            transform,
+            epoch,
+            partial,
+            progress=progress,
+            save=lambda p, done=epoch: save(done, p),
+            save_every=checkpoint_every,
+        )
+        val = evaluate(exp, x_val, y_val)
+        stats = exp.device.stats("train")
+        row = {
+            "epoch": epoch + 1,
+            **metrics,
+            "val_device_accuracy": val["device"],
+            "val_twin_accuracy": val["twin"],
+            "device_queries": stats.queries,
+            "param_writes": stats.writes,
+            "epoch_seconds": time.perf_counter() - t0,
+        }
+        history.append(row)
+        partial = EpochProgress()
+        save(epoch + 1, partial)
         if on_epoch:
             on_epoch(row)
 
-    t0 = time.perf_counter()
     test = evaluate(exp, data.x_test.to(exp.torch_device), data.y_test.to(exp.torch_device))
-    elapsed += time.perf_counter() - t0
-    result = _result(exp, test, history, elapsed)
+    result = _result(exp, test, history, elapsed())
     save_json(result_path, result)
     _plot_history(history, out / "history.png", title=_title(config))
     return result

@@ -6,12 +6,13 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from physnn.data import Dataset, load_dataset
+from physnn.data import Dataset, check_dataset_name, load_dataset
 from physnn.errors import ConfigError, IncompatibleError
 from physnn.hardware.device import SimulatedDevice, derived_seed
 from physnn.methods import METHODS, GradientEstimator, incompatibility
 from physnn.nets import PNN, PhysicalBlock, readout_for
 from physnn.reality import Reality, make_reality
+from physnn.reality.levels import check_level
 from physnn.systems import SYSTEMS, System
 from physnn.train.config import TrainConfig
 
@@ -64,6 +65,14 @@ def check_compatible(method: str, system: str) -> type[GradientEstimator]:
     if reason:
         raise IncompatibleError(reason)
     return method_cls
+
+
+def validate_names(config: TrainConfig) -> None:
+    """Fail fast, before any work, on an unknown name or an incompatible pair."""
+    check_compatible(config.method, config.system)
+    check_level(config.gap)
+    check_dataset_name(config.dataset)
+    SYSTEMS[config.system].from_preset(config.preset, **config.system_options)
 
 
 def build_experiment(config: TrainConfig) -> Experiment:
