@@ -16,9 +16,9 @@ def correlated_gaussian_field(
 ) -> Tensor:
     """Zero-mean Gaussian random field over the last two dims with a Gaussian correlation.
 
-    White noise is low-pass filtered by exp(−2π² ℓ² f²) in the Fourier domain (ℓ in pixels, so
-    the field's autocorrelation is ∝ exp(−r² / (4 ℓ²)) … a Gaussian of correlation length ~ℓ),
-    then each 2-D slice is rescaled to standard deviation ``sigma``. ``correlation_px = 0`` gives
+    White noise is low-pass filtered by exp(−2π² ℓ² f²) in the Fourier domain (a Gaussian blur
+    of standard deviation ℓ pixels), so the field's autocorrelation is exp(−r² / (4 ℓ²)); each
+    2-D slice is then rescaled to standard deviation ``sigma``. ``correlation_px = 0`` gives
     white noise. Used for fabrication errors of printed or lithographic masks.
     """
     white = torch.randn(shape, generator=generator, dtype=torch.float64)

@@ -18,31 +18,32 @@ from physnn.systems.base import Nuisance, System
 
 
 @dataclass(frozen=True)
-class LateralMisalignment(Perturbation):
-    """Each plane displaced in x and y by N(0, σ²) metres (Mengu et al., IEEE JSTQE 2020)."""
+class GaussianDisplacement(Perturbation):
+    """Adds N(0, σ²) independently to every entry of one nuisance tensor."""
 
     sigma: float
-    name = "lateral-misalignment"
-    nuisance_keys = ("plane_shift",)
 
     def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
-        shift = nuisance["plane_shift"]
-        noise = self.sigma * torch.randn(shift.shape, generator=generator, dtype=torch.float64)
-        return {**nuisance, "plane_shift": shift + noise.to(shift.dtype)}
+        (key,) = self.nuisance_keys
+        value = nuisance[key]
+        noise = self.sigma * torch.randn(value.shape, generator=generator, dtype=torch.float64)
+        return {**nuisance, key: value + noise.to(value.dtype)}
 
 
 @dataclass(frozen=True)
-class AxialMisalignment(Perturbation):
+class LateralMisalignment(GaussianDisplacement):
+    """Each plane displaced in x and y by N(0, σ²) metres (Mengu et al., IEEE JSTQE 2020)."""
+
+    name = "lateral-misalignment"
+    nuisance_keys = ("plane_shift",)
+
+
+@dataclass(frozen=True)
+class AxialMisalignment(GaussianDisplacement):
     """Each plane displaced along the optical axis by N(0, σ²) metres (Mengu et al. 2020)."""
 
-    sigma: float
     name = "axial-misalignment"
     nuisance_keys = ("plane_dz",)
-
-    def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
-        dz = nuisance["plane_dz"]
-        noise = self.sigma * torch.randn(dz.shape, generator=generator, dtype=torch.float64)
-        return {**nuisance, "plane_dz": dz + noise.to(dz.dtype)}
 
 
 @dataclass(frozen=True)
