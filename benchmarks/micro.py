@@ -17,7 +17,7 @@ import torch
 from physnn.systems import SYSTEMS
 
 
-def _median_seconds(fn, repeats: int, sync) -> float:  # noqa: ANN001
+def _median_seconds(fn, repeats: int, sync) -> float:
     fn()  # warm-up (builds cached transfer functions)
     times = []
     for _ in range(repeats):
@@ -32,9 +32,7 @@ def _median_seconds(fn, repeats: int, sync) -> float:  # noqa: ANN001
 def bench_preset(name: str, preset: str, batch: int, repeats: int, device: torch.device) -> dict:
     system = SYSTEMS[name].from_preset(preset).to(device)
     gen = torch.Generator().manual_seed(0)
-    controls = {
-        k: v.to(device).requires_grad_() for k, v in system.init_controls(gen).items()
-    }
+    controls = {k: v.to(device).requires_grad_() for k, v in system.init_controls(gen).items()}
     nuisance = system.nominal_nuisance()
     side = getattr(system.config, "input_size", None) or 28
     x = torch.rand(batch, side, side, generator=gen).to(device)

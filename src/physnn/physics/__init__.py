@@ -1,0 +1,1 @@
+"""Physical models: free-space optics, noise and quantization."""
