@@ -26,6 +26,13 @@ def test_preset_overrides_are_validated():
         DiffractiveNetwork.from_preset("default", gird=10)
     with pytest.raises(ConfigError, match="grid must be positive"):
         DiffractiveNetwork.from_preset("default", grid=-3)
+    with pytest.raises(ConfigError, match="num_layers of 'diffractive' must be int"):
+        DiffractiveNetwork.from_preset("default", num_layers=2.5)
+    with pytest.raises(ConfigError, match="must be bool"):
+        DiffractiveNetwork.from_preset("default", differential=1)
+    with pytest.raises(ConfigError, match="does not fit"):
+        DiffractiveNetwork.from_preset("default", detector_size=50)
+    assert DiffractiveNetwork.from_preset("default", pitch=1).config.pitch == 1  # int is a float
     with pytest.raises(ConfigError, match="unknown preset"):
         DiffractiveNetwork.from_preset("lin2019")
 

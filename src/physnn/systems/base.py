@@ -25,6 +25,25 @@ Nuisance = dict[str, Any]
 Controls = dict[str, Tensor]
 
 
+_TYPES = {
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "str": (str,),
+    "None": (type(None),),
+}
+
+
+def _has_type(value: Any, annotation: str) -> bool:
+    """Whether ``value`` fits a simple annotation such as "int", "float | None" or "bool"."""
+    allowed = [_TYPES.get(part.strip()) for part in annotation.split("|")]
+    if any(t is None for t in allowed):
+        return True  # an annotation this check does not understand: leave it to the class
+    if isinstance(value, bool) and "bool" not in annotation:
+        return False
+    return any(isinstance(value, t) for types in allowed for t in types)
+
+
 @dataclass(frozen=True)
 class ControlSpec:
     """One group of controls: its shape, bounds and optional quantization.
@@ -145,11 +164,17 @@ class System(nn.Module, ABC):
                 f"unknown option(s) {', '.join(unknown)} for system {cls.name!r}; "
                 f"valid: {', '.join(sorted(known))}"
             )
+        values = {**cls.presets[preset], **overrides}
+        for f in fields(cls.config_class):
+            if f.name in values and not _has_type(values[f.name], str(f.type)):
+                raise ConfigError(
+                    f"system option {f.name} of {cls.name!r} must be {f.type}, "
+                    f"got {values[f.name]!r}"
+                )
         try:
-            config = cls.config_class(**{**cls.presets[preset], **overrides})
+            return cls(cls.config_class(**values))
         except (TypeError, ValueError) as err:
             raise ConfigError(f"invalid {cls.name!r} configuration: {err}") from None
-        return cls(config)
 
     def describe(self) -> dict[str, Any]:
         """The fully resolved configuration, JSON-serializable."""
