@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import shutil
 
 import pytest
 import torch
 
 from conftest import SHARED_DATA
-from physnn.data import DatasetError, data_search_paths, load_dataset
+from physnn.data import DatasetError, data_search_paths, datasets, load_dataset
 from physnn.data.datasets import FILES
 
 needs_mnist = pytest.mark.skipif(
@@ -25,6 +26,7 @@ def isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("PHYSNN_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("PHYSNN_DATA_DIR", raising=False)
     monkeypatch.delenv("PHYSNN_DATA_MIRROR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
 
 
 def test_digits_split_is_fixed_and_scaled():
@@ -45,6 +47,10 @@ def test_mnist_from_a_data_dir():
     counts = torch.bincount(data.y_test).tolist()
     assert counts == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert float(data.x_train.min()) >= 0.0 and float(data.x_train.max()) == 1.0
+    assert data.x_train.dtype == torch.float32 and data.y_train.dtype == torch.int64
+    assert "55000 train / 5000 validation / 10000 test" in data.summary()
+    small = load_dataset("mnist", data_dir=SHARED_DATA / "mnist", limit_train=1000)
+    assert torch.equal(small.x_train, data.x_train[:1000]) and torch.equal(small.y_val, data.y_val)
 
 
 @needs_fashion
@@ -63,8 +69,49 @@ def test_corrupt_file_is_refused_with_a_clear_error(tmp_path):
     raw = bytearray(target.read_bytes())
     raw[100] ^= 0xFF
     target.write_bytes(bytes(raw))
-    with pytest.raises(DatasetError, match=r"checksum mismatch for .*train-labels"):
+    with pytest.raises(DatasetError, match=r"checksum mismatch for .*train-labels") as err:
         load_dataset("mnist", data_dir=copy)
+    assert "expected 3552534a" in str(err.value) and "delete it" in str(err.value)
+
+
+@needs_mnist
+def test_each_file_is_hashed_once_per_process(tmp_path, monkeypatch):
+    copy = tmp_path / FILES[3]
+    shutil.copy(SHARED_DATA / "mnist" / FILES[3], copy)
+    calls = []
+    real = datasets._sha256
+    monkeypatch.setattr(datasets, "_sha256", lambda path: calls.append(path) or real(path))
+    datasets.verify("mnist", copy)
+    datasets.verify("mnist", copy)
+    assert len(calls) == 1
+
+
+def test_search_order(tmp_path, monkeypatch):
+    monkeypatch.setenv("PHYSNN_DATA_DIR", str(tmp_path / "env"))
+    paths = data_search_paths("fashion-mnist", tmp_path / "explicit")
+    assert paths[:5] == [
+        tmp_path / "explicit",
+        tmp_path / "explicit" / "fashion-mnist",
+        tmp_path / "env",
+        tmp_path / "env" / "fashion-mnist",
+        tmp_path / "cache" / "datasets" / "fashion-mnist",
+    ]
+    assert paths[5].parts[-2:] == ("datasets", "fashion-mnist") and len(paths) == 6
+    assert len(data_search_paths("mnist")) == 3 and data_search_paths("digits") == []
+    monkeypatch.delenv("PHYSNN_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert tmp_path / "xdg" / "physnn" / "datasets" / "mnist" in data_search_paths("mnist")
+
+
+def test_idx_magic_is_checked(tmp_path):
+    bad = tmp_path / "labels.gz"
+    bad.write_bytes(gzip.compress(b"\x00\x00\x08\x03" + bytes(12)))  # image magic, not labels
+    with pytest.raises(DatasetError, match="magic number 0x0801"):
+        datasets._read_idx(bad, ndim=1)
+    short = tmp_path / "short.gz"
+    short.write_bytes(gzip.compress(b"\x00\x00\x08\x01" + (5).to_bytes(4, "big") + bytes(3)))
+    with pytest.raises(DatasetError, match="not the"):
+        datasets._read_idx(short, ndim=1)
 
 
 def test_missing_files_explain_how_to_get_them(tmp_path):
@@ -73,6 +120,8 @@ def test_missing_files_explain_how_to_get_them(tmp_path):
     message = str(err.value)
     assert str(tmp_path) in message and "--data-dir" in message
     assert "apt-get install dataset-fashion-mnist" in message
+    assert "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/" in message
+    assert "PHYSNN_DATA_DIR" in message and "download disabled" in message
 
 
 @needs_mnist
@@ -91,13 +140,28 @@ def test_corrupt_download_leaves_nothing_behind(tmp_path, monkeypatch):
     shutil.copytree(SHARED_DATA / "mnist", mirror)
     (mirror / FILES[0]).write_bytes(b"not the real file")
     monkeypatch.setenv("PHYSNN_DATA_MIRROR", mirror.as_uri())
+    with pytest.raises(DatasetError, match=f"download failed.*{FILES[0]} has SHA-256"):
+        load_dataset("mnist")
+    assert list((tmp_path / "cache" / "datasets" / "mnist").iterdir()) == []
+
+
+@needs_mnist
+def test_failed_download_leaves_no_partial_file(tmp_path, monkeypatch):
+    mirror = tmp_path / "mirror"
+    shutil.copytree(SHARED_DATA / "mnist", mirror)
+    (mirror / FILES[3]).unlink()
+    monkeypatch.setenv("PHYSNN_DATA_MIRROR", mirror.as_uri())
     with pytest.raises(DatasetError, match="download failed"):
         load_dataset("mnist")
     cached = tmp_path / "cache" / "datasets" / "mnist"
-    assert not (cached / FILES[0]).exists()
-    assert not any(p.name.endswith(".part") for p in cached.iterdir())
+    assert sorted(p.name for p in cached.iterdir()) == sorted(FILES[:3])  # verified ones only
 
 
 def test_unknown_dataset_names_the_valid_ones():
     with pytest.raises(DatasetError, match="digits, mnist, fashion-mnist"):
         load_dataset("cifar10")
+
+
+def test_limit_train_must_be_positive():
+    with pytest.raises(DatasetError, match="limit_train"):
+        load_dataset("digits", limit_train=0)

@@ -11,14 +11,18 @@ verified by SHA-256 before use.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
+import http.client
 import os
-import shutil
+import sys
 import tempfile
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -58,6 +62,7 @@ MIRRORS = {
     ),
     "fashion-mnist": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
 }
+DOWNLOAD_TIMEOUT_S = 30.0
 SYSTEM_PLACES = {"fashion-mnist": (Path("/usr/share/datasets/fashion-mnist"),)}
 CLASS_NAMES = {
     "digits": tuple(str(i) for i in range(10)),
@@ -114,6 +119,8 @@ def dataset_info() -> list[dict[str, object]]:
 
 
 def cache_root() -> Path:
+    """The physnn cache folder: ``$PHYSNN_CACHE_DIR``, else ``$XDG_CACHE_HOME/physnn``, else
+    ``~/.cache/physnn``."""
     if os.environ.get("PHYSNN_CACHE_DIR"):
         return Path(os.environ["PHYSNN_CACHE_DIR"])
     xdg = os.environ.get("XDG_CACHE_HOME")
@@ -121,17 +128,21 @@ def cache_root() -> Path:
 
 
 def data_search_paths(name: str, data_dir: str | os.PathLike | None = None) -> list[Path]:
-    """The folders looked in for a dataset's files, in order."""
+    """The folders looked in for a dataset's files, in order (none for ``digits``)."""
+    check_dataset_name(name)
+    if name not in CHECKSUMS:
+        return []
     paths: list[Path] = []
     for base in (data_dir, os.environ.get("PHYSNN_DATA_DIR")):
         if base:
-            paths += [Path(base), Path(base) / name]
+            paths += [Path(base).expanduser(), Path(base).expanduser() / name]
     paths.append(cache_root() / "datasets" / name)
     paths += SYSTEM_PLACES.get(name, ())
-    return paths
+    return list(dict.fromkeys(paths))  # without repeats, order kept
 
 
 def check_dataset_name(name: str) -> None:
+    """Raise DatasetError naming the valid datasets unless ``name`` is one of them."""
     if name not in DATASETS:
         raise DatasetError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
 
@@ -143,20 +154,28 @@ def load_dataset(
     download: bool = True,
     limit_train: int | None = None,
 ) -> Dataset:
-    """Load a dataset by name with its fixed train/validation/test split."""
+    """Load a dataset by name with its fixed train/validation/test split.
+
+    ``limit_train`` keeps the first k training samples (the validation and test sets stay whole).
+    Raises DatasetError for an unknown name, missing or corrupt files, or a failed download.
+    """
     check_dataset_name(name)
+    if limit_train is not None and (isinstance(limit_train, bool) or limit_train < 1):
+        raise DatasetError(f"limit_train must be a positive integer, got {limit_train!r}")
     if name == "digits":
         data = _digits()
     else:
         folder = _find_files(name, data_dir) or _download_or_explain(name, data_dir, download)
         data = _idx_dataset(name, folder)
     if limit_train is not None:
-        data = Dataset(**{**data.__dict__, "x_train": data.x_train[:limit_train],
-                          "y_train": data.y_train[:limit_train]})  # fmt: skip
+        data = dataclasses.replace(
+            data, x_train=data.x_train[:limit_train], y_train=data.y_train[:limit_train]
+        )
     return data
 
 
 def _digits() -> Dataset:
+    """scikit-learn's 8×8 digits in a split fixed by ``default_rng(0)``: 20% test, 10% val."""
     from sklearn.datasets import load_digits
 
     raw = load_digits()
@@ -171,8 +190,9 @@ def _digits() -> Dataset:
 
 
 def _idx_dataset(name: str, folder: Path) -> Dataset:
-    x_train, y_train = _read_idx(folder / FILES[0]), _read_idx(folder / FILES[1])
-    x_test, y_test = _read_idx(folder / FILES[2]), _read_idx(folder / FILES[3])
+    """The official training set split into train + the last 5000 as validation; official test."""
+    x_train, y_train = _read_pair(folder / FILES[0], folder / FILES[1])
+    x_test, y_test = _read_pair(folder / FILES[2], folder / FILES[3])
     images = torch.from_numpy(x_train.astype(np.float32) / 255.0)
     labels = torch.from_numpy(y_train.astype(np.int64))
     cut = len(images) - VALIDATION_SIZE
@@ -185,18 +205,34 @@ def _idx_dataset(name: str, folder: Path) -> Dataset:
     )  # fmt: skip
 
 
-def _read_idx(path: Path) -> np.ndarray:
-    """Parse a gzip-compressed IDX file (big-endian header, then uint8 data)."""
-    with gzip.open(path, "rb") as fh:
-        data = fh.read()
-    if len(data) < 4 or data[:2] != b"\x00\x00" or data[2] != 0x08 or data[3] not in (1, 3):
-        raise DatasetError(f"{path} is not an IDX file of unsigned bytes (bad magic number)")
-    ndim = data[3]
+def _read_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Images (n, h, w) and labels (n,) as uint8, checked to have the same n."""
+    images, labels = _read_idx(images_path, ndim=3), _read_idx(labels_path, ndim=1)
+    if len(images) != len(labels):
+        raise DatasetError(
+            f"{images_path} has {len(images)} images but {labels_path} has {len(labels)} labels"
+        )
+    return images, labels
+
+
+def _read_idx(path: Path, ndim: int) -> np.ndarray:
+    """Parse a gzip-compressed IDX file of uint8 (magic 0x0803 images, 0x0801 labels)."""
+    try:
+        with gzip.open(path, "rb") as fh:
+            data = fh.read()
+    except (OSError, EOFError, zlib.error) as err:
+        raise DatasetError(f"{path} is not a readable gzip file ({err})") from err
+    magic = 0x0800 + ndim
+    header = 4 + 4 * ndim
+    if len(data) < header or int.from_bytes(data[:4], "big") != magic:
+        raise DatasetError(f"{path} is not an IDX file with magic number 0x{magic:04X}")
     shape = tuple(int(s) for s in np.frombuffer(data, ">u4", count=ndim, offset=4))
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    if len(data) - header != int(np.prod(shape)):
+        raise DatasetError(f"{path} holds {len(data) - header} bytes, not the {shape} it declares")
+    return np.frombuffer(data, np.uint8, offset=header).reshape(shape)
 
 
-_VERIFIED: set[tuple[str, int, float]] = set()
+_VERIFIED: set[tuple[str, int, int]] = set()  # (resolved path, size, mtime_ns) hashed and good
 
 
 def _sha256(path: Path) -> str:
@@ -210,7 +246,7 @@ def _sha256(path: Path) -> str:
 def verify(name: str, path: Path) -> None:
     """Raise DatasetError unless ``path`` has an accepted SHA-256 (hashed once per process)."""
     stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime)
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     if key in _VERIFIED:
         return
     got = _sha256(path)
@@ -226,6 +262,7 @@ def verify(name: str, path: Path) -> None:
 
 
 def _find_files(name: str, data_dir: str | os.PathLike | None) -> Path | None:
+    """The first searched folder holding all four files, verified; None if there is none."""
     for folder in data_search_paths(name, data_dir):
         if all((folder / f).is_file() for f in FILES):
             for f in FILES:
@@ -235,11 +272,14 @@ def _find_files(name: str, data_dir: str | os.PathLike | None) -> Path | None:
 
 
 def _mirrors(name: str) -> tuple[str, ...]:
-    override = os.environ.get("PHYSNN_DATA_MIRROR")
-    return (override.rstrip("/") + "/",) if override else MIRRORS[name]
+    """Base URLs to download from: ``$PHYSNN_DATA_MIRROR`` (one or more, space-separated; may be
+    ``file://``) overrides the official sources."""
+    override = os.environ.get("PHYSNN_DATA_MIRROR", "").split()
+    return tuple(url.rstrip("/") + "/" for url in override) or MIRRORS[name]
 
 
 def _download_or_explain(name: str, data_dir: str | os.PathLike | None, download: bool) -> Path:
+    """Download the missing files into the cache, or raise a DatasetError saying how to get them."""
     target = cache_root() / "datasets" / name
     errors: list[str] = []
     if download:
@@ -250,7 +290,7 @@ def _download_or_explain(name: str, data_dir: str | os.PathLike | None, download
                         _fetch(name, mirror + f, target / f)
                     verify(name, target / f)
                 return target
-            except (OSError, DatasetError) as err:
+            except (OSError, ValueError, http.client.HTTPException, DatasetError) as err:
                 errors.append(f"{mirror}: {err}")
     searched = ", ".join(str(p) for p in data_search_paths(name, data_dir))
     hint = " or `apt-get install dataset-fashion-mnist`" if name == "fashion-mnist" else ""
@@ -262,20 +302,32 @@ def _download_or_explain(name: str, data_dir: str | os.PathLike | None, download
 
 
 def _fetch(name: str, url: str, dest: Path) -> None:
-    """Download to a temporary file, verify it, then move it into place atomically."""
+    """Download to a temporary file, verify it, then rename it into place atomically."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     tmp_path = Path(tmp)
     try:
-        with urllib.request.urlopen(url, timeout=30) as response, os.fdopen(fd, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, leave=False) as bar:
-                while chunk := response.read(1 << 16):
-                    out.write(chunk)
-                    bar.update(len(chunk))
+        with os.fdopen(fd, "wb") as out:
+            _copy_url(url, out, desc=dest.name)
         got = _sha256(tmp_path)
-        if got not in CHECKSUMS[name][dest.name]:
-            raise DatasetError(f"downloaded {url} has SHA-256 {got}, not the published one")
-        shutil.move(tmp_path, dest)
+        accepted = CHECKSUMS[name][dest.name]
+        if got not in accepted:
+            raise DatasetError(
+                f"downloaded {url} has SHA-256 {got}, expected {' or '.join(sorted(accepted))}"
+            )
+        os.replace(tmp_path, dest)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def _copy_url(url: str, out: BinaryIO, desc: str) -> None:
+    """Stream ``url`` into the open binary file ``out`` with a progress bar on stderr."""
+    request = urllib.request.Request(url, headers={"User-Agent": "physnn"})
+    with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as response:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        with tqdm(
+            total=total, unit="B", unit_scale=True, desc=desc, leave=False, file=sys.stderr
+        ) as bar:
+            while chunk := response.read(1 << 16):
+                out.write(chunk)
+                bar.update(len(chunk))
