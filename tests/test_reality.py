@@ -94,3 +94,16 @@ def test_a_perturbation_needs_the_nuisance_it_writes(tiny_system):
 
     with pytest.raises(ConfigError, match="lacks crosstalk"):
         Reality((HeaterCrosstalk(),)).check(tiny_system)
+
+
+def test_gap_options_override_one_knob(tiny_system):
+    only_lateral = make_reality(tiny_system, "none", {"lateral": 0.5})
+    assert [p.name for p in only_lateral.perturbations] == ["lateral-misalignment"]
+    assert only_lateral.perturbations[0].sigma == pytest.approx(0.5 * tiny_system.config.pitch)
+    assert only_lateral.level == "none+lateral=0.5"
+    quiet = make_reality(tiny_system, "moderate", {"photons": 0})
+    assert "detector-noise" not in [p.name for p in quiet.perturbations]
+    with pytest.raises(ConfigError, match="unknown gap option"):
+        make_reality(tiny_system, "mild", {"lateral_sigma": 1})
+    with pytest.raises(ConfigError, match="non-negative"):
+        make_reality(tiny_system, "mild", {"lateral": -1})

@@ -134,3 +134,17 @@ def test_bad_config_values_are_config_errors():
         TrainConfig(epochs=0)
     with pytest.raises(ConfigError, match="unknown key"):
         TrainConfig.from_dict({"epoch": 3})
+
+
+def test_query_budget_stops_training(tmp_path):
+    config = TrainConfig(method="pat", gap="none", max_queries=40, **TINY_RUN)
+    result = train(config, tmp_path, progress=False)
+    assert result["stopped_by"] == "max_queries"
+    assert result["device_queries"] == 48  # the step that crossed the budget completes
+    assert len(result["history"]) == 1
+    unlimited = train(
+        TrainConfig(method="pat", gap="none", **TINY_RUN), tmp_path / "b", progress=False
+    )
+    assert unlimited["stopped_by"] == "epochs"
+    with pytest.raises(ConfigError, match="max_queries"):
+        TrainConfig(max_queries=-5)

@@ -20,7 +20,7 @@ from physnn.errors import PhysnnError
 # TrainConfig keys that have a command-line flag of the same name (dashes for underscores).
 TRAIN_FLAGS = (
     "system", "preset", "method", "dataset", "data_dir", "limit_train", "gap",
-    "seed", "epochs", "batch_size", "lr", "max_step", "torch_device",
+    "seed", "epochs", "batch_size", "lr", "max_step", "max_queries", "max_seconds", "torch_device",
 )  # fmt: skip
 
 
@@ -69,6 +69,8 @@ def _add_experiment_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=_positive_int)
     p.add_argument("--lr", type=float, help="Adam learning rate")
     p.add_argument("--max-step", type=float, help="largest change of a control per step")
+    p.add_argument("--max-queries", type=_positive_int, help="budget: device queries in training")
+    p.add_argument("--max-seconds", type=float, help="budget: wall time of training")
     p.add_argument("--torch-device", help="cpu, cuda, cuda:N or auto")
     p.add_argument(
         "--system-option",
@@ -79,8 +81,17 @@ def _add_experiment_flags(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override a system field, e.g. grid=48",
     )
-    p.add_argument("--method-option", "-M", type=_option, action="append", default=[],
-                   metavar="KEY=VALUE", help="method option, e.g. assumed_gap=mild")  # fmt: skip
+    p.add_argument(
+        "--method-option",
+        "-M",
+        type=_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="method option, e.g. assumed_gap=mild",
+    )
+    p.add_argument("--gap-option", "-G", type=_option, action="append", default=[],
+                   metavar="KEY=VALUE", help="gap knob, e.g. lateral=0.2")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,7 +132,9 @@ def resolve_config(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     for key in TRAIN_FLAGS:
         if getattr(args, key, None) is not None:
             values[key] = getattr(args, key)
-    for table, flag in (("system_options", "system_option"), ("method_options", "method_option")):
+    tables = (("system_options", "system_option"), ("method_options", "method_option"),
+              ("gap_options", "gap_option"))  # fmt: skip
+    for table, flag in tables:
         updates = dict(getattr(args, flag))
         if updates:
             values[table] = {**values.get(table, {}), **updates}

@@ -1,7 +1,7 @@
 """The reality gap: hidden perturbations that make a device differ from its twin."""
 
 from physnn.reality.base import Perturbation, Reality
-from physnn.reality.levels import GAP_BUILDERS, LEVELS, make_reality
+from physnn.reality.levels import GAP_FAMILIES, LEVELS, GapFamily, make_reality
 from physnn.reality.perturbations import (
     Absorption,
     AxialMisalignment,
@@ -12,12 +12,13 @@ from physnn.reality.perturbations import (
 )
 
 __all__ = [
-    "GAP_BUILDERS",
+    "GAP_FAMILIES",
     "LEVELS",
     "Absorption",
     "AxialMisalignment",
     "DetectorNoise",
     "FabricationPhaseError",
+    "GapFamily",
     "LateralMisalignment",
     "Perturbation",
     "PhaseQuantization",

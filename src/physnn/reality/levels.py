@@ -31,9 +31,10 @@ studied by Wang et al. (Nat. Commun. 13, 123, 2022).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from physnn.errors import ConfigError
-from physnn.reality.base import Reality
+from physnn.reality.base import Perturbation, Reality
 from physnn.reality.perturbations import (
     Absorption,
     AxialMisalignment,
@@ -47,7 +48,35 @@ from physnn.systems.base import System
 
 LEVELS: tuple[str, ...] = ("none", "mild", "moderate", "severe")
 
-GAP_BUILDERS: Registry[Callable[[System, str], Reality]] = Registry("reality-gap family")
+
+@dataclass(frozen=True)
+class GapFamily:
+    """The reality gap of one system family: named knobs, their values per level, a builder.
+
+    ``knobs`` maps each knob to its meaning and unit; ``levels`` gives every knob's value for
+    ``mild``, ``moderate`` and ``severe`` (``none`` is all zeros); ``build`` turns knob values
+    into perturbations in the system's physical units. A knob at 0 switches its perturbation off,
+    so one knob can be swept from a perfect device (robustness curves).
+    """
+
+    knobs: dict[str, str]
+    levels: dict[str, dict[str, float]]
+    build: Callable[[System, dict[str, float]], tuple[Perturbation, ...]]
+
+    def values(self, level: str, overrides: dict[str, float] | None = None) -> dict[str, float]:
+        base = dict.fromkeys(self.knobs, 0.0) if level == "none" else dict(self.levels[level])
+        unknown = sorted(set(overrides or {}) - set(self.knobs))
+        if unknown:
+            raise ConfigError(
+                f"unknown gap option(s) {', '.join(unknown)}; valid: {', '.join(self.knobs)}"
+            )
+        for name, value in (overrides or {}).items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ConfigError(f"gap option {name} must be a non-negative number, got {value!r}")
+        return {**base, **(overrides or {})}
+
+
+GAP_FAMILIES: Registry[GapFamily] = Registry("reality-gap family")
 
 
 def check_level(level: str) -> None:
@@ -55,39 +84,66 @@ def check_level(level: str) -> None:
         raise ConfigError(f"unknown gap level {level!r}; choose one of: {', '.join(LEVELS)}")
 
 
-def make_reality(system: System, level: str) -> Reality:
-    """The :class:`Reality` of a named gap level for ``system`` (``none`` is always empty)."""
+def make_reality(system: System, level: str, overrides: dict[str, float] | None = None) -> Reality:
+    """The :class:`Reality` of a named gap level for ``system``, with knobs overridden.
+
+    ``none`` without overrides is the perfect device for every system.
+    """
     check_level(level)
-    if level == "none":
+    if level == "none" and not overrides:
         return Reality((), level="none")
-    if system.name not in GAP_BUILDERS:
+    if system.name not in GAP_FAMILIES:
         raise ConfigError(f"system {system.name!r} has no reality-gap levels defined")
-    reality = GAP_BUILDERS[system.name](system, level)
+    family = GAP_FAMILIES[system.name]
+    knobs = family.values(level, overrides)
+    name = (
+        level
+        if not overrides
+        else f"{level}+" + ",".join(f"{k}={v:g}" for k, v in overrides.items())
+    )
+    reality = Reality(family.build(system, knobs), level=name)
     reality.check(system)
     return reality
 
 
-_DIFFRACTIVE = {
-    # level: lateral σ/p, axial σ/λ, phase σ rad, corr/p, levels, α, photons, read e-
-    "mild": (0.1, 0.1, 0.05, 1.0, 64, 0.01, 1e7, 10.0),
-    "moderate": (0.4, 0.5, 0.2, 1.0, 16, 0.04, 1e6, 30.0),
-    "severe": (1.0, 1.0, 0.5, 2.0, 8, 0.08, 1e5, 100.0),
-}
-
-
-@GAP_BUILDERS.register("diffractive")
-def diffractive_reality(system: System, level: str) -> Reality:
-    """Misalignment, fabrication error, quantization, absorption and detector noise of a D2NN."""
-    lateral, axial, phase_sigma, corr, levels, alpha, photons, read = _DIFFRACTIVE[level]
+def _diffractive_perturbations(system: System, k: dict[str, float]) -> tuple[Perturbation, ...]:
     pitch, wavelength = system.config.pitch, system.config.wavelength
-    return Reality(
+    candidates = (
+        (k["lateral"], lambda: LateralMisalignment(sigma=k["lateral"] * pitch)),
+        (k["axial"], lambda: AxialMisalignment(sigma=k["axial"] * wavelength)),
         (
-            LateralMisalignment(sigma=lateral * pitch),
-            AxialMisalignment(sigma=axial * wavelength),
-            FabricationPhaseError(sigma=phase_sigma, correlation_length=corr * pitch),
-            PhaseQuantization(levels=levels),
-            Absorption(alpha=alpha),
-            DetectorNoise(photons_per_unit=photons, read_noise=read),
+            k["phase_error"],
+            lambda: FabricationPhaseError(k["phase_error"], k["correlation"] * pitch),
         ),
-        level=level,
+        (k["phase_levels"], lambda: PhaseQuantization(levels=int(k["phase_levels"]))),
+        (k["absorption"], lambda: Absorption(alpha=k["absorption"])),
+        (k["photons"], lambda: DetectorNoise(k["photons"], read_noise=k["read_noise"])),
     )
+    return tuple(make() for value, make in candidates if value)
+
+
+_DIFFRACTIVE_LEVELS = {
+    "mild": {"lateral": 0.1, "axial": 0.1, "phase_error": 0.05, "correlation": 1.0,
+             "phase_levels": 64, "absorption": 0.01, "photons": 1e7, "read_noise": 10.0},
+    "moderate": {"lateral": 0.4, "axial": 0.5, "phase_error": 0.2, "correlation": 1.0,
+                 "phase_levels": 16, "absorption": 0.04, "photons": 1e6, "read_noise": 30.0},
+    "severe": {"lateral": 1.0, "axial": 1.0, "phase_error": 0.5, "correlation": 2.0,
+               "phase_levels": 8, "absorption": 0.08, "photons": 1e5, "read_noise": 100.0},
+}  # fmt: skip
+
+GAP_FAMILIES.register("diffractive")(
+    GapFamily(
+        knobs={
+            "lateral": "lateral misalignment σ of each plane, in pixel pitches",
+            "axial": "axial misalignment σ of each plane, in wavelengths",
+            "phase_error": "fabrication phase error σ, rad",
+            "correlation": "correlation length of the phase error, in pixel pitches",
+            "phase_levels": "phase levels the hardware realizes (0: continuous)",
+            "absorption": "amplitude absorption α per radian of phase delay",
+            "photons": "photons per input (0: no detector noise)",
+            "read_noise": "detector read noise, electrons rms (with photons > 0)",
+        },
+        levels=_DIFFRACTIVE_LEVELS,
+        build=_diffractive_perturbations,
+    )
+)

@@ -23,12 +23,15 @@ class TrainConfig:
     data_dir: str | None = None
     limit_train: int | None = None
     gap: str = "moderate"
+    gap_options: dict[str, Any] = field(default_factory=dict)  # override knobs of the gap level
     seed: int = 0
     epochs: int = 15
     batch_size: int = 32
     lr: float = 0.05
     max_step: float | None = None  # largest change of a control per step (slew limit)
     eval_batch_size: int = 500
+    max_queries: int | None = None  # stop training once this many device queries were made
+    max_seconds: float | None = None  # stop training after this much wall time
     torch_device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -48,7 +51,15 @@ class TrainConfig:
             not isinstance(self.limit_train, int) or self.limit_train < 1
         ):
             raise ConfigError(f"limit_train must be a positive integer, got {self.limit_train!r}")
-        for name in ("system_options", "method_options"):
+        if self.max_queries is not None and (
+            not isinstance(self.max_queries, int) or self.max_queries < 1
+        ):
+            raise ConfigError(f"max_queries must be a positive integer, got {self.max_queries!r}")
+        if self.max_seconds is not None and not (
+            isinstance(self.max_seconds, int | float) and self.max_seconds > 0
+        ):
+            raise ConfigError(f"max_seconds must be a positive number, got {self.max_seconds!r}")
+        for name in ("system_options", "method_options", "gap_options"):
             if not isinstance(getattr(self, name), dict):
                 raise ConfigError(f"{name} must be a table of options")
 

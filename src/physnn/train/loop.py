@@ -82,8 +82,12 @@ def train_epoch(
     progress: bool,
     save: Callable[[EpochProgress], None],
     save_every: float,
+    over_budget: Callable[[], str | None],
 ) -> dict[str, float]:
-    """One pass over the training set from ``state.step``; ``save`` every ``save_every`` s."""
+    """One pass over the training set from ``state.step``; ``save`` every ``save_every`` s.
+
+    Stops early, after a whole step, once ``over_budget()`` names an exhausted budget.
+    """
     cfg, data, model = exp.config, exp.dataset, exp.model
     order = torch.randperm(
         len(data.x_train),
@@ -116,11 +120,13 @@ def train_epoch(
         state.loss_sum += float(loss) * len(idx)
         state.correct += int((logits.argmax(-1) == y).sum())
         bar.set_postfix(loss=f"{float(loss):.3f}")
+        if over_budget():
+            break
         if state.step < num_batches and time.monotonic() - last_save >= save_every:
             save(state)
             last_save = time.monotonic()
-    n = len(order)
-    return {"train_loss": state.loss_sum / n, "train_accuracy": state.correct / n}
+    seen = max(1, min(state.step * cfg.batch_size, len(order)))
+    return {"train_loss": state.loss_sum / seen, "train_accuracy": state.correct / seen}
 
 
 def train(
@@ -185,9 +191,18 @@ def train(
             },
         )
 
+    def over_budget() -> str | None:
+        if config.max_queries and exp.device.stats("train").queries >= config.max_queries:
+            return "max_queries"
+        if config.max_seconds and elapsed() >= config.max_seconds:
+            return "max_seconds"
+        return None
+
     data = exp.dataset
     x_val, y_val = data.x_val.to(exp.torch_device), data.y_val.to(exp.torch_device)
     for epoch in range(start_epoch, config.epochs):
+        if over_budget():
+            break
         t0 = time.perf_counter()
         metrics = train_epoch(
             exp,
@@ -198,6 +213,7 @@ def train(
             progress=progress,
             save=lambda p, done=epoch: save(done, p),
             save_every=checkpoint_every,
+            over_budget=over_budget,
         )
         val = evaluate(exp, x_val, y_val)
         stats = exp.device.stats("train")
@@ -217,7 +233,7 @@ def train(
             on_epoch(row)
 
     test = evaluate(exp, data.x_test.to(exp.torch_device), data.y_test.to(exp.torch_device))
-    result = _result(exp, test, history, elapsed())
+    result = {**_result(exp, test, history, elapsed()), "stopped_by": over_budget() or "epochs"}
     save_json(result_path, result)
     _plot_history(history, out / "history.png", title=_title(config))
     return result

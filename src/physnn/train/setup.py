@@ -72,7 +72,8 @@ def validate_names(config: TrainConfig) -> None:
     check_compatible(config.method, config.system)
     check_level(config.gap)
     check_dataset_name(config.dataset)
-    SYSTEMS[config.system].from_preset(config.preset, **config.system_options)
+    system = SYSTEMS[config.system].from_preset(config.preset, **config.system_options)
+    make_reality(system, config.gap, config.gap_options)
 
 
 def build_experiment(config: TrainConfig) -> Experiment:
@@ -80,7 +81,7 @@ def build_experiment(config: TrainConfig) -> Experiment:
     torch_device = resolve_torch_device(config.torch_device)
     dataset = load_dataset(config.dataset, data_dir=config.data_dir, limit_train=config.limit_train)
     system = build_system(config, dataset.num_classes).to(torch_device)
-    reality = make_reality(system, config.gap)
+    reality = make_reality(system, config.gap, config.gap_options)
     device = SimulatedDevice(system, reality, seed=config.seed, torch_device=torch_device)
 
     torch.manual_seed(derived_seed(config.seed, "digital-init"))
