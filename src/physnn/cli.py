@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from physnn import __version__
-from physnn.errors import PhysnnError
+from physnn.errors import ConfigError, PhysnnError
 
 # TrainConfig keys that have a command-line flag of the same name (dashes for underscores).
 TRAIN_FLAGS = (
@@ -110,6 +110,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     lst = sub.add_parser("list", help="systems, methods, datasets, and the compatibility matrix")
     lst.add_argument("--json", action="store_true", help="machine-readable output")
+
+    bench = sub.add_parser("bench", help="run a benchmark suite, store every run, write a report")
+    bench.add_argument("suite", nargs="?", default="quick", help="shipped suite name or TOML file")
+    bench.add_argument("--store", default="physnn-results.db", help="SQLite results store")
+    bench.add_argument("--workers", type=_positive_int, default=2, help="local worker processes")
+    bench.add_argument("--executor", default="local", help="local or ray")
+    bench.add_argument("--address", help="Ray cluster address (with --executor ray)")
+    bench.add_argument("--runs-dir", default="physnn-runs/bench", help="run folders (checkpoints)")
+    bench.add_argument("--data-dir", help="folder with dataset files, for every run")
+    bench.add_argument("--report-dir", default="physnn-report", help="where the report goes")
+    bench.add_argument("--no-report", action="store_true", help="do not write the report")
+    bench.add_argument("--dry-run", action="store_true", help="validate and list the runs only")
+    bench.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    report = sub.add_parser("report", help="write the report of a results store")
+    report.add_argument("--store", default="physnn-results.db", help="SQLite results store")
+    report.add_argument("--suite", help="only this suite's runs")
+    report.add_argument("--report-dir", default="physnn-report", help="output folder")
+    report.add_argument("--export", metavar="FILE", help="also export runs to .csv or .parquet")
 
     grad = sub.add_parser("gradcheck", help="compare a method's gradient with the true one")
     _add_experiment_flags(grad)
@@ -257,9 +276,69 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_report(store_path: str, suite: str | None, report_dir: str, command: str) -> Path:
+    from physnn.bench.report import write_report
+    from physnn.bench.runner import records_for_report
+    from physnn.bench.store import ResultStore
+
+    with ResultStore(store_path) as store:
+        records = records_for_report(store, suite)
+    title = f"physnn benchmark: {suite}" if suite else "physnn benchmark"
+    paths = write_report(records, report_dir, title=title, commands=[command])
+    return Path(paths["html"])
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import time
+
+    from physnn.bench.runner import run_suite, summarize
+    from physnn.bench.suite import load_suite
+
+    overrides = {"data_dir": args.data_dir} if args.data_dir else {}
+    suite = load_suite(args.suite, overrides)
+    print(f"suite {suite.name}: {len(suite.runs)} runs → {args.store}")
+    if args.dry_run:
+        for run in suite.runs:
+            c = run.config
+            print(f"  {run.key}  {c.system}/{c.preset} {c.method} {c.dataset} gap {c.gap} "
+                  f"seed {c.seed}{' ' + str(c.gap_options) if c.gap_options else ''}")  # fmt: skip
+        return 0
+    start = time.monotonic()
+    counts = run_suite(
+        suite,
+        args.store,
+        runs_dir=args.runs_dir,
+        workers=args.workers,
+        executor=args.executor,
+        address=args.address,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    print(f"suite {suite.name}: {summarize(counts, time.monotonic() - start)}")
+    if not args.no_report:
+        command = "physnn " + " ".join(sys.argv[1:]) if sys.argv[1:] else "physnn bench"
+        html = _write_report(args.store, suite.name, args.report_dir, command)
+        print(f"report: {html}")
+    return 0 if not counts.get("failed") else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from physnn.bench.store import ResultStore
+
+    if not Path(args.store).is_file():
+        raise ConfigError(f"results store {args.store!r} does not exist; run physnn bench first")
+    if args.export:
+        with ResultStore(args.store) as store:
+            print(f"exported {store.export(args.export)}")
+    html = _write_report(args.store, args.suite, args.report_dir, "physnn report")
+    print(f"report: {html}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    command = {"train": cmd_train, "list": cmd_list, "gradcheck": cmd_gradcheck}[args.command]
+    commands = {"train": cmd_train, "list": cmd_list, "gradcheck": cmd_gradcheck,
+                "bench": cmd_bench, "report": cmd_report}  # fmt: skip
+    command = commands[args.command]
     try:
         return command(args)
     except PhysnnError as err:

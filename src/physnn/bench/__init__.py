@@ -1,0 +1,1 @@
+"""Benchmark suites: running many configurations and storing their results."""

@@ -1,0 +1,164 @@
+"""Run a suite: every run exactly once in the results store, on local workers or a Ray cluster.
+
+The store is the single source of truth. Before a suite starts, runs whose worker died are
+released; each worker *claims* a run atomically, trains it with ``resume=True`` in its own run
+folder (so a killed run continues from its last checkpoint), and records the result. Re-running
+a suite therefore skips finished runs, resumes interrupted ones, and never duplicates a row.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import traceback
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from physnn.bench.store import ResultStore
+from physnn.bench.suite import RunSpec, Suite
+from physnn.errors import ConfigError
+
+EXECUTORS = ("local", "ray")
+
+
+def run_folder(runs_dir: Path, key: str) -> Path:
+    """Where a run keeps its checkpoint and result: one folder per key."""
+    suite, entry, digest = key.split(":")
+    return runs_dir / suite / entry / digest
+
+
+def execute_run(store_path: str, key: str, out: str, threads: int) -> str:
+    """Claim ``key``, train it (resuming), store the result. Runs inside a worker process."""
+    import torch
+
+    from physnn.train import TrainConfig, train
+    from physnn.train.gradcheck import gradcheck
+
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    with ResultStore(store_path) as store:
+        if not store.claim(key, worker):
+            return "skipped"
+        record = store.get(key)
+        assert record is not None
+        try:
+            torch.set_num_threads(threads)
+            config = TrainConfig.from_dict(record.config, source=f"run {key}")
+            result = train(config, out, resume=True, progress=False)
+            if record.meta.get("gradcheck"):
+                result["gradcheck"] = gradcheck(config, batches=2)
+            store.finish(key, result)
+            return "done"
+        except Exception as err:  # one run's failure is recorded, not fatal to the suite
+            lines = traceback.format_exception_only(err)
+            store.fail(key, "".join(lines).strip())
+            return "failed"
+
+
+def register(store: ResultStore, suite: Suite) -> list[RunSpec]:
+    """Add every run of the suite to the store (idempotent); return those not done yet."""
+    store.release_stale()
+    for run in suite.runs:
+        store.add(run.key, suite.name, run.entry, run.config.to_dict(), run.meta)
+    done = {r.key for r in store.records(suite.name, status="done")}
+    return [run for run in suite.runs if run.key not in done]
+
+
+def run_suite(
+    suite: Suite,
+    store_path: str | Path,
+    *,
+    runs_dir: str | Path = "physnn-runs/bench",
+    workers: int = 1,
+    executor: str = "local",
+    address: str | None = None,
+    progress: bool = True,
+) -> dict[str, int]:
+    """Run every unfinished run of ``suite``; return the store's status counts for it."""
+    if executor not in EXECUTORS:
+        raise ConfigError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    store_path = str(Path(store_path).resolve())
+    runs_dir = Path(runs_dir).resolve()
+    with ResultStore(store_path) as store:
+        todo = register(store, suite)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    jobs = [(store_path, run.key, str(run_folder(runs_dir, run.key)), threads) for run in todo]
+    bar = tqdm(total=len(suite.runs), initial=len(suite.runs) - len(todo), unit="run",
+               desc=f"suite {suite.name}", disable=not progress)  # fmt: skip
+    status = {"done": 0, "failed": 0, "skipped": 0}
+
+    def finished(outcome: str) -> None:
+        status[outcome] += 1
+        bar.update(1)
+        bar.set_postfix(failed=status["failed"], refresh=False)
+
+    try:
+        if executor == "ray":
+            _run_on_ray(jobs, address, workers, finished)
+        else:
+            _run_locally(jobs, workers, finished, bar)
+    finally:
+        bar.close()
+    with ResultStore(store_path) as store:
+        return store.counts(suite.name)
+
+
+def _run_locally(
+    jobs: list[tuple], workers: int, finished: Callable[[str], None], bar: tqdm
+) -> None:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+    pending: set[Future] = set()
+    queue = list(jobs)
+    try:
+        while queue or pending:
+            while queue and len(pending) < workers:
+                pending.add(pool.submit(execute_run, *queue.pop(0)))
+            bar.set_postfix(running=len(pending), refresh=True)
+            done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+            for future in done:
+                finished(future.result())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_on_ray(
+    jobs: list[tuple], address: str | None, workers: int, finished: Callable[[str], None]
+) -> None:
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(
+            "--executor ray needs Ray: pip install 'physnn[ray]' (or pip install ray)"
+        ) from None
+    ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+    remote = ray.remote(num_cpus=1)(execute_run)
+    refs = [remote.remote(*job) for job in jobs]
+    while refs:
+        ready, refs = ray.wait(refs, num_returns=1)
+        finished(ray.get(ready[0]))
+
+
+def summarize(counts: dict[str, int], seconds: float) -> str:
+    parts = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("done", "failed", "pending", "running"))
+    return f"{parts} ({seconds:.0f} s)"
+
+
+def records_for_report(store: ResultStore, suite: str | None) -> list[dict[str, Any]]:
+    """Store records as the report expects them (gradient quality moved into ``meta``)."""
+    out = []
+    for r in store.records(suite):
+        meta = dict(r.meta)
+        if r.result and "gradcheck" in r.result:
+            meta["gradcheck"] = {k: r.result["gradcheck"][k] for k in ("cosine", "relative_error")}
+        elif meta.get("gradcheck") is True:
+            del meta["gradcheck"]
+        out.append({"key": r.key, "suite": r.suite, "entry": r.entry, "status": r.status,
+                    "config": r.config, "meta": meta, "result": r.result, "error": r.error,
+                    "attempts": r.attempts})  # fmt: skip
+    return out

@@ -1,0 +1,122 @@
+"""Suites, the runner and the store together: validation, exactly-once runs, resumption."""
+
+from __future__ import annotations
+
+import socket
+import textwrap
+
+import pytest
+
+from physnn.bench.runner import register, run_folder, run_suite
+from physnn.bench.store import ResultStore
+from physnn.bench.suite import load_suite, shipped_suites
+from physnn.errors import ConfigError
+
+TINY_SUITE = """
+name = "tiny"
+[defaults]
+dataset = "digits"
+limit_train = 32
+epochs = 1
+batch_size = 16
+system_options = { grid = 16, num_layers = 1, input_size = 8, detector_size = 2, detector_gap = 1 }
+
+[[entry]]
+name = "matrix"
+methods = ["insilico", "pat"]
+gaps = ["mild"]
+seeds = [0, 1]
+gradcheck = true
+
+[[entry]]
+name = "sweep"
+methods = ["pat"]
+gaps = ["none"]
+sweep = { knob = "lateral", values = [0.0, 0.5] }
+"""
+
+
+@pytest.fixture
+def tiny_suite(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_SUITE)
+    return load_suite(path)
+
+
+def test_shipped_suites_load():
+    assert {"quick", "standard", "reproduce"} <= set(shipped_suites())
+    quick = load_suite("quick")
+    assert len(quick.runs) == 4 * 4 * 3 + 3 * 5
+    reproduce = load_suite("reproduce")
+    assert all("reproduce" in run.meta for run in reproduce.runs)
+
+
+def test_suite_expands_entries(tiny_suite):
+    assert [r.entry for r in tiny_suite.runs] == ["matrix"] * 4 + ["sweep"] * 2
+    assert len({r.key for r in tiny_suite.runs}) == 6
+    sweep = [r for r in tiny_suite.runs if r.entry == "sweep"]
+    assert [r.config.gap_options for r in sweep] == [{"lateral": 0.0}, {"lateral": 0.5}]
+    assert sweep[1].meta["sweep"]["value"] == 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[[entry]]\nsystems = ['optical-fiber']", "entry '#1': unknown system 'optical-fiber'"),
+        ("[[entry]]\nmethods = ['spsa']", "entry '#1': unknown method 'spsa'"),
+        ("[[entry]]\nmax_queries = -10", "max_queries must be a positive integer"),
+        ("[[entry]]\nepochs = 0", "epochs must be a positive integer"),
+        ("[[entry]]\ngaps = ['huge']", "unknown gap level 'huge'"),
+        ("[[entry]]\nseeds = []", "field seeds must be a non-empty list"),
+        ("[[entry]]\nsweep = { knob = 'tilt', values = [1] }", "unknown gap option(s) tilt"),
+        ("[[entry]]\nreproduce = { paper = 'x' }", "reproduce lacks"),
+        ("[[entry]]\ncolour = 'red'", "unknown field(s) colour"),
+        ("[defaults]\nepochs = 2", "has no [[entry]]"),
+        ("[[entry]\n", "not valid TOML"),
+    ],
+)
+def test_bad_suites_fail_before_any_run(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(textwrap.dedent(text))
+    with pytest.raises(ConfigError) as err:
+        load_suite(path)
+    assert message in str(err.value)
+    assert str(path) in str(err.value)
+
+
+def test_unknown_suite_lists_the_shipped_ones():
+    with pytest.raises(ConfigError, match="quick"):
+        load_suite("nonexistent")
+
+
+def test_suite_runs_once_and_resumes(tiny_suite, tmp_path):
+    store_path = tmp_path / "results.db"
+    counts = run_suite(tiny_suite, store_path, runs_dir=tmp_path / "runs", progress=False)
+    assert counts["done"] == 6 and counts["failed"] == 0
+    with ResultStore(store_path) as store:
+        records = store.records("tiny")
+        assert len(records) == 6 and all(r.attempts == 1 for r in records)
+        first = {r.key: r.result["device_accuracy"] for r in records}
+        assert all("gradcheck" in r.result for r in records if r.entry == "matrix")
+    # a second run of the suite does nothing
+    run_suite(tiny_suite, store_path, runs_dir=tmp_path / "runs", progress=False)
+    with ResultStore(store_path) as store:
+        again = store.records("tiny")
+        assert all(r.attempts == 1 for r in again)
+        assert {r.key: r.result["device_accuracy"] for r in again} == first
+
+
+def test_a_killed_run_is_resumed_exactly_once(tiny_suite, tmp_path):
+    store_path = tmp_path / "results.db"
+    with ResultStore(store_path) as store:
+        register(store, tiny_suite)
+        victim = tiny_suite.runs[0].key
+        # a worker that claimed the run and died (this pid cannot be alive)
+        assert store.claim(victim, f"{socket.gethostname()}:999999999")
+    counts = run_suite(tiny_suite, store_path, runs_dir=tmp_path / "runs", progress=False)
+    assert counts["done"] == 6
+    with ResultStore(store_path) as store:
+        rows = store.records("tiny")
+        assert len(rows) == 6
+        assert store.get(victim).status == "done"
+    assert (run_folder(tmp_path / "runs", victim) / "result.json").is_file()
