@@ -1,0 +1,177 @@
+"""The benchmark report: Markdown and self-contained HTML, tables, verdicts, plots, escaping."""
+
+from __future__ import annotations
+
+import re
+import struct
+
+import numpy as np
+import pytest
+
+from physnn.bench.report import write_report
+
+METHODS = {"insilico": 0, "pat": 40}  # device queries per epoch while training
+BASE = {"none": 0.9, "moderate": 0.5}
+PAT_GAIN = {"none": 0.01, "moderate": 0.4}
+SEED_SHIFT = {0: 0.0, 1: 0.03}
+EPOCHS = 3
+
+
+def _accuracy(method: str, gap: str, seed: int) -> float:
+    return BASE[gap] + (PAT_GAIN[gap] if method == "pat" else 0.0) - SEED_SHIFT[seed]
+
+
+def _history(final: float, queries_per_epoch: int) -> list[dict]:
+    return [
+        {"epoch": e, "train_loss": 1.0 / e, "train_accuracy": final, "epoch_seconds": 0.1,
+         "val_device_accuracy": final * e / EPOCHS, "val_twin_accuracy": 0.9,
+         "device_queries": queries_per_epoch * e, "param_writes": e}
+        for e in range(1, EPOCHS + 1)
+    ]  # fmt: skip
+
+
+def _record(method: str, gap: str, seed: int, device: float, twin: float, **extra) -> dict:
+    config = {"system": "diffractive", "preset": "default", "method": method,
+              "dataset": "digits", "gap": gap, "seed": seed, "epochs": EPOCHS}  # fmt: skip
+    queries = METHODS[method]
+    result = {
+        **{k: config[k] for k in ("system", "preset", "method", "dataset", "seed", "gap")},
+        "device_accuracy": device, "twin_accuracy": twin, "headline": "device",
+        "accuracy": device, "device_queries": queries * EPOCHS, "param_writes": EPOCHS,
+        "eval_queries": 100, "wall_seconds": 1.0, "version": "0.1.0",
+        "history": _history(device, queries), "resolved": {"torch": "2.13.0+cpu"},
+    }  # fmt: skip
+    key = f"{method}-{gap}-{seed}"
+    record = {"key": key, "suite": "test", "entry": "matrix", "status": "done", "config": config,
+              "meta": {}, "result": result, "error": None, "attempts": 1}  # fmt: skip
+    record.update(extra)
+    return record
+
+
+def example_records() -> list[dict]:
+    """2 methods × 2 gaps × 2 seeds, a sweep, two reproduce claims, a gradcheck, failures."""
+    records = [
+        _record(m, g, s, _accuracy(m, g, s), 0.95 - 0.1 * s)
+        for m in METHODS
+        for g in BASE
+        for s in SEED_SHIFT
+    ]
+    records[0]["meta"]["gradcheck"] = {"cosine": 0.97, "relative_error": 0.2}
+    label = "lateral misalignment σ (pixels)"
+    for value, seed, method in [
+        (v, s, m) for v in (0.0, 0.4, 0.8) for s in (0, 1) for m in METHODS
+    ]:
+        sweep = {"parameter": "lateral_sigma", "label": label, "value": value}
+        device = 0.2 - 0.1 * value + 0.01 * seed + 0.3 * (method == "pat")  # not in the tables
+        records.append(_record(method, "moderate", seed, device, 0.9, meta={"sweep": sweep}))
+    claims = [("Lin et al. 2018", 0.8113, 0.03, 0.82), ("Wright et al. 2022", 0.97, 0.01, 0.90)]
+    for paper, reported, tolerance, ours in claims:
+        reproduce = {"paper": paper, "claim": "a <claim>", "metric": "twin_accuracy",
+                     "reported": reported, "tolerance": tolerance}  # fmt: skip
+        for seed, shift in ((0, -0.005), (1, 0.005)):
+            records.append(
+                _record("pat", "none", seed, 0.5, ours + shift, meta={"reproduce": reproduce})
+            )
+            records[-1]["config"]["preset"] = records[-1]["result"]["preset"] = "lin2018"
+            records[-1]["result"]["history"] = []
+    failed = _record("pat", "severe", 0, 0.0, 0.0, status="failed", result=None, attempts=3,
+                     error="<script>alert(1)</script> exploded\nTraceback line two")  # fmt: skip
+    pending = _record("insilico", "severe", 1, 0.0, 0.0, status="pending", result=None, attempts=0)
+    return [*records, failed, pending]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "nested" / "dir"
+    records = example_records()
+    paths = write_report(records, out, title="Test <bench>", commands=["physnn bench run x"])
+    return {"paths": paths, "records": records, "md": paths["markdown"].read_text("utf-8"),
+            "html": paths["html"].read_text("utf-8")}  # fmt: skip
+
+
+def _row(markdown: str, *needles: str) -> str:
+    rows = [line for line in markdown.splitlines() if all(n in line for n in needles)]
+    assert len(rows) == 1, (needles, rows)
+    return rows[0]
+
+
+def test_writes_the_files(report):
+    paths = report["paths"]
+    assert paths["markdown"].name == "report.md" and paths["html"].name == "index.html"
+    assert paths["markdown"].is_file() and paths["html"].is_file()
+    assert len(paths["plots"]) == 3  # learning curves for 2 groups (lin2018 has none), 1 sweep
+    assert all(p.parent == paths["markdown"].parent for p in paths["plots"])
+
+
+def test_header_counts_and_versions(report):
+    assert "Test <bench>" not in report["md"] and "Test \\<bench\\>" in report["md"]
+    assert "26 runs: 24 done, 1 failed, 1 pending." in report["md"]
+    assert "physnn 0.1.0; torch 2.13.0+cpu" in report["md"]
+
+
+@pytest.mark.parametrize("gap", list(BASE))
+def test_main_table_mean_and_std_over_seeds(report, gap):
+    row = _row(report["md"], "| diffractive/default | digits | " + gap + " |", "queries")
+    cells = {}
+    for method, per_epoch in METHODS.items():
+        values = np.array([_accuracy(method, gap, s) for s in SEED_SHIFT])
+        expected = f"{values.mean():.3f} ± {values.std(ddof=1):.3f}"
+        cells[method] = f"{expected} ({per_epoch * EPOCHS} queries)"
+    assert f"**{cells['pat']}**" in row  # PAT is better at both gaps
+    assert f"| {cells['insilico']} |" in row
+
+
+def test_twin_table_does_not_emphasize_a_tie(report):
+    twin = _row(report["md"], "| diffractive/default | digits | moderate |", "0.900 ± 0.071 |")
+    assert "queries" not in twin and "**" not in twin
+
+
+def test_reproduce_verdicts(report):
+    lin = _row(report["md"], "Lin et al. 2018")
+    assert "✓ within (ours higher)" in lin and "| 0.8200 |" in lin and "| +0.0087 |" in lin
+    wright = _row(report["md"], "Wright et al. 2022")
+    assert "✗ outside" in wright and "higher" not in wright and "| -0.0700 |" in wright
+
+
+def test_gradcheck_failures_and_commands(report):
+    assert "| insilico | diffractive/default | none | 0.970 | 0.200 |" in report["md"]
+    failure = _row(report["md"], "exploded")
+    assert "| 3 |" in failure and "Traceback" not in failure
+    assert "```\nphysnn bench run x\n```" in report["md"]
+
+
+def test_html_is_self_contained_and_escaped(report):
+    page = report["html"]
+    assert page.count("data:image/png;base64,") == len(report["paths"]["plots"])
+    assert 'src="http' not in page and "<link" not in page
+    assert re.findall(r'src="(?!data:image/png;base64,)', page) == []
+    assert "<script" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<title>Test &lt;bench&gt;</title>" in page and "a &lt;claim&gt;" in page
+    assert "<strong>" in page and "✓ within" in page
+    assert "<script>" not in report["md"] and "\\<script\\>" in report["md"]
+
+
+def test_plots_are_valid_pngs(report):
+    for path in report["paths"]["plots"]:
+        assert re.fullmatch(r"[a-z0-9_-]+\.png", path.name), path.name
+        data = path.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+        width, height = struct.unpack(">II", data[16:24])
+        assert 400 <= width <= 2000 and 300 <= height <= 1500
+        assert 10_000 < len(data) < 1_000_000
+        assert f"]({path.name})" in report["md"]
+
+
+def test_empty_records_still_write_a_report(tmp_path):
+    paths = write_report([], tmp_path / "empty")
+    assert paths["plots"] == []
+    assert "There are no runs." in paths["markdown"].read_text("utf-8")
+    assert "There are no runs." in paths["html"].read_text("utf-8")
+
+
+def test_a_group_without_device_queries_is_plotted_vs_epoch(tmp_path):
+    records = [_record("insilico", "none", seed, 0.8, 0.9) for seed in SEED_SHIFT]
+    paths = write_report(records, tmp_path)
+    assert [p.name for p in paths["plots"]] == ["curve-diffractive-default-digits-none.png"]
+    assert paths["plots"][0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| 0.800 ± 0.000 (0 queries) |" in paths["markdown"].read_text("utf-8")
