@@ -120,3 +120,26 @@ def test_a_killed_run_is_resumed_exactly_once(tiny_suite, tmp_path):
         assert len(rows) == 6
         assert store.get(victim).status == "done"
     assert (run_folder(tmp_path / "runs", victim) / "result.json").is_file()
+
+
+def test_bench_and_report_commands(tmp_path, capsys):
+    from physnn.cli import main
+
+    suite = tmp_path / "tiny.toml"
+    suite.write_text(TINY_SUITE)
+    store, report = tmp_path / "r.db", tmp_path / "report"
+    argv = ["bench", str(suite), "--store", str(store), "--workers", "1",
+            "--runs-dir", str(tmp_path / "runs"), "--report-dir", str(report)]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "6 done, 0 failed" in out
+    html = (report / "index.html").read_text()
+    assert "data:image/png;base64," in html and "pat" in html
+    assert "lateral" in (report / "report.md").read_text()
+    csv_path = tmp_path / "runs.csv"
+    assert main(["report", "--store", str(store), "--report-dir", str(report),
+                 "--export", str(csv_path)]) == 0  # fmt: skip
+    assert len(csv_path.read_text().splitlines()) == 7
+    assert main(["report", "--store", str(tmp_path / "none.db")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["bench", str(tmp_path / "missing.toml")]) == 2

@@ -204,9 +204,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def catalog() -> dict[str, Any]:
     """Systems, methods, datasets, gap levels and the method × system compatibility matrix."""
+    from physnn.bench.suite import load_suite, shipped_suites
     from physnn.data import dataset_info
     from physnn.methods import METHODS, incompatibility
-    from physnn.reality import LEVELS
+    from physnn.reality import GAP_FAMILIES, LEVELS
     from physnn.systems import SYSTEMS
 
     systems = [
@@ -225,8 +226,12 @@ def catalog() -> dict[str, Any]:
         ]
         for system, scls in SYSTEMS.items()
     }
-    return {"systems": systems, "methods": methods, "datasets": dataset_info(),
-            "gaps": list(LEVELS), "matrix": matrix}  # fmt: skip
+    knobs = {name: {"knobs": fam.knobs, "levels": fam.levels} for name, fam in GAP_FAMILIES.items()}
+    suites = [{"name": name, "description": load_suite(path).description, "path": str(path)}
+              for name, path in sorted(shipped_suites().items())]  # fmt: skip
+    datasets = dataset_info()
+    return {"systems": systems, "methods": methods, "datasets": datasets, "gaps": list(LEVELS),
+            "gap_knobs": knobs, "suites": suites, "matrix": matrix}  # fmt: skip
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -244,6 +249,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     for d in info["datasets"]:
         print(f"  {d['name']:<14} {d['description']}")
     print(f"reality-gap levels: {', '.join(info['gaps'])}")
+    for system, family in info["gap_knobs"].items():
+        print(f"  gap knobs of {system} (-G KEY=VALUE): {', '.join(family['knobs'])}")
+    print("benchmark suites:")
+    for suite in info["suites"]:
+        print(f"  {suite['name']:<14} {suite['description']}")
     methods = [m["name"] for m in info["methods"]]
     width = max(len(m) for m in methods) + 2
     print("\ncompatibility (method × system):")
