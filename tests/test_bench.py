@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import textwrap
 
@@ -143,3 +144,20 @@ def test_bench_and_report_commands(tmp_path, capsys):
     assert main(["report", "--store", str(tmp_path / "none.db")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main(["bench", str(tmp_path / "missing.toml")]) == 2
+
+
+def test_ray_executor_matches_local_workers(tiny_suite, tmp_path):
+    pytest.importorskip("ray")
+    pair = dataclasses.replace(tiny_suite, runs=tiny_suite.runs[1:3])  # one insilico, one pat
+    results = {}
+    for executor in ("local", "ray"):
+        store_path = tmp_path / f"{executor}.db"
+        counts = run_suite(pair, store_path, runs_dir=tmp_path / executor,
+                           executor=executor, progress=False)  # fmt: skip
+        assert counts["done"] == 2
+        with ResultStore(store_path) as store:
+            results[executor] = {
+                r.key: (r.result["device_accuracy"], r.result["twin_accuracy"])
+                for r in store.records("tiny")
+            }
+    assert results["ray"] == results["local"]

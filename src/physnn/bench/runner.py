@@ -136,12 +136,20 @@ def _run_on_ray(
         raise ConfigError(
             "--executor ray needs Ray: pip install 'physnn[ray]' (or pip install ray)"
         ) from None
-    ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
-    remote = ray.remote(num_cpus=1)(execute_run)
-    refs = [remote.remote(*job) for job in jobs]
-    while refs:
-        ready, refs = ray.wait(refs, num_returns=1)
-        finished(ray.get(ready[0]))
+    started_here = not ray.is_initialized()
+    if started_here:
+        # no address: a local Ray instance sized like the local executor
+        ray.init(address=address, num_cpus=None if address else workers, log_to_driver=False,
+                 include_dashboard=False)  # fmt: skip
+    try:
+        remote = ray.remote(num_cpus=1)(execute_run)
+        refs = [remote.remote(*job) for job in jobs]
+        while refs:
+            ready, refs = ray.wait(refs, num_returns=1)
+            finished(ray.get(ready[0]))
+    finally:
+        if started_here:
+            ray.shutdown()
 
 
 def summarize(counts: dict[str, int], seconds: float) -> str:
