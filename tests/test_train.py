@@ -148,3 +148,18 @@ def test_query_budget_stops_training(tmp_path):
     assert unlimited["stopped_by"] == "epochs"
     with pytest.raises(ConfigError, match="max_queries"):
         TrainConfig(max_queries=-5)
+
+
+def test_resume_accepts_checkpoints_from_before_a_new_option(tmp_path):
+    config = TrainConfig(method="insilico", gap="none", **TINY_RUN)
+    first = train(config, tmp_path, progress=False)
+    older = json.loads((tmp_path / "result.json").read_text())
+    del older["config"]["max_seconds"]  # a field that did not exist yet
+    (tmp_path / "result.json").write_text(json.dumps(older))
+    assert (
+        train(config, tmp_path, resume=True, progress=False)["device_accuracy"]
+        == first["device_accuracy"]
+    )
+    with pytest.raises(ConfigError, match="epochs differ"):
+        train(TrainConfig(method="insilico", gap="none", **{**TINY_RUN, "epochs": 3}), tmp_path,
+              resume=True, progress=False)  # fmt: skip

@@ -277,12 +277,11 @@ def _result(
 
 
 def _check_same_config(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
-    if saved != config.to_dict():
-        diff = sorted(
-            k
-            for k in saved.keys() | config.to_dict().keys()
-            if saved.get(k) != config.to_dict().get(k)
-        )
+    """Refuse to resume a run made with other options (fields added since take their defaults)."""
+    saved = TrainConfig.from_dict(saved, source=str(path)).to_dict()
+    current = config.to_dict()
+    diff = sorted(k for k in current if saved[k] != current[k])
+    if diff:
         raise ConfigError(
             f"{str(path)!r} was made with a different configuration ({', '.join(diff)} differ); "
             "use the same options to resume, or --overwrite to start again"
