@@ -354,6 +354,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PhysnnError as err:
         print(f"physnn {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into head & co.
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(
             "\ninterrupted; the last finished epoch is checkpointed (rerun with --resume)",
