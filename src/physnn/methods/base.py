@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from physnn.errors import ConfigError
-from physnn.nets.pnn import PNN
+from physnn.nets.pnn import PNN, Executor
 from physnn.registry import Registry
 from physnn.systems.base import Capabilities
 
@@ -104,7 +104,7 @@ METHODS: Registry[type[GradientEstimator]] = Registry("method")
 
 
 def backward_on(
-    model: PNN, executor, x: Tensor, y: Tensor, loss_fn: LossFn
+    model: PNN, executor: Executor, x: Tensor, y: Tensor, loss_fn: LossFn
 ) -> tuple[Tensor, Tensor]:
     """Forward with ``executor`` for the physical blocks, then autograd backward."""
     with model.executing(executor):
