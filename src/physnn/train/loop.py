@@ -232,8 +232,9 @@ def train(
         if on_epoch:
             on_epoch(row)
 
+    stopped_by = over_budget() or "epochs"  # before the test evaluation adds to the wall time
     test = evaluate(exp, data.x_test.to(exp.torch_device), data.y_test.to(exp.torch_device))
-    result = {**_result(exp, test, history, elapsed()), "stopped_by": over_budget() or "epochs"}
+    result = {**_result(exp, test, history, elapsed()), "stopped_by": stopped_by}
     save_json(result_path, result)
     _plot_history(history, out / "history.png", title=_title(config))
     return result
