@@ -21,7 +21,7 @@ from torch import Tensor
 
 from physnn.errors import ControlBoundsError
 from physnn.reality.base import Reality
-from physnn.systems.base import Controls, ControlSpec, Nuisance, System
+from physnn.systems.base import Controls, ControlSpec, NoiseSource, Nuisance, System
 
 PHASES = ("train", "eval")
 
@@ -150,7 +150,8 @@ class SimulatedDevice(Device):
             self._controls[name] = value.to(self.torch_device, torch.float32)
 
     def _measure(self, x: Tensor) -> Tensor:
-        y = self.system(x.to(self.torch_device), self._controls, self._nuisance)
+        noise = NoiseSource(self._noise)
+        y = self.system(x.to(self.torch_device), self._controls, self._nuisance, noise)
         return self.reality.observe(y, self._noise)
 
     def oracle_forward(self, x: Tensor, controls: Controls) -> Tensor:

@@ -29,6 +29,7 @@ from physnn.methods.base import (
 from physnn.nets.pnn import PNN, PhysicalBlock, run_twin
 from physnn.reality.base import Reality
 from physnn.reality.levels import LEVELS, make_reality
+from physnn.systems.base import NoiseSource
 
 
 @METHODS.register("insilico")
@@ -81,7 +82,8 @@ class NoiseAware(GradientEstimator):
     def _execute(self, block: PhysicalBlock, x: Tensor) -> Tensor:
         reality = self._realities[id(block)]
         nuisance = reality.sample_nuisance(block.system, self._cpu_generator)
-        y = block.system(x, block.realized_controls(), nuisance)
+        noise = NoiseSource(self._generator, differentiable=True)
+        y = block.system(x, block.realized_controls(), nuisance, noise)
         return reality.observe(y, self._generator, differentiable=True)
 
     def estimate(self, model: PNN, x: Tensor, y: Tensor, loss_fn: LossFn) -> tuple[Tensor, Tensor]:

@@ -122,6 +122,22 @@ class ControlSpec:
 
 
 @dataclass(frozen=True)
+class NoiseSource:
+    """Randomness for stochastic physics *inside* a forward pass.
+
+    Most noise is added to the measured outputs by the reality gap (:mod:`physnn.reality`). Some
+    substrates are stochastic between their layers (shot noise of every homodyne
+    multiply-accumulate, single-photon stochastic neurons): their ``forward`` draws that noise
+    from ``generator``, reparameterized (``y + g(y)·ε``, or a straight-through sample) when
+    ``differentiable`` is set, so that noise-aware training can backpropagate through it. The
+    device passes its seeded measurement generator; twins pass none and get the noise-free mean.
+    """
+
+    generator: torch.Generator
+    differentiable: bool = False
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What a system offers to training methods (compatibility is data, not folklore)."""
 
@@ -205,5 +221,11 @@ class System(nn.Module, ABC):
         """Number of measured output channels per input sample."""
 
     @abstractmethod
-    def forward(self, x: Tensor, controls: Controls, nuisance: Nuisance) -> Tensor:
-        """Noise-free physics: inputs (B, ...) → measured outputs (B, num_outputs)."""
+    def forward(
+        self, x: Tensor, controls: Controls, nuisance: Nuisance, noise: NoiseSource | None = None
+    ) -> Tensor:
+        """Physics: inputs (B, ...) → measured outputs (B, num_outputs).
+
+        Without ``noise`` the result is deterministic (the noise-free mean for stochastic
+        substrates); with it, internal noise is drawn from ``noise.generator``.
+        """

@@ -32,7 +32,15 @@ from torch import Tensor
 from physnn.physics import optics
 from physnn.physics.quantization import quantize_ste, snap_to_levels
 from physnn.systems import SYSTEMS
-from physnn.systems.base import Capabilities, Controls, ControlSpec, Nuisance, System
+from physnn.systems.base import (
+    Capabilities,
+    Controls,
+    ControlSpec,
+    NoiseSource,
+    Nuisance,
+    System,
+)
+from physnn.systems.encoding import as_image
 
 TWO_PI = 2 * torch.pi
 
@@ -150,22 +158,22 @@ class DiffractiveNetwork(System):
 
     # ----------------------------------------------------------------------------- physics
     def encode(self, x: Tensor) -> Tensor:
-        """Images (B, h, w) → unit-power input field (B, N, N); amplitude = resampled pixel."""
+        """Images (B, h, w) or features (B, F) → unit-power input field (B, N, N).
+
+        The amplitude is the resampled sample (:func:`~physnn.systems.encoding.as_image`).
+        """
         c = self.config
-        if x.dim() == 2:
-            side = round(x.shape[1] ** 0.5)
-            x = x.reshape(x.shape[0], side, side)
         size = c.input_size or c.grid // 2
-        img = F.interpolate(
-            x[:, None].float(), size=(size, size), mode="bilinear", align_corners=False
-        )
+        img = as_image(x, size)
         before = (c.grid - size) // 2
-        amp = F.pad(img[:, 0].clamp_min(0), (before, c.grid - size - before) * 2)
+        amp = F.pad(img.clamp_min(0), (before, c.grid - size - before) * 2)
         power = amp.square().sum(dim=(-2, -1), keepdim=True).clamp_min(1e-12)
         return (amp / power.sqrt()).to(torch.complex64)
 
-    def forward(self, x: Tensor, controls: Controls, nuisance: Nuisance) -> Tensor:
-        c = self.config
+    def forward(
+        self, x: Tensor, controls: Controls, nuisance: Nuisance, noise: NoiseSource | None = None
+    ) -> Tensor:
+        c = self.config  # deterministic physics: detector noise is added by the reality gap
         phase = controls["phase"]
         levels = nuisance.get("phase_levels")
         if levels is not None:
