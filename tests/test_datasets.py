@@ -18,6 +18,9 @@ needs_mnist = pytest.mark.skipif(
 needs_fashion = pytest.mark.skipif(
     not (SHARED_DATA / "fashion-mnist").is_dir(), reason="no shared Fashion-MNIST copy"
 )
+needs_vowels = pytest.mark.skipif(
+    not (SHARED_DATA / "hillenbrand-vowels").is_dir(), reason="no shared Hillenbrand copy"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +35,7 @@ def isolated_cache(tmp_path, monkeypatch):
 def test_digits_split_is_fixed_and_scaled():
     a, b = load_dataset("digits"), load_dataset("digits")
     assert (len(a.x_train), len(a.x_val), len(a.x_test)) == (1259, 179, 359)
-    assert a.image_shape == (8, 8) and a.num_classes == 10
+    assert a.sample_shape == (8, 8) and a.num_classes == 10
     assert torch.equal(a.x_test, b.x_test) and torch.equal(a.y_train, b.y_train)
     assert float(a.x_train.min()) == 0.0 and float(a.x_train.max()) == 1.0
     assert a.x_train.dtype == torch.float32 and a.y_train.dtype == torch.int64
@@ -43,7 +46,7 @@ def test_digits_split_is_fixed_and_scaled():
 def test_mnist_from_a_data_dir():
     data = load_dataset("mnist", data_dir=SHARED_DATA)  # finds the mnist/ sub-folder
     assert (len(data.x_train), len(data.x_val), len(data.x_test)) == (55000, 5000, 10000)
-    assert data.image_shape == (28, 28)
+    assert data.sample_shape == (28, 28)
     counts = torch.bincount(data.y_test).tolist()
     assert counts == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert float(data.x_train.min()) >= 0.0 and float(data.x_train.max()) == 1.0
@@ -51,6 +54,29 @@ def test_mnist_from_a_data_dir():
     assert "55000 train / 5000 validation / 10000 test" in data.summary()
     small = load_dataset("mnist", data_dir=SHARED_DATA / "mnist", limit_train=1000)
     assert torch.equal(small.x_train, data.x_train[:1000]) and torch.equal(small.y_val, data.y_val)
+
+
+@needs_vowels
+def test_vowels_are_formant_features_split_by_talker():
+    data = load_dataset("vowels", data_dir=SHARED_DATA)  # finds hillenbrand-vowels/
+    assert data.sample_shape == (12,) and data.num_classes == 12
+    assert (len(data.x_train), len(data.x_val), len(data.x_test)) == (1116, 160, 321)
+    assert "12 features" in data.summary()
+    assert float(data.x_train.min()) == 0.0 and float(data.x_train.max()) == 1.0
+    assert float(data.x_test.min()) >= 0.0 and float(data.x_test.max()) <= 1.0
+    assert torch.bincount(data.y_test, minlength=12).min() >= 20  # every vowel is tested
+    # F1 (steady state) separates the open "ah" of "hod" from the closed "iy" of "heed".
+    f1 = [data.x_train[data.y_train == data.class_names.index(c), 0].mean() for c in
+          ("ah (hod)", "iy (heed)")]  # fmt: skip
+    assert f1[0] > f1[1] + 0.3
+
+
+def test_vowel_table_is_verified(tmp_path):
+    (tmp_path / "vowdata.dat").write_text("m01ae 323 174 663 2012 2659 3691\n")
+    with pytest.raises(DatasetError, match=r"checksum mismatch.*vowdata\.dat"):
+        load_dataset("vowels", data_dir=tmp_path, download=False)
+    with pytest.raises(DatasetError, match=r"not found.*get vowdata\.dat"):
+        load_dataset("vowels", data_dir=tmp_path / "empty", download=False)
 
 
 @needs_fashion

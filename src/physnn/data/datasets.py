@@ -1,12 +1,13 @@
 """Datasets with fixed splits: offline first, checksum-verified, downloaded into a cache if absent.
 
 ``digits`` (the 8×8 UCI digits bundled with scikit-learn) needs no files. ``mnist`` and
-``fashion-mnist`` read the four original IDX ``.gz`` files, which are looked for in, in order:
-``data_dir`` (the files themselves or a ``<name>/`` sub-folder), ``$PHYSNN_DATA_DIR`` (same two
-layouts), the cache ``$PHYSNN_CACHE_DIR`` or ``$XDG_CACHE_HOME/physnn`` or ``~/.cache/physnn``
-(under ``datasets/<name>``), and known system places (Debian's ``dataset-fashion-mnist``). If
-none has them, they are downloaded from the official sources into the cache. Every file is
-verified by SHA-256 before use.
+``fashion-mnist`` read the four original IDX ``.gz`` files; ``vowels`` reads the formant table
+``vowdata.dat`` of Hillenbrand et al. (1995). The files are looked for in, in order: ``data_dir``
+(the files themselves or a ``<name>/`` sub-folder, or the folder's usual name such as
+``hillenbrand-vowels/``), ``$PHYSNN_DATA_DIR`` (same layouts), the cache ``$PHYSNN_CACHE_DIR`` or
+``$XDG_CACHE_HOME/physnn`` or ``~/.cache/physnn`` (under ``datasets/<name>``), and known system
+places (Debian's ``dataset-fashion-mnist``). If none has them, they are downloaded from the
+official sources into the cache. Every file is verified by SHA-256 before use.
 """
 
 from __future__ import annotations
@@ -33,6 +34,13 @@ from physnn.errors import DatasetError
 
 FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")  # fmt: skip
+VOWEL_TABLE = "vowdata.dat"
+DATASET_FILES: dict[str, tuple[str, ...]] = {
+    "mnist": FILES,
+    "fashion-mnist": FILES,
+    "vowels": (VOWEL_TABLE,),
+}
+FOLDER_NAMES = {"vowels": ("vowels", "hillenbrand-vowels")}
 
 # Accepted SHA-256 of each file. Fashion-MNIST: the upstream release files and Debian's copies,
 # which hold the same data with a normalized gzip header.
@@ -53,6 +61,9 @@ CHECKSUMS: dict[str, dict[str, set[str]]] = {
         FILES[3]: {"67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
                    "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05"},
     },
+    "vowels": {
+        VOWEL_TABLE: {"05a4a69e2c6b0f444077245b1427d12bc86f8d7a32ae7a4b63f7e06e5712e4b1"},
+    },
 }  # fmt: skip
 
 MIRRORS = {
@@ -61,6 +72,11 @@ MIRRORS = {
         "http://yann.lecun.com/exdb/mnist/",
     ),
     "fashion-mnist": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+    # The author's page that distributed the tables is gone; this mirror is pinned to a commit.
+    "vowels": (
+        "https://raw.githubusercontent.com/kleinschmidt/hdp-bayes-vowels/"
+        "1ef03eac63323f33b8ee31af8bc5294042de2d00/hillenbrand-data/",
+    ),
 }
 DOWNLOAD_TIMEOUT_S = 30.0
 SYSTEM_PLACES = {"fashion-mnist": (Path("/usr/share/datasets/fashion-mnist"),)}
@@ -69,14 +85,19 @@ CLASS_NAMES = {
     "mnist": tuple(str(i) for i in range(10)),
     "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                       "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+    # Hillenbrand's codes and the /hVd/ words they were recorded in.
+    "vowels": ("ae (had)", "ah (hod)", "aw (hawed)", "eh (head)", "er (heard)", "ei (hayed)",
+               "ih (hid)", "iy (heed)", "oa (hoed)", "oo (hood)", "uh (hud)", "uw (who'd)"),
 }  # fmt: skip
-DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion-mnist")
+DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion-mnist", "vowels")
 VALIDATION_SIZE = 5000  # the last 5000 official training images of (fashion-)MNIST
+VOWEL_TOKENS = 1668  # rows of vowdata.dat: 45 men, 48 women, 27 boys, 19 girls × 12 vowels
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """Images in [0, 1] (n, h, w) as float32 and int64 labels, in fixed splits."""
+    """Samples in [0, 1] as float32, images (n, h, w) or feature vectors (n, F), and int64
+    labels, in fixed splits."""
 
     name: str
     x_train: Tensor
@@ -92,14 +113,15 @@ class Dataset:
         return len(self.class_names)
 
     @property
-    def image_shape(self) -> tuple[int, int]:
-        return tuple(self.x_train.shape[1:])  # type: ignore[return-value]
+    def sample_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
 
     def summary(self) -> str:
-        h, w = self.image_shape
+        shape = self.sample_shape
+        kind = f"images of {shape[0]}×{shape[1]}" if len(shape) == 2 else f"{shape[0]} features"
         return (
             f"{self.name}: {len(self.x_train)} train / {len(self.x_val)} validation / "
-            f"{len(self.x_test)} test images of {h}×{w}, {self.num_classes} classes"
+            f"{len(self.x_test)} test samples ({kind}), {self.num_classes} classes"
         )
 
 
@@ -115,6 +137,10 @@ def dataset_info() -> list[dict[str, object]]:
         {"name": "fashion-mnist", "description": "28×28 clothing images, 10 classes",
          "source": "Xiao, Rasul & Vollgraf 2017, arXiv:1708.07747", "needs_files": True,
          "size": "60000 + 10000 images"},
+        {"name": "vowels", "description": "12 American English vowels from 12 formant "
+         "frequencies (F1–F3 at steady state, 20, 50, 80 % of the vowel), talker-disjoint split",
+         "source": "Hillenbrand, Getty, Clark & Wheeler 1995, JASA 97, 3099", "needs_files": True,
+         "size": f"{VOWEL_TOKENS} tokens of 139 talkers"},
     ]  # fmt: skip
 
 
@@ -135,7 +161,8 @@ def data_search_paths(name: str, data_dir: str | os.PathLike | None = None) -> l
     paths: list[Path] = []
     for base in (data_dir, os.environ.get("PHYSNN_DATA_DIR")):
         if base:
-            paths += [Path(base).expanduser(), Path(base).expanduser() / name]
+            root = Path(base).expanduser()
+            paths += [root] + [root / folder for folder in FOLDER_NAMES.get(name, (name,))]
     paths.append(cache_root() / "datasets" / name)
     paths += SYSTEM_PLACES.get(name, ())
     return list(dict.fromkeys(paths))  # without repeats, order kept
@@ -166,7 +193,7 @@ def load_dataset(
         data = _digits()
     else:
         folder = _find_files(name, data_dir) or _download_or_explain(name, data_dir, download)
-        data = _idx_dataset(name, folder)
+        data = _vowels(folder) if name == "vowels" else _idx_dataset(name, folder)
     if limit_train is not None:
         data = dataclasses.replace(
             data, x_train=data.x_train[:limit_train], y_train=data.y_train[:limit_train]
@@ -187,6 +214,53 @@ def _digits() -> Dataset:
     test, val, train = slice(0, n_test), slice(n_test, n_test + n_val), slice(n_test + n_val, None)
     return Dataset("digits", x[train], y[train], x[val], y[val], x[test], y[test],
                    CLASS_NAMES["digits"])  # fmt: skip
+
+
+def _split_by_talker(talkers: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Masks of a talker-disjoint split fixed by ``default_rng(0)``: 20% of the talkers for the
+    test set, 10% for validation, so that no voice is seen in training and tested."""
+    unique = sorted(set(talkers))
+    order = np.random.default_rng(0).permutation(len(unique))
+    n_test, n_val = round(0.2 * len(unique)), round(0.1 * len(unique))
+    role = {unique[i]: 0 if k < n_test else 1 if k < n_test + n_val else 2
+            for k, i in enumerate(order)}  # fmt: skip
+    roles = np.array([role[t] for t in talkers])
+    return roles == 2, roles == 1, roles == 0
+
+
+def _vowels(folder: Path) -> Dataset:
+    """Hillenbrand et al. (1995): 12 formant frequencies per token → 12 vowel classes.
+
+    Features: F1, F2, F3 at the vowel's steady state and at 20, 50 and 80 % of its duration
+    (columns 4–6 and 8–16 of ``vowdata.dat``), on a log scale, min-max scaled into [0, 1] with
+    the training talkers' range (values beyond it are clipped). Tokens with an unmeasurable
+    formant (0 in the table) are left out. Men, women, boys and girls; the split is by talker.
+    """
+    rows = []
+    with (folder / VOWEL_TABLE).open() as fh:
+        for line in fh:
+            parts = line.split()
+            if len(parts) == 16 and len(parts[0]) == 5 and parts[0][0] in "mwbg":
+                rows.append(parts)
+    if len(rows) != VOWEL_TOKENS:
+        raise DatasetError(
+            f"{folder / VOWEL_TABLE} has {len(rows)} tokens, expected {VOWEL_TOKENS}"
+        )
+    names = [r[0] for r in rows]
+    table = np.array([[float(v) for v in r[1:]] for r in rows])
+    formants = table[:, [2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14]]
+    measured = (formants > 0).all(axis=1)
+    codes = [c.split()[0] for c in CLASS_NAMES["vowels"]]
+    labels = np.array([codes.index(n[3:5]) for n in names])
+    features = np.log(np.where(measured[:, None], formants, 1.0))
+    train, val, test = (m & measured for m in _split_by_talker([n[:3] for n in names]))
+    low, high = features[train].min(axis=0), features[train].max(axis=0)
+    scaled = np.clip((features - low) / (high - low), 0.0, 1.0).astype(np.float32)
+
+    def part(mask: np.ndarray) -> tuple[Tensor, Tensor]:
+        return torch.from_numpy(scaled[mask]), torch.from_numpy(labels[mask].astype(np.int64))
+
+    return Dataset("vowels", *part(train), *part(val), *part(test), CLASS_NAMES["vowels"])
 
 
 def _idx_dataset(name: str, folder: Path) -> Dataset:
@@ -262,10 +336,11 @@ def verify(name: str, path: Path) -> None:
 
 
 def _find_files(name: str, data_dir: str | os.PathLike | None) -> Path | None:
-    """The first searched folder holding all four files, verified; None if there is none."""
+    """The first searched folder holding all the dataset's files, verified; None if none does."""
+    files = DATASET_FILES[name]
     for folder in data_search_paths(name, data_dir):
-        if all((folder / f).is_file() for f in FILES):
-            for f in FILES:
+        if all((folder / f).is_file() for f in files):
+            for f in files:
                 verify(name, folder / f)
             return folder
     return None
@@ -285,7 +360,7 @@ def _download_or_explain(name: str, data_dir: str | os.PathLike | None, download
     if download:
         for mirror in _mirrors(name):
             try:
-                for f in FILES:
+                for f in DATASET_FILES[name]:
                     if not (target / f).is_file():
                         _fetch(name, mirror + f, target / f)
                     verify(name, target / f)
@@ -296,7 +371,7 @@ def _download_or_explain(name: str, data_dir: str | os.PathLike | None, download
     hint = " or `apt-get install dataset-fashion-mnist`" if name == "fashion-mnist" else ""
     tried = f" (download failed: {'; '.join(errors)})" if errors else " (download disabled)"
     raise DatasetError(
-        f"dataset {name!r} not found in {searched}{tried}; get the four files {', '.join(FILES)} "
+        f"dataset {name!r} not found in {searched}{tried}; get {', '.join(DATASET_FILES[name])} "
         f"from {' or '.join(MIRRORS[name])}{hint}, and pass --data-dir or set PHYSNN_DATA_DIR"
     )
 
