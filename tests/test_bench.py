@@ -85,6 +85,36 @@ def test_bad_suites_fail_before_any_run(tmp_path, text, message):
     assert str(path) in str(err.value)
 
 
+@pytest.fixture
+def energy_method(monkeypatch):
+    """A method that needs an energy-based substrate, registered for this test only."""
+    from physnn.methods import METHODS
+    from physnn.methods.base import Requirements
+    from physnn.methods.insilico import InSilico
+
+    needs_energy = type(
+        "NeedsEnergy",
+        (InSilico,),
+        {"name": "needs-energy", "requirements": Requirements(energy_based=True)},
+    )
+    monkeypatch.setitem(METHODS._entries, "needs-energy", needs_energy)
+    return "needs-energy"
+
+
+def test_incompatible_pair_in_a_suite_fails_before_any_run(tmp_path, energy_method):
+    path = tmp_path / "bad.toml"
+    path.write_text(f"[[entry]]\nname = 'ep'\nmethods = ['{energy_method}']\n")
+    with pytest.raises(ConfigError) as err:
+        load_suite(path)
+    message = str(err.value)
+    assert str(path) in message and "entry 'ep'" in message
+    assert "'needs-energy' needs energy based; 'diffractive' is not energy-based" in message
+    assert "physnn list matrix" in message  # the fix
+    # "all" means every compatible method, so the same method is silently left out there
+    path.write_text("[[entry]]\nmethods = ['all']\n")
+    assert energy_method not in {run.config.method for run in load_suite(path).runs}
+
+
 def test_unknown_suite_lists_the_shipped_ones():
     with pytest.raises(ConfigError, match="quick"):
         load_suite("nonexistent")

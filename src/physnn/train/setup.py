@@ -63,7 +63,10 @@ def check_compatible(method: str, system: str) -> type[GradientEstimator]:
     method_cls = METHODS[method]
     reason = incompatibility(method_cls, system, SYSTEMS[system].capabilities)
     if reason:
-        raise IncompatibleError(reason)
+        raise IncompatibleError(
+            f"{reason}: pick a compatible pair (`physnn list matrix` shows them; in a suite, "
+            'methods = ["all"] keeps only the compatible ones)'
+        )
     return method_cls
 
 
