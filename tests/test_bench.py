@@ -115,6 +115,14 @@ def test_incompatible_pair_in_a_suite_fails_before_any_run(tmp_path, energy_meth
     assert energy_method not in {run.config.method for run in load_suite(path).runs}
 
 
+def test_all_systems_means_every_registered_one(tmp_path):
+    from physnn.systems import SYSTEMS
+
+    path = tmp_path / "all.toml"
+    path.write_text("[[entry]]\nsystems = ['all']\nmethods = ['backprop']\n")
+    assert [run.config.system for run in load_suite(path).runs] == list(SYSTEMS)
+
+
 def test_unknown_suite_lists_the_shipped_ones():
     with pytest.raises(ConfigError, match="quick"):
         load_suite("nonexistent")

@@ -3,8 +3,9 @@
 A suite file has a ``name``, a ``description``, a ``[defaults]`` table of
 :class:`~physnn.train.TrainConfig` fields, optional ``[method_options.<method>]`` tables of
 hyperparameters, and ``[[entry]]`` tables. Each entry expands to the cross product of its
-``systems`` (``"diffractive"`` or ``"diffractive:lin2018"``), ``methods`` (``["all"]``: every
-compatible one), ``gaps`` and ``seeds``, and may override any TrainConfig field. Two optional
+``systems`` (``"diffractive"`` or ``"diffractive:lin2018"``; ``["all"]``: every registered
+system with its default preset), ``methods`` (``["all"]``: every compatible one), ``gaps`` and
+``seeds``, and may override any TrainConfig field. Two optional
 entry fields add meaning:
 
 * ``sweep = {knob = "lateral", values = [0, 0.5, 1], label = "..."}`` — a robustness curve:
@@ -142,7 +143,10 @@ def _expand(
     seeds = _as_list(entry, "seeds", [base.get("seed", 0)])
     sweep_values = meta.get("sweep", {}).get("values", [None])
     runs = []
-    for system_name in _as_list(entry, "systems", [base.get("system", "diffractive")]):
+    systems = _as_list(entry, "systems", [base.get("system", "diffractive")])
+    if systems == ["all"]:
+        systems = list(SYSTEMS)
+    for system_name in systems:
         system, _, preset = str(system_name).partition(":")
         methods = _as_list(entry, "methods", ["all"])
         if methods == ["all"]:
