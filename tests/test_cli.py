@@ -28,6 +28,22 @@ def test_list_text_shows_the_matrix(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "compatibility" in out and "diffractive" in out
+    assert "controls (default preset): phase 3×32×32 in [0, 6.28319) rad" in out
+    assert "non-idealities: lateral, axial" in out
+
+
+def test_list_one_section(capsys):
+    assert main(["list", "matrix"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("compatibility") and "datasets" not in out
+    assert main(["list", "gaps", "--json"]) == 0
+    gaps = json.loads(capsys.readouterr().out)["gaps"]
+    assert gaps["levels"] == ["none", "mild", "moderate", "severe"]
+    assert "lateral" in gaps["knobs"]["diffractive"]["knobs"]
+    with pytest.raises(SystemExit) as exc:
+        main(["list", "colours"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'colours'" in capsys.readouterr().err
 
 
 def test_train_writes_result(tmp_path, capsys):

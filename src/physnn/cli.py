@@ -109,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     lst = sub.add_parser("list", help="systems, methods, datasets, and the compatibility matrix")
+    lst.add_argument("what", nargs="?", choices=LIST_SECTIONS, help="one section only")
     lst.add_argument("--json", action="store_true", help="machine-readable output")
 
     bench = sub.add_parser("bench", help="run a benchmark suite, store every run, write a report")
@@ -212,7 +213,9 @@ def catalog() -> dict[str, Any]:
 
     systems = [
         {"name": name, "description": cls.capabilities.description, "presets": sorted(cls.presets),
-         "capabilities": {k: v for k, v in vars(cls.capabilities).items() if k != "description"}}
+         "capabilities": {k: v for k, v in vars(cls.capabilities).items() if k != "description"},
+         "controls": _controls_of(cls.from_preset("default")),
+         "non_idealities": GAP_FAMILIES[name].knobs if name in GAP_FAMILIES else {}}
         for name, cls in SYSTEMS.items()
     ]  # fmt: skip
     methods = [
@@ -234,34 +237,84 @@ def catalog() -> dict[str, Any]:
             "gap_knobs": knobs, "suites": suites, "matrix": matrix}  # fmt: skip
 
 
+def _controls_of(system: Any) -> dict[str, str]:
+    """Each control group of a system as "shape in [low, high] unit" (default preset)."""
+    out = {}
+    for name, spec in system.control_specs().items():
+        shape = "×".join(str(n) for n in spec.shape)
+        interval = f"[{spec.low:g}, {spec.high:g}{')' if spec.periodic else ']'}"
+        levels = f", {spec.levels} levels" if spec.levels else ""
+        out[name] = f"{shape} in {interval}{' ' + spec.unit if spec.unit else ''}{levels}"
+    return out
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     info = catalog()
     if args.json:
-        print(json.dumps(info, indent=2))
+        print(json.dumps(info if args.what is None else {args.what: _section(info, args.what)},
+                         indent=2))  # fmt: skip
         return 0
+    for section in [args.what] if args.what else LIST_SECTIONS:
+        PRINTERS[section](info)
+    return 0
+
+
+LIST_SECTIONS = ("systems", "methods", "datasets", "gaps", "suites", "matrix")
+
+
+def _section(info: dict[str, Any], what: str) -> Any:
+    return {"gaps": {"levels": info["gaps"], "knobs": info["gap_knobs"]}}.get(what, info.get(what))
+
+
+def _print_systems(info: dict[str, Any]) -> None:
     print("systems:")
     for s in info["systems"]:
-        print(f"  {s['name']:<14} {s['description']} (presets: {', '.join(s['presets'])})")
+        print(f"  {s['name']:<14} {s['description']}")
+        print(f"  {'':<14} presets: {', '.join(s['presets'])}")
+        controls = "; ".join(f"{k} {v}" for k, v in s["controls"].items())
+        print(f"  {'':<14} controls (default preset): {controls}")
+        if s["non_idealities"]:
+            print(f"  {'':<14} non-idealities: {', '.join(s['non_idealities'])}")
+
+
+def _print_methods(info: dict[str, Any]) -> None:
     print("methods:")
     for m in info["methods"]:
         print(f"  {m['name']:<14} {m['summary']} [{m['reference']}]")
+
+
+def _print_datasets(info: dict[str, Any]) -> None:
     print("datasets:")
     for d in info["datasets"]:
         print(f"  {d['name']:<14} {d['description']}")
+
+
+def _print_gaps(info: dict[str, Any]) -> None:
     print(f"reality-gap levels: {', '.join(info['gaps'])}")
     for system, family in info["gap_knobs"].items():
-        print(f"  gap knobs of {system} (-G KEY=VALUE): {', '.join(family['knobs'])}")
+        print(f"  gap knobs of {system} (-G KEY=VALUE):")
+        for knob, meaning in family["knobs"].items():
+            print(f"    {knob:<16} {meaning}")
+
+
+def _print_suites(info: dict[str, Any]) -> None:
     print("benchmark suites:")
     for suite in info["suites"]:
         print(f"  {suite['name']:<14} {suite['description']}")
+
+
+def _print_matrix(info: dict[str, Any]) -> None:
     methods = [m["name"] for m in info["methods"]]
     width = max(len(m) for m in methods) + 2
-    print("\ncompatibility (method × system):")
+    print("compatibility (method × system):")
     print(" " * 16 + "".join(f"{m:<{width}}" for m in methods))
     for system, ok in info["matrix"].items():
         cells = "".join(f"{'yes' if m in ok else '-':<{width}}" for m in methods)
         print(f"  {system:<14}{cells}")
-    return 0
+
+
+PRINTERS = {"systems": _print_systems, "methods": _print_methods, "datasets": _print_datasets,
+            "gaps": _print_gaps, "suites": _print_suites, "matrix": _print_matrix}  # fmt: skip
 
 
 def cmd_gradcheck(args: argparse.Namespace) -> int:
