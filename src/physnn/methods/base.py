@@ -83,6 +83,17 @@ class GradientEstimator(ABC):
         except (TypeError, ValueError) as err:
             raise ConfigError(f"invalid options for method {self.name!r}: {err}") from None
 
+    updates_controls: ClassVar[bool] = False
+    """True for update rules (bit flips, annealing) that set the physical controls themselves
+    inside :meth:`estimate`; the optimizer then trains only the digital parameters."""
+
+    def optimized_parameters(self, model: PNN) -> list[torch.nn.Parameter]:
+        """The parameters the optimizer steps with the gradients this method fills."""
+        if not self.updates_controls:
+            return list(model.parameters())
+        physical = {id(p) for p in model.physical_parameters()}
+        return [p for p in model.parameters() if id(p) not in physical]
+
     def bind(self, model: PNN, seed: int) -> None:  # noqa: B027 (optional hook)
         """Prepare for training ``model`` (draw random streams, build noise models)."""
 

@@ -157,7 +157,7 @@ def train(
         )
 
     exp = build_experiment(config)
-    optimizer = torch.optim.Adam(exp.model.parameters(), lr=config.lr)
+    optimizer = torch.optim.Adam(exp.estimator.optimized_parameters(exp.model), lr=config.lr)
     transform = default_transforms(config.max_step)
     history: list[dict[str, Any]] = []
     start_epoch, elapsed_before, partial = 0, 0.0, EpochProgress()
