@@ -21,6 +21,7 @@ from physnn.errors import ConfigError, PhysnnError
 TRAIN_FLAGS = (
     "system", "preset", "method", "dataset", "data_dir", "limit_train", "gap",
     "seed", "epochs", "batch_size", "lr", "max_step", "max_queries", "max_seconds", "torch_device",
+    "model",
 )  # fmt: skip
 
 
@@ -58,7 +59,8 @@ def _add_experiment_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--system", help="substrate (physnn list)")
     p.add_argument("--preset", help="named configuration of the system")
     p.add_argument("--method", help="training method (physnn list)")
-    p.add_argument("--dataset", help="digits, mnist or fashion-mnist")
+    p.add_argument("--dataset", help="digits, mnist, fashion-mnist or vowels")
+    p.add_argument("--model", help="architecture: pnn (default), stack:K, hybrid:H, mlp:H1,H2,...")
     p.add_argument("--data-dir", help="folder with dataset files (else cache / known places)")
     p.add_argument(
         "--limit-train", type=_positive_int, help="use only the first N training samples"

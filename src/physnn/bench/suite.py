@@ -64,8 +64,16 @@ def shipped_suites() -> dict[str, Path]:
 
 
 def run_key(suite: str, entry: str, config: TrainConfig) -> str:
-    """Stable identity of a run: suite, entry and a hash of its configuration."""
-    identity = {k: v for k, v in config.to_dict().items() if k not in KEY_EXCLUDES}
+    """Stable identity of a run: suite, entry and a hash of its configuration.
+
+    Only fields that differ from their defaults enter the hash, so that a field added to
+    :class:`TrainConfig` later (with a default that keeps the old behaviour) leaves the keys of
+    stored runs unchanged.
+    """
+    defaults = TrainConfig().to_dict()
+    identity = {
+        k: v for k, v in config.to_dict().items() if k not in KEY_EXCLUDES and v != defaults[k]
+    }
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
     return f"{suite}:{entry}:{digest}"
 

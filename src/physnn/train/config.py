@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from physnn.errors import ConfigError
+from physnn.nets.architectures import ModelSpec
 
 
 @dataclass
@@ -33,6 +34,7 @@ class TrainConfig:
     max_queries: int | None = None  # stop training once this many device queries were made
     max_seconds: float | None = None  # stop training after this much wall time
     torch_device: str = "cpu"
+    model: str = "pnn"  # architecture around the substrate (physnn.nets.architectures)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size"):
@@ -59,6 +61,7 @@ class TrainConfig:
             isinstance(self.max_seconds, int | float) and self.max_seconds > 0
         ):
             raise ConfigError(f"max_seconds must be a positive number, got {self.max_seconds!r}")
+        ModelSpec.parse(self.model)
         for name in ("system_options", "method_options", "gap_options"):
             if not isinstance(getattr(self, name), dict):
                 raise ConfigError(f"{name} must be a table of options")

@@ -10,10 +10,11 @@ from physnn.data import Dataset, check_dataset_name, load_dataset
 from physnn.errors import ConfigError, IncompatibleError
 from physnn.hardware.device import SimulatedDevice, derived_seed
 from physnn.methods import METHODS, GradientEstimator, incompatibility
-from physnn.nets import PNN, PhysicalBlock, readout_for
+from physnn.nets import PNN
+from physnn.nets.architectures import build_model
 from physnn.reality import Reality, make_reality
 from physnn.reality.levels import check_level
-from physnn.systems import SYSTEMS, System
+from physnn.systems import SYSTEMS, Controls, System
 from physnn.train.config import TrainConfig
 
 
@@ -87,12 +88,15 @@ def build_experiment(config: TrainConfig) -> Experiment:
     reality = make_reality(system, config.gap, config.gap_options)
     device = SimulatedDevice(system, reality, seed=config.seed, torch_device=torch_device)
 
+    def init_controls(k: int) -> Controls:
+        stream = "init" if k == 0 else f"init-{k}"
+        generator = torch.Generator().manual_seed(derived_seed(config.seed, stream))
+        return system.init_controls(generator)
+
     torch.manual_seed(derived_seed(config.seed, "digital-init"))
-    controls = system.init_controls(
-        torch.Generator().manual_seed(derived_seed(config.seed, "init"))
-    )
-    block = PhysicalBlock(system, controls, device=device)
-    model = PNN([block, readout_for(system, dataset.num_classes)]).to(torch_device)
+    model = build_model(
+        config.model, system, device, init_controls, dataset.sample_shape, dataset.num_classes
+    ).to(torch_device)
     estimator = method_cls(config.method_options)
     estimator.bind(model, config.seed)
     return Experiment(config, dataset, system, reality, device, model, estimator, torch_device)

@@ -1,0 +1,64 @@
+"""Architectures around a substrate: pnn, stack:K, hybrid:H, mlp:H…, and their validation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import TINY_RUN
+from physnn.bench.suite import run_key
+from physnn.errors import ConfigError
+from physnn.nets import PhysicalBlock
+from physnn.nets.architectures import ModelSpec
+from physnn.train import TrainConfig, train
+from physnn.train.setup import Experiment, build_experiment
+
+
+@pytest.mark.parametrize(
+    ("spec", "parsed"),
+    [("pnn", ModelSpec("pnn")), ("stack:3", ModelSpec("stack", (3,))),
+     ("hybrid:16", ModelSpec("hybrid", (16,))), ("mlp:32,16", ModelSpec("mlp", (32, 16)))],
+)  # fmt: skip
+def test_specs_parse(spec, parsed):
+    assert ModelSpec.parse(spec) == parsed
+
+
+@pytest.mark.parametrize("spec", ["cnn", "stack", "stack:0", "mlp:a", "pnn:2", "hybrid:4,4"])
+def test_bad_specs_name_the_valid_ones(spec):
+    with pytest.raises(ConfigError, match="use pnn, stack:K, hybrid:H or mlp:H1,H2"):
+        TrainConfig(model=spec)
+
+
+def _blocks(model_spec: str) -> tuple[list[PhysicalBlock], Experiment]:
+    exp = build_experiment(TrainConfig(model=model_spec, **TINY_RUN))
+    return exp.model.physical_blocks(), exp
+
+
+def test_stack_has_independent_controls_on_one_device():
+    blocks, exp = _blocks("stack:2")
+    assert len(blocks) == 2 and blocks[0].device is blocks[1].device is exp.device
+    assert not torch.equal(blocks[0].controls["phase"], blocks[1].controls["phase"])
+    first, _ = _blocks("pnn")
+    assert torch.equal(first[0].controls["phase"], blocks[0].controls["phase"])  # same init
+
+
+def test_mlp_is_digital_and_hybrid_has_one_physical_block():
+    blocks, exp = _blocks("mlp:16")
+    assert blocks == [] and exp.model(torch.rand(3, 8, 8)).shape == (3, 10)
+    blocks, exp = _blocks("hybrid:12")
+    assert len(blocks) == 1 and exp.model(torch.rand(3, 8, 8)).shape == (3, 10)
+
+
+@pytest.mark.parametrize("spec", ["stack:2", "hybrid:12", "mlp:16"])
+def test_every_architecture_trains(tmp_path, spec):
+    result = train(TrainConfig(model=spec, method="pat", **TINY_RUN), tmp_path, progress=False)
+    assert 0.0 <= result["device_accuracy"] <= 1.0
+    physical = spec != "mlp:16"
+    assert (result["device_queries"] > 0) == physical
+    if spec == "stack:2":  # both blocks are queried on every batch
+        assert result["device_queries"] == 2 * TINY_RUN["epochs"] * TINY_RUN["limit_train"]
+
+
+def test_run_keys_ignore_fields_at_their_default():
+    assert run_key("s", "e", TrainConfig()) == run_key("s", "e", TrainConfig(model="pnn"))
+    assert run_key("s", "e", TrainConfig()) != run_key("s", "e", TrainConfig(model="stack:2"))
