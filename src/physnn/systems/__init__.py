@@ -12,7 +12,8 @@ from physnn.systems.base import (
 
 SYSTEMS: Registry[type[System]] = Registry("system")
 
-from physnn.systems import diffractive  # noqa: E402,F401  (registers itself)
+# Every substrate registers itself.
+from physnn.systems import diffractive, waveguide  # noqa: E402,F401
 
 __all__ = [
     "SYSTEMS",
