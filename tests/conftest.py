@@ -40,3 +40,24 @@ TINY_RUN = {
     "batch_size": 16,
 }  # fmt: skip
 """Options of a TrainConfig that trains in well under a second."""
+
+TINY_SYSTEM_OPTIONS: dict[str, dict] = {
+    "diffractive": TINY_RUN["system_options"],
+    "scattering": {"num_inputs": 16, "num_pixels": 32},
+    "resonators": {"num_inputs": 9, "num_hidden": 3, "num_ports": 4},
+    "mzi": {},
+    "photoelectric": {"hidden_sizes": [16]},
+    "shg": {"num_inputs": 16, "num_controls": 16, "num_outputs": 16, "crystal_steps": 3},
+    "fibre": {"num_mode_groups": 2, "num_data_pixels": 9, "num_control_pixels": 8,
+              "num_steps": 4, "num_time": 4, "time_window": 4.0, "camera_pixels": 3,
+              "peak_power": 2000.0},
+    "waveguide": {"width": 128e-6, "length": 1e-3, "grid_x": 64, "steps": 8, "pixels_x": 6,
+                  "pixels_z": 4, "input_waist": 4e-6, "absorber_width": 16e-6, "num_inputs": 16,
+                  "input_pitch": 5e-6, "detector_width": 6e-6, "detector_pitch": 8e-6},
+}  # fmt: skip
+"""Per system: options of its default preset that make it tiny (every system needs one)."""
+
+
+def tiny_run(system: str) -> dict:
+    """TINY_RUN for ``system``: a training configuration that runs in about a second."""
+    return {**TINY_RUN, "system": system, "system_options": TINY_SYSTEM_OPTIONS[system]}

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import TINY_RUN
+from conftest import TINY_RUN, TINY_SYSTEM_OPTIONS, tiny_run
 from physnn.errors import ConfigError, IncompatibleError
 from physnn.hardware import SimulatedDevice
 from physnn.methods import METHODS, GradientEstimator, Requirements, incompatibility
@@ -110,9 +110,13 @@ COMPATIBLE = [
 ]
 
 
+def test_every_system_has_tiny_options_for_the_tests():
+    assert set(SYSTEMS) <= set(TINY_SYSTEM_OPTIONS)
+
+
 @pytest.mark.parametrize(("system", "method"), COMPATIBLE)
 def test_every_compatible_pair_trains_on_a_tiny_problem(system, method, tmp_path):
-    config = TrainConfig(system=system, method=method, gap="mild", **TINY_RUN)
+    config = TrainConfig(method=method, gap="mild", **tiny_run(system))
     result = train(config, tmp_path, progress=False)
     assert len(result["history"]) == TINY_RUN["epochs"]
     assert 0.0 <= result["device_accuracy"] <= 1.0

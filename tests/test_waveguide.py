@@ -13,7 +13,6 @@ from physnn.errors import ConfigError
 from physnn.physics import bpm
 from physnn.reality.levels import LEVELS, make_reality
 from physnn.systems.waveguide import INDEX_UNIT, ProgrammableWaveguide
-from physnn.train import TrainConfig, train
 
 WAVELENGTH, N0 = 1.55e-6, 1.8
 K = 2 * math.pi * N0 / WAVELENGTH
@@ -246,17 +245,3 @@ def _same(a, b) -> bool:
     if a is None or b is None:
         return a is b
     return bool(torch.equal(torch.as_tensor(a), torch.as_tensor(b)))
-
-
-# ----------------------------------------------------------------------------- training
-def test_every_method_trains_on_digits(tmp_path):
-    small = {k: TINY[k] for k in ("width", "length", "grid_x", "steps", "pixels_x", "pixels_z",
-                                  "input_waist", "absorber_width")}  # fmt: skip
-    small.update(num_inputs=16, input_pitch=5e-6, detector_width=6e-6, detector_pitch=8e-6)
-    for method, gap in (("backprop", "none"), ("insilico", "moderate"),
-                        ("noise-aware", "moderate"), ("pat", "moderate")):  # fmt: skip
-        config = TrainConfig(system="waveguide", system_options=small, method=method, gap=gap,
-                             dataset="digits", limit_train=64, epochs=1, batch_size=16)  # fmt: skip
-        result = train(config, tmp_path / method, progress=False)
-        assert 0.0 <= result["device_accuracy"] <= 1.0
-        assert math.isfinite(result["history"][-1]["train_loss"])

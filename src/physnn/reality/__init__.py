@@ -1,7 +1,15 @@
 """The reality gap: hidden perturbations that make a device differ from its twin."""
 
 # Each substrate's non-idealities and gap family (they register themselves).
-from physnn.reality import waveguide  # noqa: F401
+from physnn.reality import (  # noqa: F401
+    fibre,
+    mzi,
+    photoelectric,
+    resonators,
+    scattering,
+    shg,
+    waveguide,
+)
 from physnn.reality.base import Perturbation, Reality
 from physnn.reality.levels import GAP_FAMILIES, LEVELS, GapFamily, make_reality
 from physnn.reality.perturbations import (

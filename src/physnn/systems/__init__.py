@@ -13,7 +13,16 @@ from physnn.systems.base import (
 SYSTEMS: Registry[type[System]] = Registry("system")
 
 # Every substrate registers itself.
-from physnn.systems import diffractive, waveguide  # noqa: E402,F401
+from physnn.systems import (  # noqa: E402,F401
+    diffractive,
+    fibre,
+    mzi,
+    photoelectric,
+    resonators,
+    scattering,
+    shg,
+    waveguide,
+)
 
 __all__ = [
     "SYSTEMS",
