@@ -121,3 +121,22 @@ def test_every_compatible_pair_trains_on_a_tiny_problem(system, method, tmp_path
     assert len(result["history"]) == TINY_RUN["epochs"]
     assert 0.0 <= result["device_accuracy"] <= 1.0
     assert result["history"][-1]["train_loss"] < result["history"][0]["train_loss"] * 1.5
+
+
+def test_a_method_adds_its_own_figures_to_every_epoch(tmp_path, monkeypatch):
+    backprop = METHODS["backprop"]
+
+    class Counting(backprop):
+        name = "counting-test"
+        steps = 0
+
+        def estimate(self, model, x, y, loss_fn):
+            self.steps += 1
+            return super().estimate(model, x, y, loss_fn)
+
+        def epoch_diagnostics(self):
+            return {"steps_seen": self.steps}
+
+    monkeypatch.setitem(METHODS._entries, "counting-test", Counting)
+    result = train(TrainConfig(method="counting-test", **TINY_RUN), tmp_path, progress=False)
+    assert [row["steps_seen"] for row in result["history"]] == [4, 8]  # 64 samples / 16 per batch

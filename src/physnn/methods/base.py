@@ -104,6 +104,11 @@ class GradientEstimator(ABC):
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, **asdict(self.options)}
 
+    def epoch_diagnostics(self) -> dict[str, float]:
+        """Method-specific figures for the epoch just finished (e.g. a gradient alignment angle),
+        added to the epoch's row of the training history; called once per epoch."""
+        return {}
+
     def state_dict(self) -> dict[str, Any]:
         return {}
 

@@ -225,6 +225,7 @@ def train(
             "device_queries": stats.queries,
             "param_writes": stats.writes,
             "epoch_seconds": time.perf_counter() - t0,
+            **exp.estimator.epoch_diagnostics(),
         }
         history.append(row)
         partial = EpochProgress()
