@@ -64,13 +64,18 @@ def test_suite_expands_entries(tiny_suite):
     ("text", "message"),
     [
         ("[[entry]]\nsystems = ['optical-fiber']", "entry '#1': unknown system 'optical-fiber'"),
-        ("[[entry]]\nmethods = ['spsa']", "entry '#1': unknown method 'spsa'"),
+        ("[[entry]]\nmethods = ['spsa-typo']", "entry '#1': unknown method 'spsa-typo'"),
         ("[[entry]]\nmax_queries = -10", "max_queries must be a positive integer"),
         ("[[entry]]\nepochs = 0", "epochs must be a positive integer"),
         ("[[entry]]\ngaps = ['huge']", "unknown gap level 'huge'"),
         ("[[entry]]\nseeds = []", "field seeds must be a non-empty list"),
         ("[[entry]]\nsweep = { knob = 'tilt', values = [1] }", "unknown gap option(s) tilt"),
         ("[[entry]]\nreproduce = { paper = 'x' }", "reproduce lacks"),
+        (
+            "[[entry]]\nreproduce = { paper = 'x', claim = 'y', metric = 'accuracy', "
+            "reported = 0.9 }",
+            "reproduce has reported without tolerance",
+        ),
         ("[[entry]]\ncolour = 'red'", "unknown field(s) colour"),
         ("[defaults]\nepochs = 2", "has no [[entry]]"),
         ("[[entry]\n", "not valid TOML"),

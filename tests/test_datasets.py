@@ -71,6 +71,20 @@ def test_vowels_are_formant_features_split_by_talker():
     assert f1[0] > f1[1] + 0.3
 
 
+@needs_vowels
+def test_the_seven_vowel_subset_keeps_those_samples_and_relabels_them():
+    full = load_dataset("vowels", data_dir=SHARED_DATA)
+    seven = load_dataset("vowels7", data_dir=SHARED_DATA)
+    assert [c.split()[0] for c in seven.class_names] == ["ae", "ah", "aw", "er", "ih", "iy", "uw"]
+    for split in ("train", "val", "test"):
+        x_full, y_full = getattr(full, f"x_{split}"), getattr(full, f"y_{split}")
+        x_seven, y_seven = getattr(seven, f"x_{split}"), getattr(seven, f"y_{split}")
+        source = torch.tensor([full.class_names.index(c) for c in seven.class_names])
+        kept = torch.isin(y_full, source)
+        assert torch.equal(x_seven, x_full[kept])
+        assert torch.equal(source[y_seven], y_full[kept])
+
+
 def test_vowel_table_is_verified(tmp_path):
     (tmp_path / "vowdata.dat").write_text("m01ae 323 174 663 2012 2659 3691\n")
     with pytest.raises(DatasetError, match=r"checksum mismatch.*vowdata\.dat"):

@@ -74,6 +74,10 @@ def example_records() -> list[dict]:
             )
             records[-1]["config"]["preset"] = records[-1]["result"]["preset"] = "lin2018"
             records[-1]["result"]["history"] = []
+    unpublished = {"paper": "Wright et al. 2022", "claim": "in silico side", "metric": "accuracy"}
+    records.append(_record("insilico", "none", 0, 0.61, 0.9, meta={"reproduce": unpublished}))
+    records[-1]["config"]["preset"] = records[-1]["result"]["preset"] = "lin2018"
+    records[-1]["result"]["history"] = []
     failed = _record("pat", "severe", 0, 0.0, 0.0, status="failed", result=None, attempts=3,
                      error="<script>alert(1)</script> exploded\nTraceback line two")  # fmt: skip
     pending = _record("insilico", "severe", 1, 0.0, 0.0, status="pending", result=None, attempts=0)
@@ -105,7 +109,7 @@ def test_writes_the_files(report):
 
 def test_header_counts_and_versions(report):
     assert "Test <bench>" not in report["md"] and "Test \\<bench\\>" in report["md"]
-    assert "26 runs: 24 done, 1 failed, 1 pending." in report["md"]
+    assert "27 runs: 25 done, 1 failed, 1 pending." in report["md"]
     assert "physnn 0.1.0; torch 2.13.0+cpu" in report["md"]
 
 
@@ -129,8 +133,10 @@ def test_twin_table_does_not_emphasize_a_tie(report):
 def test_reproduce_verdicts(report):
     lin = _row(report["md"], "Lin et al. 2018")
     assert "✓ within (ours higher)" in lin and "| 0.8200 |" in lin and "| +0.0087 |" in lin
-    wright = _row(report["md"], "Wright et al. 2022")
+    wright = _row(report["md"], "Wright et al. 2022", "0.9700")
     assert "✗ outside" in wright and "higher" not in wright and "| -0.0700 |" in wright
+    unpublished = _row(report["md"], "in silico side")
+    assert "| not published |" in unpublished and "— ours only" in unpublished
 
 
 def test_gradcheck_failures_and_commands(report):

@@ -184,6 +184,10 @@ def _reproduce(done: list[dict]) -> list[Block]:
         rep = _meta(runs[0], "reproduce")
         values = [r["result"][metric] for r in runs if metric in r["result"]]
         ours = statistics.fmean(values) if values else math.nan
+        if "reported" not in rep:
+            rows.append([paper, claim, metric, "not published", _num(ours), "", "",
+                         "— ours only", str(len(values))])  # fmt: skip
+            continue
         diff, tolerance = ours - rep["reported"], rep["tolerance"]
         verdict = "✓ within" if abs(diff) <= tolerance + 1e-12 else "✗ outside"
         rows.append([paper, claim, metric, _num(rep["reported"]), _num(ours), f"{diff:+.4f}",

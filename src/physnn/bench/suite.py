@@ -11,7 +11,8 @@ entry fields add meaning:
 * ``sweep = {knob = "lateral", values = [0, 0.5, 1], label = "..."}`` — a robustness curve:
   one run per value of one reality-gap knob (on top of each gap level);
 * ``reproduce = {paper, claim, metric, reported, tolerance}`` — a published number to compare
-  the entry's result with.
+  the entry's result with (a claim without a published number, e.g. the other side of a paper's
+  comparison, leaves out ``reported`` and ``tolerance``: the report shows ours alone).
 
 Every run is resolved and validated when the file is loaded, so a bad suite fails before any
 run starts, with one sentence naming the file, the entry, the field and the fix.
@@ -35,7 +36,8 @@ from physnn.train.config import TrainConfig
 from physnn.train.setup import validate_names
 
 ENTRY_FIELDS = {"name", "systems", "methods", "gaps", "seeds", "sweep", "reproduce", "gradcheck"}
-REPRODUCE_FIELDS = {"paper", "claim", "metric", "reported", "tolerance"}
+REPRODUCE_FIELDS = {"paper", "claim", "metric"}
+REPRODUCE_NUMBER = {"reported", "tolerance"}  # both, or neither for a claim without a number
 KEY_EXCLUDES = ("data_dir",)  # where the data lies does not change a run
 
 
@@ -188,7 +190,14 @@ def _entry_meta(entry: dict[str, Any]) -> dict[str, Any]:
         missing = REPRODUCE_FIELDS - set(rep) if isinstance(rep, dict) else REPRODUCE_FIELDS
         if missing:
             raise ConfigError(f"field reproduce lacks {', '.join(sorted(missing))}")
-        if not 0 <= rep["tolerance"] <= 1:
+        number = REPRODUCE_NUMBER & set(rep)
+        if number and number != REPRODUCE_NUMBER:
+            raise ConfigError(
+                f"field reproduce has {', '.join(number)} without "
+                f"{', '.join(REPRODUCE_NUMBER - number)}; give both, or neither for a claim "
+                "without a published number"
+            )
+        if number and not 0 <= rep["tolerance"] <= 1:
             raise ConfigError(f"reproduce tolerance must be in [0, 1], got {rep['tolerance']!r}")
         meta["reproduce"] = dict(rep)
     if entry.get("gradcheck"):

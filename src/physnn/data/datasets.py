@@ -89,7 +89,13 @@ CLASS_NAMES = {
     "vowels": ("ae (had)", "ah (hod)", "aw (hawed)", "eh (head)", "er (heard)", "ei (hayed)",
                "ih (hid)", "iy (heed)", "oa (hoed)", "oo (hood)", "uh (hud)", "uw (who'd)"),
 }  # fmt: skip
-DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion-mnist", "vowels")
+# Class subsets of another dataset: name → (source dataset, class codes kept). The 7 vowels are
+# those of the McMahon lab's vowel tasks (Wright et al. 2022; Onodera et al. 2024), as listed in
+# github.com/mcmahon-lab/2D-programmable-waveguide, tdwg/datasets/vowels_dataset.py.
+SUBSETS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "vowels7": ("vowels", ("ae", "ah", "aw", "er", "ih", "iy", "uw")),
+}
+DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion-mnist", "vowels", "vowels7")
 VALIDATION_SIZE = 5000  # the last 5000 official training images of (fashion-)MNIST
 VOWEL_TOKENS = 1668  # rows of vowdata.dat: 45 men, 48 women, 27 boys, 19 girls × 12 vowels
 
@@ -141,6 +147,10 @@ def dataset_info() -> list[dict[str, object]]:
          "frequencies (F1–F3 at steady state, 20, 50, 80 % of the vowel), talker-disjoint split",
          "source": "Hillenbrand, Getty, Clark & Wheeler 1995, JASA 97, 3099", "needs_files": True,
          "size": f"{VOWEL_TOKENS} tokens of 139 talkers"},
+        {"name": "vowels7", "description": "the 7-vowel subset (ae ah aw er ih iy uw) of `vowels` "
+         "used in the McMahon lab's physical networks, same features and split",
+         "source": "Hillenbrand et al. 1995; subset of Wright et al. 2022, Onodera et al. 2024",
+         "needs_files": True, "size": "7 of the 12 vowels"},
     ]  # fmt: skip
 
 
@@ -189,16 +199,39 @@ def load_dataset(
     check_dataset_name(name)
     if limit_train is not None and (isinstance(limit_train, bool) or limit_train < 1):
         raise DatasetError(f"limit_train must be a positive integer, got {limit_train!r}")
-    if name == "digits":
+    source, kept = SUBSETS.get(name, (name, None))
+    if source == "digits":
         data = _digits()
     else:
-        folder = _find_files(name, data_dir) or _download_or_explain(name, data_dir, download)
-        data = _vowels(folder) if name == "vowels" else _idx_dataset(name, folder)
+        folder = _find_files(source, data_dir) or _download_or_explain(source, data_dir, download)
+        data = _vowels(folder) if source == "vowels" else _idx_dataset(source, folder)
+    if kept is not None:
+        data = _keep_classes(data, name, kept)
     if limit_train is not None:
         data = dataclasses.replace(
             data, x_train=data.x_train[:limit_train], y_train=data.y_train[:limit_train]
         )
     return data
+
+
+def _keep_classes(data: Dataset, name: str, codes: tuple[str, ...]) -> Dataset:
+    """The samples of the classes whose code (first word of the class name) is in ``codes``,
+    relabelled 0 … len(codes) − 1 in the source's class order; the splits stay as they were."""
+    keep = [i for i, c in enumerate(data.class_names) if c.split()[0] in codes]
+    relabel = torch.full((len(data.class_names),), -1, dtype=torch.int64)
+    relabel[keep] = torch.arange(len(keep))
+
+    def part(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        mask = relabel[y] >= 0
+        return x[mask], relabel[y[mask]]
+
+    return Dataset(
+        name,
+        *part(data.x_train, data.y_train),
+        *part(data.x_val, data.y_val),
+        *part(data.x_test, data.y_test),
+        tuple(data.class_names[i] for i in keep),
+    )
 
 
 def _digits() -> Dataset:
