@@ -159,14 +159,16 @@ class SecondHarmonicGeneration(System):
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         # 64 data pixels (the 8×8 digits, unresampled) and 64 parameter pixels, 256 time points.
         "default": {},
-        # Wright et al. 2022, vowel SHG-PNN: the 12 formant features on input pixels, parameters
-        # on the rest of the SLM, the SH spectrum in bins. The multi-layer network of the paper
-        # (SH spectra fed back as the next layer's input phases) is reduced to one physical layer
-        # followed by the digital readout; the SLM's many pixels are grouped into 12 + 84 blocks.
+        # Wright et al. 2022, vowel SHG-PNN: the formant features on the low-frequency half of
+        # the SLM, the parameters on the high-frequency half, the SH spectrum in bins. The
+        # multi-layer network of the paper (SH spectra fed back as the next layer's input
+        # phases) is reduced to one physical layer followed by the digital readout. The 12
+        # features spread over 48 input pixels (4 per feature) so that they modulate the bright
+        # part of the spectrum, not only its dim wing.
         "wright2022": {
-            "num_inputs": 12,
-            "num_controls": 84,
-            "num_outputs": 12,
+            "num_inputs": 48,
+            "num_controls": 48,
+            "num_outputs": 24,
             "layout": "blocks",
             "bins_per_pixel": 2,
             "crystal_steps": 8,
