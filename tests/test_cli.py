@@ -36,6 +36,9 @@ def test_list_one_section(capsys):
     assert main(["list", "matrix"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("compatibility") and "datasets" not in out
+    header, *rows = out.splitlines()[1:]
+    pat = next(r.split() for r in rows if r.split()[0] == "pat")
+    assert pat[1:] == ["yes"] * len(header.split())  # one column per system
     assert main(["list", "gaps", "--json"]) == 0
     gaps = json.loads(capsys.readouterr().out)["gaps"]
     assert gaps["levels"] == ["none", "mild", "moderate", "severe"]

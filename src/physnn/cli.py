@@ -306,13 +306,17 @@ def _print_suites(info: dict[str, Any]) -> None:
 
 
 def _print_matrix(info: dict[str, Any]) -> None:
+    """Methods as rows (they are many), systems as columns (each as wide as its name)."""
     methods = [m["name"] for m in info["methods"]]
-    width = max(len(m) for m in methods) + 2
+    systems = list(info["matrix"])
+    first = max(len(m) for m in methods) + 4
     print("compatibility (method × system):")
-    print(" " * 16 + "".join(f"{m:<{width}}" for m in methods))
-    for system, ok in info["matrix"].items():
-        cells = "".join(f"{'yes' if m in ok else '-':<{width}}" for m in methods)
-        print(f"  {system:<14}{cells}")
+    print(" " * first + "  ".join(systems))
+    for method in methods:
+        cells = "  ".join(
+            f"{'yes' if method in info['matrix'][s] else '-':<{len(s)}}" for s in systems
+        )
+        print(f"  {method:<{first - 2}}{cells}".rstrip())
 
 
 PRINTERS = {"systems": _print_systems, "methods": _print_methods, "datasets": _print_datasets,
