@@ -1,6 +1,6 @@
 """Training methods (gradient estimators), registered by name (``METHODS["pat"]``)."""
 
-from physnn.methods import insilico, pat  # noqa: F401  (register themselves)
+from physnn.methods import feedback_alignment, insilico, pat  # noqa: F401  (register themselves)
 from physnn.methods.base import (
     METHODS,
     GradientEstimator,
