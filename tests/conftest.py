@@ -49,7 +49,7 @@ TINY_SYSTEM_OPTIONS: dict[str, dict] = {
     "photoelectric": {"hidden_sizes": [16]},
     "shg": {"num_inputs": 16, "num_controls": 16, "num_outputs": 16, "crystal_steps": 3},
     "fibre": {"num_mode_groups": 2, "num_data_pixels": 9, "num_control_pixels": 8,
-              "num_steps": 4, "num_time": 4, "time_window": 4.0, "camera_pixels": 3,
+              "num_steps": 6, "num_time": 4, "time_window": 4.0, "camera_pixels": 3,
               "peak_power": 2000.0},
     "waveguide": {"width": 128e-6, "length": 1e-3, "grid_x": 64, "steps": 8, "pixels_x": 6,
                   "pixels_z": 4, "input_waist": 4e-6, "absorber_width": 16e-6, "num_inputs": 16,

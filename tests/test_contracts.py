@@ -114,3 +114,10 @@ def test_hidden_reality_depends_on_seed(tiny_system):
     a = SimulatedDevice(tiny_system, reality, seed=0)._nuisance["plane_shift"]
     b = SimulatedDevice(tiny_system, reality, seed=1)._nuisance["plane_shift"]
     assert not torch.equal(a, b)
+
+
+def test_a_periodic_control_just_below_its_low_bound_wraps_inside_the_bounds():
+    spec = ControlSpec((3,), 0.0, TWO_PI, periodic=True)
+    wrapped = spec.wrap_or_clip(torch.tensor([-1e-8, TWO_PI, 7.0]))
+    assert bool(((wrapped >= 0.0) & (wrapped < TWO_PI)).all())
+    spec.check("phase", wrapped)  # a write of these values is accepted

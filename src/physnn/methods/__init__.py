@@ -1,6 +1,12 @@
 """Training methods (gradient estimators), registered by name (``METHODS["pat"]``)."""
 
-from physnn.methods import feedback_alignment, insilico, pat  # noqa: F401  (register themselves)
+from physnn.methods import (  # noqa: F401  (register themselves)
+    discrete,
+    feedback_alignment,
+    insilico,
+    pat,
+    zeroth_order,
+)
 from physnn.methods.base import (
     METHODS,
     GradientEstimator,

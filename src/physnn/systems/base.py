@@ -72,7 +72,9 @@ class ControlSpec:
 
     def wrap_or_clip(self, value: Tensor) -> Tensor:
         if self.periodic:
-            return self.low + torch.remainder(value - self.low, self.high - self.low)
+            wrapped = self.low + torch.remainder(value - self.low, self.high - self.low)
+            # remainder can round to the full period for values just below low
+            return torch.where(wrapped >= self.high, torch.full_like(wrapped, self.low), wrapped)
         return value.clamp(self.low, self.high)
 
     def snap(self, value: Tensor) -> Tensor:

@@ -98,5 +98,10 @@ def build_experiment(config: TrainConfig) -> Experiment:
         config.model, system, device, init_controls, dataset.sample_shape, dataset.num_classes
     ).to(torch_device)
     estimator = method_cls(config.method_options)
+    if estimator.updates_controls and config.max_step is not None:
+        raise ConfigError(
+            f"method {config.method!r} sets the controls itself to discrete levels, which a "
+            "per-step limit would move off; drop max_step (--max-step) for this method"
+        )
     estimator.bind(model, config.seed)
     return Experiment(config, dataset, system, reality, device, model, estimator, torch_device)

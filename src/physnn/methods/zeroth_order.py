@@ -1,0 +1,428 @@
+"""Zeroth-order training: gradients estimated from device queries alone (model-free).
+
+Let θ ∈ ℝⁿ be the perturbed parameters and L(θ) the batch loss *measured through the device*.
+Every estimator here makes P probes θ + a ⊙ u_p (a: the amplitude of each coordinate, u_p: a
+dimensionless direction), measures L_p = L(θ + a ⊙ u_p) on the same batch, and forms
+
+* ``fd`` — coordinate finite differences on a random subset S of k = ``coordinates``
+  coordinates, ĝ_i = [L(θ + a_i e_i) − L(θ − a_i e_i)] / (2 a_i) (central, error O(a²)) or
+  ĝ_i = [L(θ + a_i e_i) − L(θ)] / a_i (``forward``, error O(a)); ĝ_i = 0 off S. 2k or k + 1
+  probes, so a step costs the same whatever the number of controls.
+* ``spsa`` — simultaneous perturbation stochastic approximation (Spall, IEEE TAC 37, 332 (1992)):
+  Δ with independent ±1 (Rademacher) entries, c_k = c / (k + 1)^γ with γ = 0.101 at step k, and
+  ĝ = (L(θ + c_k Δ) − L(θ − c_k Δ)) / (2 c_k) · Δ⁻¹, averaged over ``samples`` draws. The gain
+  a_k of Spall's update is the optimizer's learning rate here. 2 probes per sample.
+* ``mgd`` — multiplexed gradient descent (McCaughan et al., APL Mach. Learn. 1, 026118 (2023)):
+  every parameter is perturbed at once for τ time steps with its own distinguishable waveform
+  u_i(t) (a balanced random ±1 code, or a sinusoid of one of ⌊(τ−1)/2⌋ frequencies in cosine or
+  sine phase with a random sign), zero-mean and of unit mean square over the τ steps. The cost
+  is broadcast to all parameters; its change C̃(t) = L_t − ⟨L⟩ (the high-pass filter that removes
+  the unperturbed cost) is correlated with each parameter's own perturbation:
+  ĝ_i = ⟨C̃(t) u_i(t)⟩_t / a_i. τ probes.
+* ``es`` — evolution strategies with antithetic Gaussian sampling (Salimans et al.,
+  arXiv:1703.03864 (2017)): ε_j ~ N(0, I), ĝ = Σ_j (L(θ + σ ε_j) − L(θ − σ ε_j)) ε_j / (2 N σ)
+  for N = ``population`` pairs: the gradient of the loss smoothed by a Gaussian of width σ.
+  2N probes.
+
+What is perturbed. The model is cut after its last physical block. Everything up to that cut
+feeds the device and is perturbed: the controls of every physical block, and digital parameters
+upstream of a physical block (the input layer of ``hybrid:H``). The digital blocks after the cut
+(the readout) get the exact gradient from the measured outputs, by autograd on the digital part
+only, with the measured outputs detached — what a lab does. The readout gradient is averaged
+over the probes whose perturbations average to zero (all of them, except that forward
+differences use their unperturbed probe), so that it is the gradient at θ to O(a²).
+
+Amplitudes. a_i is the method's relative amplitude times the coordinate's range: high − low of
+a control (one period for a phase), 1 for a digital weight. On a quantized control it is rounded
+to a whole number (at least one) of levels, so that the ±1 perturbations of fd, spsa and mgd's
+codes land on levels exactly a_i apart (the Gaussian and sinusoidal ones of es and mgd are
+snapped to the nearest levels by the write).
+
+Device honesty. A probe writes the perturbed controls (projected onto the admissible set) with
+``Device.write`` and measures the batch with ``Device.query``: one write and B queries per probe
+and physical block. The twin is never called. The unperturbed controls are restored in the model
+afterwards; the training loop deploys the updated ones.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from physnn.errors import ConfigError
+from physnn.hardware.device import derived_seed
+from physnn.methods.base import METHODS, GradientEstimator, LossFn, Requirements, generator_for
+from physnn.nets.pnn import PNN, PhysicalBlock, run_device
+from physnn.physics.quantization import level_step
+
+# ----------------------------------------------------------------------------- option checks
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def require(ok: bool, name: str, what: str, value: Any) -> None:
+    """Raise the ValueError that the method base class turns into a ConfigError."""
+    if not ok:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+
+
+# ----------------------------------------------------------------------------- the model, cut
+
+
+@dataclass(frozen=True)
+class DeviceSplit:
+    """A model cut after its last physical block: the part that feeds the device, and the
+    digital readout after it."""
+
+    front: tuple[nn.Module, ...]
+    back: tuple[nn.Module, ...]
+
+    @classmethod
+    def of(cls, model: PNN, method: str) -> DeviceSplit:
+        physical = [i for i, block in enumerate(model.blocks) if isinstance(block, PhysicalBlock)]
+        if not physical:
+            raise ConfigError(
+                f"method {method!r} trains physical blocks from device queries, and this model "
+                "has none; use --model pnn, stack:K or hybrid:H"
+            )
+        cut = physical[-1] + 1
+        return cls(tuple(model.blocks[:cut]), tuple(model.blocks[cut:]))
+
+    @torch.no_grad()
+    def measure(self, x: Tensor) -> Tensor:
+        """Run the front on the device (digital blocks in it run digitally): the measured outputs
+        of the last physical block."""
+        for block in self.front:
+            x = run_device(block, x) if isinstance(block, PhysicalBlock) else block(x)
+        return x
+
+    def readout(self, measured: Tensor) -> Tensor:
+        """The digital blocks after the cut, differentiable in their own parameters only."""
+        for block in self.back:
+            measured = block(measured)
+        return measured
+
+
+def readout_backward(loss: Tensor, logits: Tensor) -> tuple[Tensor, Tensor]:
+    """Backpropagate a loss of measured outputs into the readout; return (loss, logits)."""
+    if loss.requires_grad:
+        loss.backward()
+    return loss.detach(), logits.detach()
+
+
+class FlatParameters:
+    """Parameters seen as one flat vector (values, assignment, gradient)."""
+
+    def __init__(self, params: list[nn.Parameter]) -> None:
+        self.params = params
+
+    def values(self) -> Tensor:
+        return torch.cat([p.detach().flatten() for p in self.params])
+
+    def chunks(self, flat: Tensor) -> list[Tensor]:
+        """A flat vector cut into the shapes of the parameters."""
+        pieces = flat.split([p.numel() for p in self.params])
+        return [piece.view_as(p) for piece, p in zip(pieces, self.params, strict=True)]
+
+    @torch.no_grad()
+    def assign(self, flat: Tensor) -> None:
+        for param, value in zip(self.params, self.chunks(flat), strict=True):
+            param.copy_(value)
+
+    def set_grad(self, flat: Tensor) -> None:
+        for param, grad in zip(self.params, self.chunks(flat), strict=True):
+            param.grad = grad.clone()
+
+    def spread(self, per_parameter: Sequence[float]) -> Tensor:
+        """A flat vector holding one value per parameter on each of its coordinates."""
+        return torch.cat(
+            [
+                torch.full((p.numel(),), float(v), device=p.device)
+                for p, v in zip(self.params, per_parameter, strict=True)
+            ]
+        )
+
+
+class Coordinates(FlatParameters):
+    """The perturbed parameters θ ∈ ℝⁿ, with each coordinate's range and level spacing (0 for
+    continuous values)."""
+
+    def __init__(self, split: DeviceSplit) -> None:
+        entries: list[tuple[nn.Parameter, float, float]] = []
+        for block in split.front:
+            if isinstance(block, PhysicalBlock):
+                for key, param in block.controls.items():
+                    spec = block.specs[key]
+                    spacing = (
+                        level_step(spec.low, spec.high, spec.levels, spec.periodic)
+                        if spec.levels
+                        else 0.0
+                    )
+                    entries.append((param, spec.high - spec.low, spacing))
+            else:
+                entries += [(p, 1.0, 0.0) for p in block.parameters() if p.requires_grad]
+        super().__init__([param for param, _, _ in entries])
+        self.scale = self.spread([scale for _, scale, _ in entries])
+        self.quantum = self.spread([quantum for _, _, quantum in entries])
+
+    @property
+    def size(self) -> int:
+        return self.scale.numel()
+
+    def amplitude(self, relative: float) -> Tensor:
+        """a_i = relative · range_i, a whole number (≥ 1) of levels on quantized coordinates."""
+        a = relative * self.scale
+        quantized = self.quantum > 0
+        spacing = torch.where(quantized, self.quantum, torch.ones_like(self.quantum))
+        levels = torch.round(a / spacing).clamp_min(1)
+        return torch.where(quantized, levels * spacing, a)
+
+
+# ----------------------------------------------------------------------------- the estimators
+
+
+class ZerothOrder(GradientEstimator):
+    """Shared probing loop; subclasses give the directions, the amplitude and the estimate."""
+
+    requirements = Requirements(device_forward=True)
+
+    def bind(self, model: PNN, seed: int) -> None:
+        self._split = DeviceSplit.of(model, self.name)
+        self._coords = Coordinates(self._split)
+        self._generator = generator_for(model, derived_seed(seed, self.name))
+        self._device = self._coords.scale.device
+        self._step = 0
+
+    @abstractmethod
+    def relative_amplitude(self) -> float:
+        """The perturbation size of this step, relative to each coordinate's range."""
+
+    @abstractmethod
+    def directions(self, n: int) -> Tensor:
+        """The (P, n) dimensionless perturbations u_p of this step's probes."""
+
+    @abstractmethod
+    def combine(self, losses: Tensor, u: Tensor) -> Tensor:
+        """The gradient estimate in units of the amplitude, ĝ_i · a_i, from the P losses."""
+
+    def estimate(self, model: PNN, x: Tensor, y: Tensor, loss_fn: LossFn) -> tuple[Tensor, Tensor]:
+        coords = self._coords
+        theta = coords.values()
+        amplitude = coords.amplitude(self.relative_amplitude())
+        u = self.directions(coords.size)
+        measured = []
+        for direction in u:
+            coords.assign(theta + amplitude * direction)
+            measured.append(self._split.measure(x))
+        coords.assign(theta)
+        logits = torch.stack([self._split.readout(z) for z in measured])
+        losses = torch.stack([loss_fn(out, y) for out in logits])
+        coords.set_grad(self.combine(losses.detach(), u) / amplitude)
+        self._step += 1
+        readout = ~u.any(dim=1)  # the unperturbed probes, if any; else all (zero-mean ones)
+        if not readout.any():
+            readout[:] = True
+        return readout_backward(losses[readout].mean(), logits[readout].mean(0))
+
+    def rademacher(self, *shape: int) -> Tensor:
+        bits = torch.randint(0, 2, shape, generator=self._generator, device=self._device)
+        return 2.0 * bits - 1.0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": self._generator.get_state(), "step": self._step}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._generator.set_state(state["rng"])
+        self._step = state["step"]
+
+
+@dataclass(frozen=True)
+class FiniteDifferenceOptions:
+    epsilon: float = 0.01
+    """Step, relative to each coordinate's range."""
+    coordinates: int = 4
+    """Coordinates differentiated per step (a random subset; all if larger than n)."""
+    forward: bool = False
+    """Forward differences (k + 1 probes) instead of central ones (2k probes)."""
+
+    def __post_init__(self) -> None:
+        require(is_number(self.epsilon) and self.epsilon > 0, "epsilon", "positive", self.epsilon)
+        require(
+            is_int(self.coordinates) and self.coordinates >= 1,
+            "coordinates",
+            "a positive integer",
+            self.coordinates,
+        )
+        require(isinstance(self.forward, bool), "forward", "true or false", self.forward)
+
+
+@METHODS.register("fd")
+class FiniteDifferences(ZerothOrder):
+    name = "fd"
+    summary = "coordinate finite differences of the measured loss on a random subset per step"
+    reference = "Kiefer & Wolfowitz, Ann. Math. Stat. 23, 462 (1952)"
+    options_class = FiniteDifferenceOptions
+
+    def relative_amplitude(self) -> float:
+        return self.options.epsilon
+
+    def directions(self, n: int) -> Tensor:
+        k = min(self.options.coordinates, n)
+        chosen = torch.randperm(n, generator=self._generator, device=self._device)[:k]
+        steps = torch.zeros(k, n, device=self._device)
+        steps[torch.arange(k, device=self._device), chosen] = 1.0
+        if self.options.forward:
+            return torch.cat([torch.zeros(1, n, device=self._device), steps])
+        return torch.cat([steps, -steps])
+
+    def combine(self, losses: Tensor, u: Tensor) -> Tensor:
+        if self.options.forward:  # [L(θ + a e_i) − L(θ)] e_i
+            return ((losses[1:] - losses[0])[:, None] * u[1:]).sum(0)
+        k = len(u) // 2  # [L(θ + a e_i) − L(θ − a e_i)] / 2 · e_i
+        return ((losses[:k] - losses[k:])[:, None] * u[:k]).sum(0) / 2
+
+
+@dataclass(frozen=True)
+class SpsaOptions:
+    c: float = 0.05
+    """Initial perturbation c_0, relative to each coordinate's range."""
+    gamma: float = 0.101
+    """Decay exponent of c_k = c / (k + 1)^γ (Spall's recommended value)."""
+    samples: int = 1
+    """Perturbation pairs averaged per step (2 probes each)."""
+
+    def __post_init__(self) -> None:
+        require(is_number(self.c) and self.c > 0, "c", "positive", self.c)
+        require(is_number(self.gamma) and self.gamma >= 0, "gamma", "non-negative", self.gamma)
+        require(
+            is_int(self.samples) and self.samples >= 1,
+            "samples",
+            "a positive integer",
+            self.samples,
+        )
+
+
+@METHODS.register("spsa")
+class Spsa(ZerothOrder):
+    name = "spsa"
+    summary = "simultaneous ±1 perturbation of every control, 2 device queries per estimate"
+    reference = "Spall, IEEE Trans. Autom. Control 37, 332 (1992)"
+    options_class = SpsaOptions
+
+    def relative_amplitude(self) -> float:
+        return self.options.c / (self._step + 1) ** self.options.gamma
+
+    def directions(self, n: int) -> Tensor:
+        delta = self.rademacher(self.options.samples, n)
+        return torch.cat([delta, -delta])
+
+    def combine(self, losses: Tensor, u: Tensor) -> Tensor:
+        s = self.options.samples
+        delta, plus, minus = u[:s], losses[:s], losses[s:]
+        return ((plus - minus)[:, None] / (2 * delta)).mean(0)
+
+
+@dataclass(frozen=True)
+class MgdOptions:
+    tau: int = 8
+    """Time steps (probes) over which the perturbations are integrated into one estimate."""
+    amplitude: float = 0.05
+    """Perturbation amplitude Δθ, relative to each coordinate's range."""
+    waveform: str = "code"
+    """"code": balanced random ±1 codes (τ even); "sinusoid": distinct frequencies (τ ≥ 3)."""
+
+    def __post_init__(self) -> None:
+        require(is_int(self.tau) and self.tau >= 2, "tau", "an integer of at least 2", self.tau)
+        require(
+            is_number(self.amplitude) and self.amplitude > 0,
+            "amplitude",
+            "positive",
+            self.amplitude,
+        )
+        require(
+            self.waveform in ("code", "sinusoid"), "waveform", "code or sinusoid", self.waveform
+        )
+        if self.waveform == "code":
+            require(self.tau % 2 == 0, "tau", "even for balanced ±1 codes", self.tau)
+        else:
+            require(self.tau >= 3, "tau", "at least 3 for sinusoids", self.tau)
+
+
+@METHODS.register("mgd")
+class MultiplexedGradientDescent(ZerothOrder):
+    name = "mgd"
+    summary = "all controls perturbed at once with distinguishable codes; cost-change correlation"
+    reference = "McCaughan et al., APL Mach. Learn. 1, 026118 (2023)"
+    options_class = MgdOptions
+
+    def relative_amplitude(self) -> float:
+        return self.options.amplitude
+
+    def directions(self, n: int) -> Tensor:
+        tau = self.options.tau
+        if self.options.waveform == "code":  # each column: a random order of τ/2 (+1) and (−1)
+            noise = torch.rand(tau, n, generator=self._generator, device=self._device)
+            return torch.where(noise.argsort(0) < tau // 2, 1.0, -1.0)
+        frequencies = (tau - 1) // 2
+        which = torch.randint(
+            0, 2 * frequencies, (n,), generator=self._generator, device=self._device
+        )
+        t = torch.arange(tau, device=self._device)[:, None]
+        phase = 2 * math.pi * (which // 2 + 1) * t / tau
+        wave = torch.where(which % 2 == 0, torch.cos(phase), torch.sin(phase))
+        return math.sqrt(2) * wave * self.rademacher(n)
+
+    def combine(self, losses: Tensor, u: Tensor) -> Tensor:
+        change = losses - losses.mean()  # C̃(t): the broadcast cost, high-pass filtered
+        return (change[:, None] * u).mean(0)
+
+
+@dataclass(frozen=True)
+class EsOptions:
+    population: int = 4
+    """Antithetic pairs per step (2 probes each)."""
+    sigma: float = 0.05
+    """Standard deviation of the Gaussian perturbation, relative to each coordinate's range."""
+
+    def __post_init__(self) -> None:
+        require(
+            is_int(self.population) and self.population >= 1,
+            "population",
+            "a positive integer",
+            self.population,
+        )
+        require(is_number(self.sigma) and self.sigma > 0, "sigma", "positive", self.sigma)
+
+
+@METHODS.register("es")
+class EvolutionStrategies(ZerothOrder):
+    name = "es"
+    summary = "antithetic Gaussian perturbations of every control (evolution strategies)"
+    reference = "Salimans et al., arXiv:1703.03864 (2017)"
+    options_class = EsOptions
+
+    def relative_amplitude(self) -> float:
+        return self.options.sigma
+
+    def directions(self, n: int) -> Tensor:
+        eps = torch.randn(
+            self.options.population, n, generator=self._generator, device=self._device
+        )
+        return torch.cat([eps, -eps])
+
+    def combine(self, losses: Tensor, u: Tensor) -> Tensor:
+        pairs = self.options.population
+        eps, plus, minus = u[:pairs], losses[:pairs], losses[pairs:]
+        return ((plus - minus)[:, None] * eps).sum(0) / (2 * pairs)
