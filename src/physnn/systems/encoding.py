@@ -40,7 +40,7 @@ def as_vector(x: Tensor, n: int) -> Tensor:
     (area averaging when shrinking, linear interpolation when growing).
     """
     side = math.isqrt(n)
-    if x.dim() == 3 and side * side == n:
+    if x.dim() == 3 and side * side == n and tuple(x.shape[1:]) != (side, side):
         return F.adaptive_avg_pool2d(x[:, None].float(), side).reshape(x.shape[0], n)
     flat = x.reshape(x.shape[0], -1).float()
     if flat.shape[1] == n:
