@@ -1,4 +1,4 @@
-"""Architectures around a substrate: pnn, stack:K, hybrid:H, mlp:H…, and their validation."""
+"""Architectures around a substrate: pnn, stack:K, hybrid:H, post:H…, mlp:H…, and validation."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from physnn.train.setup import Experiment, build_experiment
 @pytest.mark.parametrize(
     ("spec", "parsed"),
     [("pnn", ModelSpec("pnn")), ("stack:3", ModelSpec("stack", (3,))),
-     ("hybrid:16", ModelSpec("hybrid", (16,))), ("mlp:32,16", ModelSpec("mlp", (32, 16)))],
+     ("hybrid:16", ModelSpec("hybrid", (16,))), ("mlp:32,16", ModelSpec("mlp", (32, 16))),
+     ("post:8", ModelSpec("post", (8,)))],
 )  # fmt: skip
 def test_specs_parse(spec, parsed):
     assert ModelSpec.parse(spec) == parsed
@@ -25,7 +26,7 @@ def test_specs_parse(spec, parsed):
 
 @pytest.mark.parametrize("spec", ["cnn", "stack", "stack:0", "mlp:a", "pnn:2", "hybrid:4,4"])
 def test_bad_specs_name_the_valid_ones(spec):
-    with pytest.raises(ConfigError, match="use pnn, stack:K, hybrid:H or mlp:H1,H2"):
+    with pytest.raises(ConfigError, match=r"use pnn, stack:K, hybrid:H, post:H1,H2,\.\.\. or mlp"):
         TrainConfig(model=spec)
 
 
@@ -49,7 +50,15 @@ def test_mlp_is_digital_and_hybrid_has_one_physical_block():
     assert len(blocks) == 1 and exp.model(torch.rand(3, 8, 8)).shape == (3, 10)
 
 
-@pytest.mark.parametrize("spec", ["stack:2", "hybrid:12", "mlp:16"])
+def test_post_puts_the_physical_block_first_and_a_digital_mlp_after_it():
+    blocks, exp = _blocks("post:12,6")
+    assert exp.model.blocks[0] is blocks[0] and len(blocks) == 1
+    linears = [b for b in exp.model.blocks if isinstance(b, torch.nn.Linear)]
+    detectors = exp.system.num_outputs
+    assert [(m.in_features, m.out_features) for m in linears] == [(detectors, 12), (12, 6), (6, 10)]
+
+
+@pytest.mark.parametrize("spec", ["stack:2", "hybrid:12", "post:8", "mlp:16"])
 def test_every_architecture_trains(tmp_path, spec):
     result = train(TrainConfig(model=spec, method="pat", **TINY_RUN), tmp_path, progress=False)
     assert 0.0 <= result["device_accuracy"] <= 1.0

@@ -15,6 +15,7 @@ from conftest import TINY_RUN, tiny_run
 from physnn.errors import ConfigError
 from physnn.methods import METHODS
 from physnn.train import TrainConfig, build_experiment, train
+from physnn.train.gradcheck import gradcheck
 from physnn.train.loop import EpochProgress, train_epoch
 from physnn.train.transforms import default_transforms
 
@@ -209,3 +210,8 @@ def test_a_per_step_limit_is_refused_for_a_rule_that_sets_discrete_levels(tmp_pa
     config = TrainConfig(method="flip", max_step=0.1, **TINY_RUN)
     with pytest.raises(ConfigError, match="drop max_step"):
         train(config, tmp_path, progress=False)
+
+
+def test_gradcheck_refuses_an_update_rule_clearly():
+    with pytest.raises(ConfigError, match="estimates no gradient"):
+        gradcheck(TrainConfig(method="anneal", **TINY_RUN), batches=1)

@@ -3,7 +3,9 @@
 from physnn.methods import (  # noqa: F401  (register themselves)
     discrete,
     feedback_alignment,
+    forward_forward,
     insilico,
+    local_learning,
     pat,
     zeroth_order,
 )

@@ -10,6 +10,9 @@ spec               model
 ``hybrid:H``       a trainable digital layer to H features (sigmoid into [0, 1]), the physical
                    block, and its readout: the "trainable input layer + physical transformation"
                    block of Nakajima et al. 2022 and Momeni et al. 2023
+``post:H1,H2,…``   the physical block first, its outputs rescaled to [0, 1], then a digital
+                   tanh MLP and a linear readout: the "physical layer + trainable layer" layout
+                   of Momeni et al. 2023 (PhyLL) and Oguz et al. 2023 (optical forward-forward)
 ``mlp:H1,H2,…``    a digital multilayer perceptron (tanh), no physics: the substrate-free
                    reference of the training methods
 =================  ==========================================================================
@@ -30,7 +33,7 @@ from physnn.nets.pnn import PNN, PhysicalBlock
 from physnn.nets.readout import readout_for
 from physnn.systems.base import Controls, System
 
-ARCHITECTURES = ("pnn", "stack", "hybrid", "mlp")
+ARCHITECTURES = ("pnn", "stack", "hybrid", "post", "mlp")
 
 
 @dataclass(frozen=True)
@@ -43,14 +46,20 @@ class ModelSpec:
     @classmethod
     def parse(cls, spec: str) -> ModelSpec:
         kind, _, args = str(spec).partition(":")
-        usage = "use pnn, stack:K, hybrid:H or mlp:H1,H2,... (positive integers)"
+        usage = "use pnn, stack:K, hybrid:H, post:H1,H2,... or mlp:H1,H2,... (positive integers)"
         if kind not in ARCHITECTURES:
             raise ConfigError(f"unknown model {spec!r}; {usage}")
         try:
             sizes = tuple(int(a) for a in args.split(",")) if args else ()
         except ValueError:
             raise ConfigError(f"model {spec!r}: {usage}") from None
-        wanted = {"pnn": (0, 0), "stack": (1, 1), "hybrid": (1, 1), "mlp": (1, 64)}[kind]
+        wanted = {
+            "pnn": (0, 0),
+            "stack": (1, 1),
+            "hybrid": (1, 1),
+            "post": (1, 64),
+            "mlp": (1, 64),
+        }[kind]
         if not wanted[0] <= len(sizes) <= wanted[1] or any(n < 1 for n in sizes):
             raise ConfigError(f"model {spec!r}: {usage}")
         return cls(kind, sizes)
@@ -58,6 +67,14 @@ class ModelSpec:
     @property
     def uses_physics(self) -> bool:
         return self.kind != "mlp"
+
+
+def _tanh_mlp(widths: tuple[int, ...], num_classes: int) -> list[nn.Module]:
+    """Linear + tanh for each consecutive pair of ``widths``, then a Linear to the classes."""
+    layers: list[nn.Module] = []
+    for a, b in itertools.pairwise(widths):
+        layers += [nn.Linear(a, b), nn.Tanh()]
+    return [*layers, nn.Linear(widths[-1], num_classes)]
 
 
 class RescaleToUnit(nn.Module):
@@ -91,11 +108,10 @@ def build_model(
         return PhysicalBlock(system, init_controls(k), device=device)
 
     if parsed.kind == "mlp":
-        widths = (inputs, *parsed.sizes)
-        layers: list[nn.Module] = [Flatten()]
-        for a, b in itertools.pairwise(widths):
-            layers += [nn.Linear(a, b), nn.Tanh()]
-        return PNN([*layers, nn.Linear(widths[-1], num_classes)])
+        return PNN([Flatten(), *_tanh_mlp((inputs, *parsed.sizes), num_classes)])
+    if parsed.kind == "post":
+        widths = (system.num_outputs, *parsed.sizes)
+        return PNN([physical(0), RescaleToUnit(), *_tanh_mlp(widths, num_classes)])
     if parsed.kind == "hybrid":
         (width,) = parsed.sizes
         encoder = [Flatten(), nn.Linear(inputs, width), nn.Sigmoid()]

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from physnn.errors import ConfigError
 from physnn.hardware.device import derived_seed
 from physnn.nets import PNN, PhysicalBlock
 from physnn.train.config import TrainConfig
@@ -44,6 +45,11 @@ def _oracle(block: PhysicalBlock, x: Tensor) -> Tensor:
 def gradcheck(config: TrainConfig, batches: int = 3) -> dict[str, Any]:
     """Cosine similarity and relative error of the method's gradient vs the true device gradient."""
     exp = build_experiment(config)
+    if exp.estimator.updates_controls:
+        raise ConfigError(
+            f"method {config.method!r} sets the controls itself and estimates no gradient; "
+            "gradcheck applies to gradient-estimating methods"
+        )
     model, data = exp.model, exp.dataset
     order = torch.randperm(
         len(data.x_train),
