@@ -95,6 +95,22 @@ def test_fa_with_transposed_weights_is_backprop():
         assert torch.allclose(got, want, rtol=1e-5, atol=1e-8)
 
 
+def test_dfa_with_the_transposed_readout_is_backprop_for_one_hidden_layer():
+    """With one hidden layer the broadcast error enters where backprop's does: B = W_outᵀ."""
+    exp = build_experiment(TrainConfig(method="dfa", model="mlp:16", **TINY_RUN))
+    model, est = exp.model, exp.estimator
+    x, y = exp.dataset.x_train[:16], exp.dataset.y_train[:16]
+    (k,) = est.fed
+    est.feedback[k] = est.layers[k].mixing.weight.detach().T.clone()
+    model.zero_grad(set_to_none=True)
+    est.estimate(model, x, y, F.cross_entropy)
+    dfa = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad(set_to_none=True)
+    F.cross_entropy(model(x), y).backward()
+    for got, want in zip(dfa, [p.grad for p in model.parameters()], strict=True):
+        assert torch.allclose(got, want, rtol=1e-5, atol=1e-8)
+
+
 @pytest.mark.parametrize("method", ["fa", "dfa"])
 def test_on_pnn_the_readout_gradient_is_exact(method):
     exp = build_experiment(TrainConfig(method=method, gap="none", **TINY_RUN))
