@@ -296,3 +296,20 @@ def test_camera_quantization_saturates_and_rounds():
 
 
 # ----------------------------------------------------------------------------- training
+
+
+def test_controls_that_focus_the_light_get_enough_split_steps():
+    """Phases conjugate to the launch matrix's first row pour the control pixels' light into one
+    mode, many times the nominal peak power: a fixed step count would let RK4 diverge."""
+    system = MultimodeFibre.from_preset("default", output="modes")
+    c = system.config
+    row = system.launch_matrix[0, c.num_data_pixels :]
+    controls = {"slm_phase": torch.remainder(-torch.angle(row), 2 * math.pi).float()}
+    x = torch.zeros(4, 8, 8)
+    nuisance = system.nominal_nuisance()
+    field = system.launch(system.slm_phase(x, controls["slm_phase"], nuisance), nuisance, None)
+    assert system.steps_for(field, c.length) > 2 * c.num_steps
+    y = system(x, controls, nuisance)
+    fine = MultimodeFibre.from_preset("default", output="modes", num_steps=400)
+    reference = fine(x, controls, nuisance)
+    assert float((y - reference).norm() / reference.norm()) < 0.02
