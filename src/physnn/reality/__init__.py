@@ -15,6 +15,7 @@ from physnn.reality.levels import GAP_FAMILIES, LEVELS, GapFamily, make_reality
 from physnn.reality.perturbations import (
     Absorption,
     AxialMisalignment,
+    CameraQuantization,
     DetectorNoise,
     FabricationPhaseError,
     LateralMisalignment,
@@ -26,6 +27,7 @@ __all__ = [
     "LEVELS",
     "Absorption",
     "AxialMisalignment",
+    "CameraQuantization",
     "DetectorNoise",
     "FabricationPhaseError",
     "GapFamily",

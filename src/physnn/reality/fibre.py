@@ -56,12 +56,10 @@ import math
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor
 
-from physnn.physics.quantization import quantize_ste, snap_to_levels
 from physnn.reality.base import Perturbation
 from physnn.reality.levels import GAP_FAMILIES, GapFamily
-from physnn.reality.perturbations import DetectorNoise
+from physnn.reality.perturbations import CameraQuantization, DetectorNoise
 from physnn.systems.base import Nuisance, System
 from physnn.systems.fibre import within_group_hermitian
 
@@ -143,30 +141,6 @@ class SlmMiscalibration(Perturbation):
         if nuisance.get("slm_phase_error") is not None:
             error = error + nuisance["slm_phase_error"]
         return {**nuisance, "slm_phase_scale": scale, "slm_phase_error": error.float()}
-
-
-@dataclass(frozen=True)
-class CameraQuantization(Perturbation):
-    """The camera saturates at ``full_scale`` and digitises with ``bits`` bits.
-
-    Readings are clipped to [0, full_scale] and rounded to 2^bits − 1 steps; with
-    ``differentiable=True`` the rounding passes gradients straight through.
-    """
-
-    bits: int
-    full_scale: float
-    name = "camera-quantization"
-
-    def observe(
-        self, y: Tensor, generator: torch.Generator | None, *, differentiable: bool = False
-    ) -> Tensor:
-        levels = 2**self.bits
-
-        def snap(v: Tensor) -> Tensor:
-            return snap_to_levels(v, 0.0, self.full_scale, levels, periodic=False)
-
-        clipped = y.clamp(0.0, self.full_scale)
-        return quantize_ste(clipped, snap) if differentiable else snap(clipped)
 
 
 FULL_SCALE = 10.0

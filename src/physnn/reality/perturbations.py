@@ -2,7 +2,8 @@
 
 The spatial perturbations act on the nuisance parameters of systems that declare them
 (``plane_shift``, ``plane_dz``, ``phase_error``, ``absorption``, ``phase_levels``: the
-diffractive network); :class:`DetectorNoise` acts on any optical output.
+diffractive network); :class:`DetectorNoise` and :class:`CameraQuantization` act on any optical
+output.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import torch
 from torch import Tensor
 
 from physnn.physics.noise import correlated_gaussian_field, photon_noise
+from physnn.physics.quantization import quantize_ste, snap_to_levels
 from physnn.reality.base import Perturbation
 from physnn.systems.base import Nuisance, System
 
@@ -117,3 +119,24 @@ class DetectorNoise(Perturbation):
         return photon_noise(
             y, self.photons_per_unit, self.read_noise, generator, differentiable=differentiable
         )
+
+
+@dataclass(frozen=True)
+class CameraQuantization(Perturbation):
+    """A camera (or any intensity detector) read by a ``bits``-bit ADC over [0, full_scale]:
+    brighter readings saturate, the others round to the nearest of 2^bits evenly spaced codes.
+    The rounding passes gradients straight through (for noise-aware training)."""
+
+    bits: int
+    full_scale: float
+    name = "camera-quantization"
+
+    def observe(
+        self, y: Tensor, generator: torch.Generator | None, *, differentiable: bool = False
+    ) -> Tensor:
+        codes = 2**self.bits
+
+        def snap(v: Tensor) -> Tensor:
+            return snap_to_levels(v, 0.0, self.full_scale, codes, periodic=False)
+
+        return quantize_ste(y.clamp(0.0, self.full_scale), snap)

@@ -41,13 +41,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor
 
-from physnn.physics.quantization import quantize_ste
 from physnn.physics.scattering import transmission_matrix
 from physnn.reality.base import Perturbation
 from physnn.reality.levels import GAP_FAMILIES, GapFamily
-from physnn.reality.perturbations import DetectorNoise
+from physnn.reality.perturbations import CameraQuantization, DetectorNoise
 from physnn.systems.base import Nuisance, System
 
 
@@ -83,27 +81,6 @@ class SLMPhaseError(Perturbation):
         if nuisance.get("slm_phase_error") is not None:
             error = error + nuisance["slm_phase_error"]
         return {**nuisance, "slm_phase_error": error.float()}
-
-
-@dataclass(frozen=True)
-class CameraQuantization(Perturbation):
-    """A ``bits``-bit ADC between 0 and ``full_scale``: saturation and rounding to codes.
-
-    Differentiable by the straight-through estimator (gradient 1) for noise-aware training.
-    """
-
-    bits: int
-    full_scale: float
-    name = "camera-quantization"
-
-    def observe(
-        self, y: Tensor, generator: torch.Generator | None, *, differentiable: bool = False
-    ) -> Tensor:
-        return quantize_ste(y, self.digitize)
-
-    def digitize(self, y: Tensor) -> Tensor:
-        step = self.full_scale / (2**self.bits - 1)
-        return torch.round(y.clamp(0, self.full_scale) / step) * step
 
 
 def _scattering_perturbations(system: System, k: dict[str, float]) -> tuple[Perturbation, ...]:

@@ -41,10 +41,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from physnn.physics.quantization import quantize_ste, snap_to_levels
 from physnn.reality.base import Perturbation
 from physnn.reality.levels import GAP_FAMILIES, GapFamily
-from physnn.reality.perturbations import DetectorNoise
+from physnn.reality.perturbations import CameraQuantization, DetectorNoise
 from physnn.systems.base import Nuisance, System
 
 
@@ -113,21 +112,11 @@ class PumpFluctuation(Perturbation):
 
 
 @dataclass(frozen=True)
-class SpectrometerQuantization(Perturbation):
-    """ADC of ``bits`` bits over [0, full_scale] output units; brighter signals saturate."""
+class SpectrometerQuantization(CameraQuantization):
+    """The spectrometer's ADC: ``bits`` bits over [0, full_scale] output units."""
 
-    bits: int
     full_scale: float = 16.0
     name = "spectrometer-quantization"
-
-    def observe(
-        self, y: Tensor, generator: torch.Generator | None, *, differentiable: bool = False
-    ) -> Tensor:
-        levels = 2**self.bits
-        clipped = y.clamp(0.0, self.full_scale)
-        return quantize_ste(
-            clipped, lambda v: snap_to_levels(v, 0.0, self.full_scale, levels, False)
-        )
 
 
 def _shg_perturbations(system: System, k: dict[str, float]) -> tuple[Perturbation, ...]:
