@@ -46,6 +46,7 @@ TINY_SYSTEM_OPTIONS: dict[str, dict] = {
     "scattering": {"num_inputs": 16, "num_pixels": 32},
     "resonators": {"num_inputs": 9, "num_hidden": 3, "num_ports": 4},
     "mzi": {},
+    "oscillators": {"num_oscillators": 9, "num_steps": 20, "duration": 2.0},
     "photoelectric": {"hidden_sizes": [16]},
     "shg": {"num_inputs": 16, "num_controls": 16, "num_outputs": 16, "crystal_steps": 3},
     "fibre": {"num_mode_groups": 2, "num_data_pixels": 9, "num_control_pixels": 8,

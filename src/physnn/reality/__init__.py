@@ -4,6 +4,7 @@
 from physnn.reality import (  # noqa: F401
     fibre,
     mzi,
+    oscillators,
     photoelectric,
     resonators,
     scattering,

@@ -1,0 +1,135 @@
+"""Analog in-memory computing on a crossbar of phase-change memory (PCM) devices.
+
+A weight is stored as a differential pair of conductances, normalized to the largest reliably
+programmable conductance g_max (Le Gallo et al., Nat. Electron. 6, 680 (2023); Joshi et al.,
+Nat. Commun. 11, 2473 (2020)):
+
+    W = (G⁺ − G⁻) / g_max,     G⁺ = g_max · max(W, 0),   G⁻ = g_max · max(−W, 0).
+
+Inputs are applied as voltages through a DAC, each column sums its currents (Kirchhoff) and an
+ADC digitizes them; a matrix larger than one tile is split into tiles whose digitized partial
+sums are added digitally.
+
+PCM statistics follow the model of Nandakumar et al. (ICECS 2019) fitted on 1 million devices
+(Joshi et al. 2020), as documented for IBM's aihwkit ("Inference and PCM statistical model"),
+with conductances g in units of g_max = 25 µS:
+
+* programming noise  g_P = g_T + N(0, σ_P²),  σ_P = max(−1.1731 g_T² + 1.9650 g_T + 0.2635, 0) µS;
+* drift              g(t) = g_P ((t + t₀)/t₀)^(−ν),  ν ~ N(μ_ν, σ_ν²) per device,
+                     μ_ν = clip(−0.0155 ln g_T + 0.0244, 0.049, 0.1),
+                     σ_ν = clip(−0.0125 ln g_T − 0.0059, 0.008, 0.045),  t₀ = 20 s;
+* 1/f read noise     σ_nG(t) = g(t) Q_s √ln((t + t_read)/(2 t_read)),
+                     Q_s = min(0.0088/g_T^0.65, 0.2),  t_read = 250 ns (t counted from t₀);
+* global drift compensation: one factor α = Σ|G_P · 1| / Σ|G(t) · 1| per tile, read with an
+  all-ones input, rescales the digital output (Le Gallo et al., Adv. Electron. Mater. 2018).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from physnn.physics.quantization import quantize_ste, snap_to_levels
+
+G_MAX_US = 25.0  # µS: the conductance the model's coefficients are fitted for
+PROGRAMMING_COEFFS = (0.2635, 1.9650, -1.1731)  # σ_P = c0 + c1 g_T + c2 g_T², in µS
+T0 = 20.0  # s: reference time of the drift model after programming
+T_READ = 250e-9  # s: read pulse width
+_MIN_G = 1e-6  # conductances below this are treated as this in logarithms and powers
+
+
+def differential_pair(weight: Tensor) -> tuple[Tensor, Tensor]:
+    """W ∈ [−1, 1] → (G⁺, G⁻)/g_max: the sign picks the device, the other one is reset to 0."""
+    return weight.clamp_min(0.0), (-weight).clamp_min(0.0)
+
+
+def programming_sigma(g_target: Tensor) -> Tensor:
+    """σ_P(g_T) in units of g_max: max(c0 + c1 g_T + c2 g_T², 0) µS / 25 µS."""
+    c0, c1, c2 = PROGRAMMING_COEFFS
+    return (c0 + c1 * g_target + c2 * g_target.square()).clamp_min(0.0) / G_MAX_US
+
+
+def program(g_target: Tensor, epsilon: Tensor, scale: float = 1.0) -> Tensor:
+    """Programmed conductance g_P = max(g_T + scale · σ_P(g_T) · ε, 0) for standard normal ε."""
+    return (g_target + scale * programming_sigma(g_target) * epsilon).clamp_min(0.0)
+
+
+def drift_exponent_mean(g_target: Tensor) -> Tensor:
+    """μ_ν(g_T) = clip(−0.0155 ln g_T + 0.0244, 0.049, 0.1)."""
+    log_g = g_target.clamp_min(_MIN_G).log()
+    return (-0.0155 * log_g + 0.0244).clamp(0.049, 0.1)
+
+
+def drift_exponent_std(g_target: Tensor) -> Tensor:
+    """σ_ν(g_T) = clip(−0.0125 ln g_T − 0.0059, 0.008, 0.045)."""
+    log_g = g_target.clamp_min(_MIN_G).log()
+    return (-0.0125 * log_g - 0.0059).clamp(0.008, 0.045)
+
+
+def drift_exponent(g_target: Tensor, epsilon: Tensor) -> Tensor:
+    """ν = |μ_ν(g_T) + σ_ν(g_T) · ε| for standard normal ε (a conductance never grows)."""
+    return (drift_exponent_mean(g_target) + drift_exponent_std(g_target) * epsilon).abs()
+
+
+def drift(g_programmed: Tensor, nu: Tensor, time: float, t0: float = T0) -> Tensor:
+    """g(t) = g_P ((t + t₀)/t₀)^(−ν): power-law drift, t seconds after the reference time t₀."""
+    return g_programmed * ((time + t0) / t0) ** (-nu)
+
+
+def read_noise_q(g_target: Tensor) -> Tensor:
+    """Q_s(g_T) = min(0.0088 / g_T^0.65, 0.2): relative 1/f noise per √decade."""
+    return (0.0088 / g_target.clamp_min(_MIN_G).pow(0.65)).clamp_max(0.2)
+
+
+def read_noise_sigma(g_drifted: Tensor, g_target: Tensor, time: float, t0: float = T0) -> Tensor:
+    """σ_nG(t) = g(t) Q_s(g_T) √ln((t + t₀ + t_read)/(2 t_read)): the 1/f noise integrated from
+    the read bandwidth 1/(2 t_read) down to 1/(t + t₀)."""
+    bandwidth = math.sqrt(math.log((time + t0 + T_READ) / (2 * T_READ)))
+    return g_drifted * read_noise_q(g_target) * bandwidth
+
+
+def quantize(value: Tensor, bits: int | None, bound: float) -> Tensor:
+    """A signed converter: clip to [−bound, bound], round to 2^bits − 1 symmetric levels (zero
+    is a level); the rounding passes gradients straight through, the clipping does not.
+    ``bits=None`` is an ideal converter."""
+    if bits is None:
+        return value
+    clipped = value.clamp(-bound, bound)
+    levels = 2**bits - 1
+    return quantize_ste(clipped, lambda v: snap_to_levels(v, -bound, bound, levels, False))
+
+
+def split_rows(matrix: Tensor, tile: int) -> Tensor:
+    """(out, in) → (out, K, tile): the input rows of the crossbar split into K tiles (zero pad)."""
+    out, rows = matrix.shape
+    pad = -rows % tile
+    return torch.nn.functional.pad(matrix, (0, pad)).reshape(out, -1, tile)
+
+
+def tile_inputs(x: Tensor, tile: int) -> Tensor:
+    """(B, in) → (B, K, tile), zero padded like :func:`split_rows`."""
+    pad = -x.shape[1] % tile
+    return torch.nn.functional.pad(x, (0, pad)).reshape(x.shape[0], -1, tile)
+
+
+def tile_sums(matrix: Tensor, tile: int) -> Tensor:
+    """Σ_i over each row tile: the column currents for an all-ones input, (out, K)."""
+    return split_rows(matrix, tile).sum(dim=-1)
+
+
+def global_drift_compensation(reference: Tensor, drifted: Tensor, tile: int) -> Tensor:
+    """α per (column tile, row tile), broadcast to (out, K): α = Σ_cols |S_ref| / Σ_cols |S(t)|
+    with S the column currents of an all-ones input, as measured once after programming and
+    again at inference time."""
+    s_ref, s_now = tile_sums(reference, tile), tile_sums(drifted, tile)
+    out = s_ref.shape[0]
+    pad = -out % tile
+
+    def per_tile(s: Tensor) -> Tensor:
+        s = torch.nn.functional.pad(s.abs(), (0, 0, 0, pad))
+        return s.reshape(-1, tile, s.shape[-1]).sum(dim=1)  # (J, K)
+
+    alpha = per_tile(s_ref) / per_tile(s_now).clamp_min(1e-12)
+    return alpha.repeat_interleave(tile, dim=0)[:out]

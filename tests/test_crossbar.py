@@ -1,0 +1,214 @@
+"""PCM crossbar: the ideal crossbar is the matmul, converters quantize, drift follows the power
+law, programming/drift/read noise match the PCM model's σ formulas within sampling error,
+drift compensation, gradients, configuration errors, gap levels and presets."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from physnn.errors import ConfigError
+from physnn.physics import crossbar as pcm
+from physnn.reality import make_reality
+from physnn.reality.crossbar import DAY, HOUR, YEAR  # registers the gap family
+from physnn.systems.base import NoiseSource
+from physnn.systems.crossbar import Crossbar  # registers the system
+
+IDEAL = {"input_bits": None, "output_bits": None, "activation": "none"}
+
+
+def constant_weight(system: Crossbar, value: float) -> dict[str, torch.Tensor]:
+    shape = system.control_specs()["weight"].shape
+    return {"weight": torch.full(shape, value, dtype=torch.float64)}
+
+
+def device_readout(system: Crossbar, controls, nuisance, noise=None) -> torch.Tensor:
+    """Every device read alone: one-hot inputs give W_eff transposed, (n, m) → (m, n)."""
+    eye = torch.eye(system.config.num_inputs, dtype=torch.float64)
+    return system(eye, controls, nuisance, noise).T
+
+
+def test_ideal_crossbar_equals_the_matmul_across_tiles():
+    system = Crossbar.from_preset("default", num_inputs=20, num_outputs=9, tile_size=7, **IDEAL)
+    gen = torch.Generator().manual_seed(0)
+    weight = 2 * torch.rand(9, 20, generator=gen, dtype=torch.float64) - 1
+    x = (2 * torch.rand(6, 20, generator=gen) - 1).double()
+    y = system(x, {"weight": weight}, system.nominal_nuisance())
+    assert torch.allclose(y, x @ weight.T, atol=1e-12)
+
+
+def test_converters_put_inputs_and_outputs_on_their_levels():
+    system = Crossbar.from_preset("default", num_inputs=16, num_outputs=8, tile_size=8,
+                                  input_bits=4, output_bits=5, activation="none")  # fmt: skip
+    gen = torch.Generator().manual_seed(1)
+    x = 1.5 * torch.rand(5, 16, generator=gen) - 0.25
+    dac = system.encode(x)
+    step_in = 2.0 / (2**4 - 2)
+    assert torch.allclose(dac / step_in, (dac / step_in).round(), atol=1e-5)
+    assert dac.max() <= 1.0 and dac.min() >= -1.0
+    controls = system.init_controls(gen)
+    y = system(x, controls, system.nominal_nuisance())
+    step_out = 2 * 8.0 / (2**5 - 2)  # the sum of two tiles' codes is a multiple of one code
+    assert torch.allclose(y / step_out, (y / step_out).round(), atol=1e-4)
+    exact = dac @ controls["weight"].T
+    assert (y - exact).abs().max() <= step_out + 1e-5  # two tiles, half a code each
+
+
+def test_drift_follows_the_power_law_with_the_state_dependent_exponent():
+    system = Crossbar.from_preset("default", num_inputs=8, num_outputs=4,
+                                  drift_compensation=False, **IDEAL)  # fmt: skip
+    gen = torch.Generator().manual_seed(2)
+    weight = (0.05 + 0.95 * torch.rand(4, 8, generator=gen, dtype=torch.float64)) * torch.sign(
+        torch.randn(4, 8, generator=gen, dtype=torch.float64)
+    )
+    nuisance = {**system.nominal_nuisance(), "drift_noise": torch.zeros(2, 4, 8)}
+    nu = pcm.drift_exponent_mean(weight.abs())  # with ε = 0, ν = μ_ν(g_T)
+    for t in (1.0, HOUR, DAY, YEAR):
+        g = device_readout(system, {"weight": weight}, {**nuisance, "inference_time": t})
+        slope = torch.log(g / weight) / math.log((t + pcm.T0) / pcm.T0)
+        assert torch.allclose(slope, -nu, atol=1e-10)
+    assert pcm.drift_exponent_mean(torch.tensor(0.1)) == pytest.approx(
+        0.0244 + 0.0155 * math.log(10)
+    )
+    assert pcm.drift_exponent_mean(torch.tensor(0.9)) == pytest.approx(0.049)  # the lower clip
+
+
+@pytest.mark.parametrize("g_target", [0.1, 0.6])
+def test_drift_exponents_match_the_models_mean_and_spread(g_target):
+    system = Crossbar.from_preset("default", num_inputs=100, num_outputs=100,
+                                  drift_compensation=False, **IDEAL)  # fmt: skip
+    reality = make_reality(system, "none", {"inference_time": YEAR})
+    nuisance = reality.sample_nuisance(system, torch.Generator().manual_seed(3))
+    g = device_readout(system, constant_weight(system, g_target), nuisance)
+    nu = -torch.log(g / g_target) / math.log((YEAR + pcm.T0) / pcm.T0)
+    log_g = math.log(g_target)
+    mu = min(max(-0.0155 * log_g + 0.0244, 0.049), 0.1)
+    sigma = min(max(-0.0125 * log_g - 0.0059, 0.008), 0.045)
+    n = nu.numel()
+    assert nu.mean().item() == pytest.approx(mu, abs=4 * sigma / math.sqrt(n))
+    assert nu.std().item() == pytest.approx(sigma, rel=4 / math.sqrt(2 * n))
+
+
+@pytest.mark.parametrize("g_target", [0.3, 0.8])
+def test_programming_noise_matches_sigma_p_including_the_reset_partner(g_target):
+    system = Crossbar.from_preset("default", num_inputs=100, num_outputs=200, **IDEAL)
+    reality = make_reality(system, "none", {"programming_noise": 1.0})
+    assert not reality.noisy  # programming noise is static: one draw per device
+    nuisance = reality.sample_nuisance(system, torch.Generator().manual_seed(4))
+    w = device_readout(system, constant_weight(system, g_target), nuisance)
+    sigma_p = (-1.1731 * g_target**2 + 1.9650 * g_target + 0.2635) / 25.0
+    sigma_0 = 0.2635 / 25.0  # the G⁻ device, targeted at 0 and clipped at 0 (half-normal)
+    mean = g_target - sigma_0 / math.sqrt(2 * math.pi)
+    std = math.sqrt(sigma_p**2 + sigma_0**2 * (0.5 - 1 / (2 * math.pi)))
+    n = w.numel()
+    assert w.mean().item() == pytest.approx(mean, abs=4 * std / math.sqrt(n))
+    assert w.std().item() == pytest.approx(std, rel=4 / math.sqrt(2 * n))
+
+
+@pytest.mark.parametrize("time", [0.0, DAY])
+def test_read_noise_matches_the_integrated_one_over_f_noise(time):
+    n, batch, g_target = 16, 20_000, 0.4
+    system = Crossbar.from_preset("default", num_inputs=n, num_outputs=1, **IDEAL)
+    nuisance = {**system.nominal_nuisance(), "read_noise_scale": 1.0, "inference_time": time}
+    x = torch.ones(batch, n, dtype=torch.float64)
+    controls = constant_weight(system, g_target)
+    y = system(x, controls, nuisance, NoiseSource(torch.Generator().manual_seed(5)))[:, 0]
+    q_s = min(0.0088 / g_target**0.65, 0.2)
+    sigma = g_target * q_s * math.sqrt(math.log((time + 20.0 + 250e-9) / (2 * 250e-9)))
+    expected = math.sqrt(n) * sigma  # n independent devices at input 1 (the G⁻ devices hold 0)
+    assert y.mean().item() == pytest.approx(n * g_target, abs=4 * expected / math.sqrt(batch))
+    assert y.std().item() == pytest.approx(expected, rel=4 / math.sqrt(2 * batch))
+    noiseless = system(x[:3], controls, nuisance)  # no noise source (the twin): the mean
+    assert torch.allclose(noiseless, torch.full_like(noiseless, n * g_target), atol=1e-12)
+
+
+def test_global_drift_compensation_undoes_a_uniform_drift():
+    system = Crossbar.from_preset("default", num_inputs=12, num_outputs=5, tile_size=8, **IDEAL)
+    gen = torch.Generator().manual_seed(6)
+    weight = 0.5 * torch.sign(torch.randn(5, 12, generator=gen, dtype=torch.float64))
+    nuisance = {**system.nominal_nuisance(), "drift_noise": torch.zeros(2, 5, 12),
+                "inference_time": YEAR}  # fmt: skip
+    x = torch.rand(4, 12, generator=gen).double()
+    y = system(x, {"weight": weight}, nuisance)
+    assert torch.allclose(y, x @ weight.T, atol=1e-12)  # every |W| equal: one ν, undone exactly
+    raw = Crossbar.from_preset("default", num_inputs=12, num_outputs=5, tile_size=8,
+                               drift_compensation=False, **IDEAL)  # fmt: skip
+    factor = ((YEAR + pcm.T0) / pcm.T0) ** -pcm.drift_exponent_mean(torch.tensor(0.5)).item()
+    assert torch.allclose(raw(x, {"weight": weight}, nuisance), factor * x @ weight.T, atol=1e-12)
+
+
+def test_forward_gradients_match_finite_differences():
+    system = Crossbar.from_preset("default", num_inputs=5, num_outputs=3, tile_size=3, **IDEAL)
+    gen = torch.Generator().manual_seed(7)
+    magnitude = 0.2 + 0.7 * torch.rand(3, 5, generator=gen, dtype=torch.float64)
+    sign = torch.sign(torch.randn(3, 5, generator=gen, dtype=torch.float64))
+    weight = (magnitude * sign).requires_grad_()
+    draws = torch.randn(2, 2, 3, 5, generator=gen)
+    nuisance = {**system.nominal_nuisance(), "programming_noise": draws[0],
+                "programming_noise_scale": 1.0, "drift_noise": draws[1],
+                "inference_time": DAY, "read_noise_scale": 1.0}  # fmt: skip
+    x = torch.rand(4, 5, generator=gen)
+
+    def forward(weight):
+        noise = NoiseSource(torch.Generator().manual_seed(8), differentiable=True)
+        return system(x, {"weight": weight}, nuisance, noise)
+
+    assert torch.autograd.gradcheck(forward, (weight,))
+
+
+def test_bad_configurations_raise_clear_errors():
+    with pytest.raises(ConfigError, match="tile_size must be positive"):
+        Crossbar.from_preset("default", tile_size=0)
+    with pytest.raises(ConfigError, match="input_bits must be between 2 and 24"):
+        Crossbar.from_preset("default", input_bits=1)
+    with pytest.raises(ConfigError, match="output_range must be positive"):
+        Crossbar.from_preset("default", output_range=0.0)
+    with pytest.raises(ConfigError, match="activation must be one of none, relu"):
+        Crossbar.from_preset("default", activation="tanh")
+
+
+def test_presets_build_and_the_paper_preset_tiles_a_784_input_layer():
+    gen = torch.Generator().manual_seed(9)
+    for preset in Crossbar.presets:
+        system = Crossbar.from_preset(preset)
+        controls = system.init_controls(gen)
+        y = system(torch.rand(2, 28, 28, generator=gen), controls, system.nominal_nuisance())
+        assert y.shape == (2, system.num_outputs) and (y >= 0).all()
+    paper = Crossbar.from_preset("legallo2023").config
+    assert (paper.tile_size, paper.input_bits, paper.output_bits) == (256, 8, 8)
+    assert pcm.split_rows(torch.zeros(256, 784), paper.tile_size).shape == (256, 4, 256)
+
+
+@pytest.mark.parametrize("level", ["mild", "moderate", "severe"])
+def test_gap_levels_build_and_change_the_output(level):
+    system = Crossbar.from_preset("default")
+    reality = make_reality(system, level)
+    assert {p.name for p in reality.perturbations} == {
+        "pcm-programming-noise", "pcm-drift", "pcm-read-noise"}  # fmt: skip
+    nuisance = reality.sample_nuisance(system, torch.Generator().manual_seed(10))
+    controls = system.init_controls(torch.Generator().manual_seed(11))
+    x = torch.rand(8, 8, 8, generator=torch.Generator().manual_seed(12))
+    noise = NoiseSource(torch.Generator().manual_seed(13))
+    nominal = system(x, controls, system.nominal_nuisance())
+    assert not torch.allclose(system(x, controls, nuisance, noise), nominal, atol=1e-3)
+
+
+def test_a_knob_at_zero_switches_its_perturbation_off():
+    system = Crossbar.from_preset("default", **IDEAL)
+    controls = system.init_controls(torch.Generator().manual_seed(14))
+    x = torch.rand(4, 8, 8, generator=torch.Generator().manual_seed(15))
+    nominal = system(x, controls, system.nominal_nuisance())
+    off = {"programming_noise": 0.0, "inference_time": 0.0, "read_noise": 0.0}
+    for knob in off:
+        reality = make_reality(system, "moderate", {**off, knob: 1.0 if knob != "inference_time"
+                                                    else DAY})  # fmt: skip
+        assert len(reality.perturbations) == 1
+        nuisance = reality.sample_nuisance(system, torch.Generator().manual_seed(16))
+        noise = NoiseSource(torch.Generator().manual_seed(17))
+        assert not torch.allclose(system(x, controls, nuisance, noise), nominal, atol=1e-4)
+    everything_off = make_reality(system, "moderate", off)
+    nuisance = everything_off.sample_nuisance(system, torch.Generator().manual_seed(18))
+    noise = NoiseSource(torch.Generator().manual_seed(19))
+    assert torch.equal(system(x, controls, nuisance, noise), nominal)
