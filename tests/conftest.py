@@ -45,6 +45,7 @@ TINY_SYSTEM_OPTIONS: dict[str, dict] = {
     "diffractive": TINY_RUN["system_options"],
     "scattering": {"num_inputs": 16, "num_pixels": 32},
     "resonators": {"num_inputs": 9, "num_hidden": 3, "num_ports": 4},
+    "crossbar": {"num_inputs": 16, "num_outputs": 16},
     "mzi": {},
     "oscillators": {"num_oscillators": 9, "num_steps": 20, "duration": 2.0},
     "photoelectric": {"hidden_sizes": [16]},

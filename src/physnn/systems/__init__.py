@@ -14,6 +14,7 @@ SYSTEMS: Registry[type[System]] = Registry("system")
 
 # Every substrate registers itself.
 from physnn.systems import (  # noqa: E402,F401
+    crossbar,
     diffractive,
     fibre,
     mzi,
