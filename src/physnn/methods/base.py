@@ -10,6 +10,7 @@ matrix is computed, not hand-written.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
@@ -117,6 +118,22 @@ class GradientEstimator(ABC):
 
 
 METHODS: Registry[type[GradientEstimator]] = Registry("method")
+
+
+# Option checks, for the ``__post_init__`` of a method's options dataclass: the ValueError they
+# raise becomes a ConfigError naming the method (see GradientEstimator.__init__).
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def require(ok: bool, name: str, what: str, value: Any) -> None:
+    """Raise ``ValueError("<name> must be <what>, got <value>")`` unless ``ok``."""
+    if not ok:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
 
 
 def backward_on(

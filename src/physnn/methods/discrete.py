@@ -44,15 +44,17 @@ import torch
 from torch import Tensor
 
 from physnn.hardware.device import derived_seed
-from physnn.methods.base import METHODS, GradientEstimator, LossFn, Requirements, generator_for
-from physnn.methods.zeroth_order import (
-    DeviceSplit,
-    FlatParameters,
+from physnn.methods.base import (
+    METHODS,
+    GradientEstimator,
+    LossFn,
+    Requirements,
+    generator_for,
     is_int,
     is_number,
-    readout_backward,
     require,
 )
+from physnn.methods.zeroth_order import DeviceSplit, FlatParameters, readout_backward
 from physnn.nets.pnn import PNN, PhysicalBlock
 from physnn.physics.quantization import level_step
 

@@ -60,7 +60,15 @@ from torch import Tensor, nn
 
 from physnn.errors import ConfigError
 from physnn.hardware.device import SimulatedDevice, derived_seed
-from physnn.methods.base import METHODS, GradientEstimator, LossFn, Requirements, generator_for
+from physnn.methods.base import (
+    METHODS,
+    GradientEstimator,
+    LossFn,
+    Requirements,
+    generator_for,
+    is_int,
+    require,
+)
 from physnn.nets.pnn import PNN, PhysicalBlock, run_device
 from physnn.reality import Reality, make_reality
 from physnn.reality.levels import LEVELS
@@ -73,8 +81,7 @@ PROJECTORS = ("digital", "scattering")
 
 
 def _check_choice(name: str, value: Any, choices: Any) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    require(value in choices, name, f"one of {', '.join(choices)}", value)
 
 
 @dataclass(frozen=True)
@@ -88,11 +95,16 @@ class FeedbackAlignmentOptions:
 
     def __post_init__(self) -> None:
         _check_choice("surrogate", self.surrogate, SURROGATES)
-        if not isinstance(self.track_alignment, bool):
-            raise ValueError(f"track_alignment must be true or false, got {self.track_alignment!r}")
+        require(
+            isinstance(self.track_alignment, bool),
+            "track_alignment",
+            "true or false",
+            self.track_alignment,
+        )
         batches = self.alignment_batches
-        if isinstance(batches, bool) or not isinstance(batches, int) or batches < 1:
-            raise ValueError(f"alignment_batches must be a positive integer, got {batches!r}")
+        require(
+            is_int(batches) and batches >= 1, "alignment_batches", "a positive integer", batches
+        )
 
 
 @dataclass(frozen=True)

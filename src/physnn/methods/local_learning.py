@@ -56,7 +56,16 @@ from torch import Tensor, nn
 
 from physnn.errors import ConfigError
 from physnn.hardware.device import derived_seed
-from physnn.methods.base import METHODS, GradientEstimator, LossFn, Requirements, generator_for
+from physnn.methods.base import (
+    METHODS,
+    GradientEstimator,
+    LossFn,
+    Requirements,
+    generator_for,
+    is_int,
+    is_number,
+    require,
+)
 from physnn.nets.pnn import PNN, PhysicalBlock, run_device
 
 
@@ -301,8 +310,7 @@ class LabelContrastive(LocalLearning):
 
 def _check_positive(**values: float) -> None:
     for name, value in values.items():
-        if not value > 0:
-            raise ValueError(f"{name} must be positive, got {value!r}")
+        require(is_number(value) and value > 0, name, "positive", value)
 
 
 # --------------------------------------------------------------------------- PhyLL
@@ -467,8 +475,7 @@ class BlockwiseSSLOptions:
     def __post_init__(self) -> None:
         if not 0.0 <= self.mask < 1.0:
             raise ValueError(f"mask must be in [0, 1), got {self.mask!r}")
-        if isinstance(self.projector, bool) or not isinstance(self.projector, int):
-            raise ValueError(f"projector must be a positive integer, got {self.projector!r}")
+        require(is_int(self.projector), "projector", "a positive integer", self.projector)
         if self.redundancy_weight < 0 or self.noise < 0:
             raise ValueError("redundancy_weight and noise must be non-negative")
         _check_positive(projector=self.projector, head_lr=self.head_lr)

@@ -57,26 +57,18 @@ from torch import Tensor, nn
 
 from physnn.errors import ConfigError
 from physnn.hardware.device import derived_seed
-from physnn.methods.base import METHODS, GradientEstimator, LossFn, Requirements, generator_for
+from physnn.methods.base import (
+    METHODS,
+    GradientEstimator,
+    LossFn,
+    Requirements,
+    generator_for,
+    is_int,
+    is_number,
+    require,
+)
 from physnn.nets.pnn import PNN, PhysicalBlock, run_device
 from physnn.physics.quantization import level_step
-
-# ----------------------------------------------------------------------------- option checks
-
-
-def is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def require(ok: bool, name: str, what: str, value: Any) -> None:
-    """Raise the ValueError that the method base class turns into a ConfigError."""
-    if not ok:
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-
 
 # ----------------------------------------------------------------------------- the model, cut
 
