@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from physnn.systems.diffractive import DiffractiveNetwork
+from physnn.train import train
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -58,6 +59,32 @@ TINY_SYSTEM_OPTIONS: dict[str, dict] = {
                   "input_pitch": 5e-6, "detector_width": 6e-6, "detector_pitch": 8e-6},
 }  # fmt: skip
 """Per system: options of its default preset that make it tiny (every system needs one)."""
+
+
+def crash_at_estimate(monkeypatch, method_cls, config, out, step: int, **train_options) -> None:
+    """Train ``config`` into ``out`` and kill it (KeyboardInterrupt) at the ``step``-th call of
+    ``method_cls.estimate``, as a crash or a Ctrl-C would; the run is left to be resumed."""
+    original = method_cls.estimate
+    calls = 0
+
+    def crash(self, *args):
+        nonlocal calls
+        calls += 1
+        if calls == step:
+            raise KeyboardInterrupt
+        return original(self, *args)
+
+    monkeypatch.setattr(method_cls, "estimate", crash)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, out, progress=False, **train_options)
+    monkeypatch.setattr(method_cls, "estimate", original)
+
+
+def without_timings(result: dict) -> dict:
+    """A result without its wall-clock figures, for comparing two runs of the same training."""
+    strip = {"wall_seconds", "epoch_seconds"}
+    history = [{k: v for k, v in row.items() if k not in strip} for row in result["history"]]
+    return {**{k: v for k, v in result.items() if k not in strip}, "history": history}
 
 
 def tiny_run(system: str) -> dict:

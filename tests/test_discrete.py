@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 import physnn.methods.discrete  # noqa: F401  (registers anneal, flip)
-from conftest import TINY_RUN, tiny_run
+from conftest import TINY_RUN, crash_at_estimate, tiny_run, without_timings
 from physnn.errors import ConfigError
 from physnn.methods import METHODS
 from physnn.train import TrainConfig, build_experiment, train
@@ -158,26 +158,10 @@ def test_a_step_measures_the_batch_twice_and_never_touches_the_twin(method):
 def test_resume_is_exact(method, tmp_path, monkeypatch):
     config = TrainConfig(method=method, gap="mild", **{**TINY_RUN, "epochs": 3})
     reference = train(config, tmp_path / "ref", progress=False)
-    cls = METHODS[method]
-    original = cls.estimate
-    calls = {"n": 0}
-
-    def crash(self, *args):
-        calls["n"] += 1
-        if calls["n"] == 7:  # third step of epoch 2
-            raise KeyboardInterrupt
-        return original(self, *args)
-
-    monkeypatch.setattr(cls, "estimate", crash)
-    with pytest.raises(KeyboardInterrupt):
-        train(config, tmp_path / "run", progress=False, checkpoint_every=0)
-    monkeypatch.setattr(cls, "estimate", original)
+    # the 7th step is the third of epoch 2
+    crash_at_estimate(monkeypatch, METHODS[method], config, tmp_path / "run", 7, checkpoint_every=0)
     resumed = train(config, tmp_path / "run", resume=True, progress=False)
-    strip = {"wall_seconds", "epoch_seconds"}
-    for ours, theirs in zip(resumed["history"], reference["history"], strict=True):
-        assert {k: v for k, v in ours.items() if k not in strip} == {
-            k: v for k, v in theirs.items() if k not in strip
-        }
+    assert without_timings(resumed)["history"] == without_timings(reference)["history"]
     assert resumed["device_accuracy"] == reference["device_accuracy"]
     if method == "anneal":
         assert "temperature" in resumed["history"][-1]

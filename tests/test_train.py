@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from conftest import TINY_RUN
+from conftest import TINY_RUN, crash_at_estimate, without_timings
 from physnn.errors import ConfigError
 from physnn.methods.insilico import NoiseAware
 from physnn.methods.pat import PhysicsAwareTraining
@@ -18,12 +18,6 @@ REQUIRED_KEYS = {
     "system", "method", "dataset", "seed", "epochs", "gap", "device_accuracy", "twin_accuracy",
     "device_queries", "param_writes", "wall_seconds", "history", "config", "version",
 }  # fmt: skip
-
-
-def _comparable(result):
-    strip = {"wall_seconds", "epoch_seconds"}
-    history = [{k: v for k, v in row.items() if k not in strip} for row in result["history"]]
-    return {**{k: v for k, v in result.items() if k not in strip}, "history": history}
 
 
 def test_result_json_has_the_contract_keys(tmp_path):
@@ -44,28 +38,17 @@ def test_same_seed_same_result(tmp_path):
     config = TrainConfig(method="pat", gap="severe", **TINY_RUN)
     a = train(config, tmp_path / "a", progress=False)
     b = train(config, tmp_path / "b", progress=False)
-    assert _comparable(a) == _comparable(b)
+    assert without_timings(a) == without_timings(b)
 
 
 def test_resume_after_a_crash_mid_epoch_gives_the_same_result(tmp_path, monkeypatch):
     config = TrainConfig(method="pat", gap="moderate", **{**TINY_RUN, "epochs": 3})
     reference = train(config, tmp_path / "ref", progress=False)
 
-    calls = {"n": 0}
-    original = PhysicsAwareTraining.estimate
-
-    def crash_in_second_epoch(self, *args):
-        calls["n"] += 1
-        if calls["n"] == 6:  # 4 steps per epoch: this is the middle of epoch 2
-            raise KeyboardInterrupt
-        return original(self, *args)
-
-    monkeypatch.setattr(PhysicsAwareTraining, "estimate", crash_in_second_epoch)
-    with pytest.raises(KeyboardInterrupt):
-        train(config, tmp_path / "run", progress=False)
+    # 4 steps per epoch: the 6th is the middle of epoch 2
+    crash_at_estimate(monkeypatch, PhysicsAwareTraining, config, tmp_path / "run", 6)
     assert not (tmp_path / "run" / "result.json").exists()
     assert (tmp_path / "run" / "checkpoint.pt").exists()
-    monkeypatch.setattr(PhysicsAwareTraining, "estimate", original)
 
     with pytest.raises(ConfigError, match="--resume"):
         train(config, tmp_path / "run", progress=False)
@@ -73,7 +56,7 @@ def test_resume_after_a_crash_mid_epoch_gives_the_same_result(tmp_path, monkeypa
     with pytest.raises(ConfigError, match="seed"):
         train(other, tmp_path / "run", resume=True, progress=False)
     resumed = train(config, tmp_path / "run", resume=True, progress=False)
-    assert _comparable(resumed) == _comparable(reference)
+    assert without_timings(resumed) == without_timings(reference)
     # resuming a finished run returns it unchanged
     assert train(config, tmp_path / "run", resume=True, progress=False) == resumed
 
@@ -82,23 +65,12 @@ def test_resume_from_a_mid_epoch_checkpoint(tmp_path, monkeypatch):
     config = TrainConfig(method="noise-aware", gap="mild", **TINY_RUN)
     reference = train(config, tmp_path / "ref", progress=False)
 
-    calls = {"n": 0}
-    original = NoiseAware.estimate
-
-    def crash(self, *args):
-        calls["n"] += 1
-        if calls["n"] == 7:  # third step of epoch 2; steps 5 and 6 were checkpointed
-            raise KeyboardInterrupt
-        return original(self, *args)
-
-    monkeypatch.setattr(NoiseAware, "estimate", crash)
-    with pytest.raises(KeyboardInterrupt):
-        train(config, tmp_path / "run", progress=False, checkpoint_every=0)
+    # the 7th step is the third of epoch 2; steps 5 and 6 were checkpointed
+    crash_at_estimate(monkeypatch, NoiseAware, config, tmp_path / "run", 7, checkpoint_every=0)
     saved = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)
     assert (saved["epoch"], saved["partial"]["step"]) == (1, 2)
-    monkeypatch.setattr(NoiseAware, "estimate", original)
     resumed = train(config, tmp_path / "run", resume=True, progress=False)
-    assert _comparable(resumed) == _comparable(reference)
+    assert without_timings(resumed) == without_timings(reference)
 
 
 def test_update_transforms_wrap_and_limit(tiny_system):

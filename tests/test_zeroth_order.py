@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 import physnn.methods.zeroth_order  # noqa: F401  (registers fd, spsa, mgd, es)
-from conftest import TINY_RUN
+from conftest import TINY_RUN, crash_at_estimate
 from physnn.errors import ConfigError
 from physnn.hardware import SimulatedDevice
 from physnn.methods import METHODS
@@ -288,20 +288,7 @@ def test_the_query_budget_stops_training(tmp_path):
 def test_resume_continues_the_random_streams_and_the_gain_schedule(tmp_path, monkeypatch):
     config = TrainConfig(method="spsa", gap="mild", **{**TINY_RUN, "epochs": 3})
     reference = train(config, tmp_path / "ref", progress=False)
-    spsa = METHODS["spsa"]
-    original = spsa.estimate
-    calls = {"n": 0}
-
-    def crash(self, *args):
-        calls["n"] += 1
-        if calls["n"] == 7:
-            raise KeyboardInterrupt
-        return original(self, *args)
-
-    monkeypatch.setattr(spsa, "estimate", crash)
-    with pytest.raises(KeyboardInterrupt):
-        train(config, tmp_path / "run", progress=False, checkpoint_every=0)
-    monkeypatch.setattr(spsa, "estimate", original)
+    crash_at_estimate(monkeypatch, METHODS["spsa"], config, tmp_path / "run", 7, checkpoint_every=0)
     resumed = train(config, tmp_path / "run", resume=True, progress=False)
     assert resumed["history"][-1]["train_loss"] == reference["history"][-1]["train_loss"]
     assert resumed["device_accuracy"] == reference["device_accuracy"]
