@@ -205,3 +205,42 @@ def test_unknown_dataset_names_the_valid_ones():
 def test_limit_train_must_be_positive():
     with pytest.raises(DatasetError, match="limit_train"):
         load_dataset("digits", limit_train=0)
+
+
+@needs_vowels
+def test_vowel_audio_is_a_unit_power_window_split_by_talker():
+    data = load_dataset("vowels-audio", data_dir=SHARED_DATA)
+    assert data.sample_shape == (1000,) and data.num_classes == 12
+    assert len(data.x_train) + len(data.x_val) + len(data.x_test) == 1116  # men and women
+    power = data.x_train.square().mean(dim=1)
+    assert torch.allclose(power, torch.ones_like(power), atol=1e-4)
+    assert torch.bincount(data.y_test, minlength=12).min() >= 10
+    # Voiced speech: the window is periodic at the talker's pitch (F0 between 80 and 300 Hz,
+    # i.e. 33 to 125 samples at 10 kHz), so the autocorrelation peaks there.
+    x = data.x_train[:50]
+    lags = torch.arange(20, 200)
+    corr = torch.stack([(x[:, :-k] * x[:, k:]).mean(dim=1) for k in lags.tolist()], dim=1)
+    pitch = lags[corr.argmax(dim=1)]
+    assert ((pitch >= 30) & (pitch <= 130)).float().mean() > 0.8
+
+
+@needs_vowels
+def test_hughes_three_vowels_are_a_subset_of_the_audio():
+    three = load_dataset("vowels3-audio", data_dir=SHARED_DATA)
+    assert [c.split()[0] for c in three.class_names] == ["ae", "ei", "iy"]
+    assert len(three.x_train) + len(three.x_val) + len(three.x_test) == 3 * 93
+
+
+@needs_vowels
+def test_vowel_audio_is_verified_and_downloaded_from_a_mirror(tmp_path, monkeypatch):
+    source = SHARED_DATA / "hillenbrand-vowels"
+    copy = tmp_path / "copy"
+    shutil.copytree(source, copy)
+    first = copy / "audio" / "m01ae.wav"
+    first.write_bytes(first.read_bytes()[:-2] + b"\0\1")
+    with pytest.raises(DatasetError, match="recordings in .* are not the original ones"):
+        load_dataset("vowels-audio", data_dir=copy, download=False)
+    monkeypatch.setenv("PHYSNN_DATA_MIRROR", source.as_uri())
+    data = load_dataset("vowels3-audio")  # tables, then the 1116 recordings into the cache
+    assert (tmp_path / "cache" / "datasets" / "vowels-audio" / "audio" / "w50uw.wav").is_file()
+    assert len(data.x_test) > 0

@@ -2,7 +2,8 @@
 
 ``digits`` (the 8×8 UCI digits bundled with scikit-learn) needs no files. ``mnist`` and
 ``fashion-mnist`` read the four original IDX ``.gz`` files; ``vowels`` reads the formant table
-``vowdata.dat`` of Hillenbrand et al. (1995). The files are looked for in, in order: ``data_dir``
+``vowdata.dat`` of Hillenbrand et al. (1995) and ``vowels-audio`` their recordings (``audio/*.wav``
+with ``timedata.dat``). The files are looked for in, in order: ``data_dir``
 (the files themselves or a ``<name>/`` sub-folder, or the folder's usual name such as
 ``hillenbrand-vowels/``), ``$PHYSNN_DATA_DIR`` (same layouts), the cache ``$PHYSNN_CACHE_DIR`` or
 ``$XDG_CACHE_HOME/physnn`` or ``~/.cache/physnn`` (under ``datasets/<name>``), and known system
@@ -16,10 +17,12 @@ import dataclasses
 import gzip
 import hashlib
 import http.client
+import math
 import os
 import sys
 import tempfile
 import urllib.request
+import wave
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,12 +38,18 @@ from physnn.errors import DatasetError
 FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")  # fmt: skip
 VOWEL_TABLE = "vowdata.dat"
+TIME_TABLE = "timedata.dat"
 DATASET_FILES: dict[str, tuple[str, ...]] = {
     "mnist": FILES,
     "fashion-mnist": FILES,
     "vowels": (VOWEL_TABLE,),
+    "vowels-audio": (VOWEL_TABLE, TIME_TABLE),  # and audio/<token>.wav for the men and women
 }
-FOLDER_NAMES = {"vowels": ("vowels", "hillenbrand-vowels")}
+FOLDER_NAMES = {
+    "vowels": ("vowels", "hillenbrand-vowels"),
+    "vowels-audio": ("vowels-audio", "vowels", "hillenbrand-vowels"),
+}
+AUDIO_FOLDER = "audio"
 
 # Accepted SHA-256 of each file. Fashion-MNIST: the upstream release files and Debian's copies,
 # which hold the same data with a normalized gzip header.
@@ -64,7 +73,14 @@ CHECKSUMS: dict[str, dict[str, set[str]]] = {
     "vowels": {
         VOWEL_TABLE: {"05a4a69e2c6b0f444077245b1427d12bc86f8d7a32ae7a4b63f7e06e5712e4b1"},
     },
+    "vowels-audio": {
+        VOWEL_TABLE: {"05a4a69e2c6b0f444077245b1427d12bc86f8d7a32ae7a4b63f7e06e5712e4b1"},
+        TIME_TABLE: {"466b3ae1c02d1e8507da6146b1a019a2227646488cab4605c1b00437053bd250"},
+    },
 }  # fmt: skip
+# The 1116 recordings are verified together: SHA-256 of the lines "<file name> <file SHA-256>\n"
+# sorted by file name.
+AUDIO_DIGEST = "90a5f750bd546e92f76620d5293fd1f45093dd94ae02900ac292e5229c0d0e9d"
 
 MIRRORS = {
     "mnist": (
@@ -78,6 +94,11 @@ MIRRORS = {
         "1ef03eac63323f33b8ee31af8bc5294042de2d00/hillenbrand-data/",
     ),
 }
+MIRRORS["vowels-audio"] = MIRRORS["vowels"]  # the tables; the recordings come from AUDIO_MIRRORS
+# Hughes et al. 2019 ship the men's and women's recordings with their wave-RNN code.
+AUDIO_MIRRORS = ("https://raw.githubusercontent.com/fancompute/wavetorch/master/data/vowels/",)
+AUDIO_RATE = 10_000  # Hz: the sample rate of Hughes et al. 2019 (recorded at 16 kHz)
+AUDIO_SAMPLES = 1000  # 0.1 s around the vowel's steady state
 DOWNLOAD_TIMEOUT_S = 30.0
 SYSTEM_PLACES = {"fashion-mnist": (Path("/usr/share/datasets/fashion-mnist"),)}
 CLASS_NAMES = {
@@ -89,21 +110,27 @@ CLASS_NAMES = {
     "vowels": ("ae (had)", "ah (hod)", "aw (hawed)", "eh (head)", "er (heard)", "ei (hayed)",
                "ih (hid)", "iy (heed)", "oa (hoed)", "oo (hood)", "uh (hud)", "uw (who'd)"),
 }  # fmt: skip
+CLASS_NAMES["vowels-audio"] = CLASS_NAMES["vowels"]
 # Class subsets of another dataset: name → (source dataset, class codes kept). The 7 vowels are
 # those of the McMahon lab's vowel tasks (Wright et al. 2022; Onodera et al. 2024), as listed in
 # github.com/mcmahon-lab/2D-programmable-waveguide, tdwg/datasets/vowels_dataset.py.
+# The 3 vowels of Hughes et al. 2019 (wave physics as an analog RNN): ae, ei, iy.
+SEVEN_VOWELS = ("ae", "ah", "aw", "er", "ih", "iy", "uw")
 SUBSETS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "vowels7": ("vowels", ("ae", "ah", "aw", "er", "ih", "iy", "uw")),
+    "vowels7": ("vowels", SEVEN_VOWELS),
+    "vowels3-audio": ("vowels-audio", ("ae", "ei", "iy")),
+    "vowels7-audio": ("vowels-audio", SEVEN_VOWELS),
 }
-DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion-mnist", "vowels", "vowels7")
+DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion-mnist", "vowels", "vowels7",
+                             "vowels-audio", "vowels3-audio", "vowels7-audio")  # fmt: skip
 VALIDATION_SIZE = 5000  # the last 5000 official training images of (fashion-)MNIST
 VOWEL_TOKENS = 1668  # rows of vowdata.dat: 45 men, 48 women, 27 boys, 19 girls × 12 vowels
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """Samples in [0, 1] as float32, images (n, h, w) or feature vectors (n, F), and int64
-    labels, in fixed splits."""
+    """Samples as float32, images (n, h, w) or feature vectors (n, F) in [0, 1], or signals
+    (n, T) of unit mean power, and int64 labels, in fixed splits."""
 
     name: str
     x_train: Tensor
@@ -151,6 +178,16 @@ def dataset_info() -> list[dict[str, object]]:
          "used in the McMahon lab's physical networks, same features and split",
          "source": "Hillenbrand et al. 1995; subset of Wright et al. 2022, Onodera et al. 2024",
          "needs_files": True, "size": "7 of the 12 vowels"},
+        {"name": "vowels-audio", "description": "the same 12 vowels as raw audio: 0.1 s around "
+         f"the steady state at {AUDIO_RATE // 1000} kHz ({AUDIO_SAMPLES} samples, unit mean "
+         "power), men and women, talker-disjoint split",
+         "source": "Hillenbrand et al. 1995 recordings, as used by Hughes et al. 2019",
+         "needs_files": True, "size": "1116 recordings of 93 talkers"},
+        {"name": "vowels3-audio", "description": "the 3 vowels ae, ei, iy of `vowels-audio`, the "
+         "task of the wave RNN of Hughes et al. 2019", "source": "Hughes et al., Sci. Adv. 5, "
+         "eaay6946 (2019)", "needs_files": True, "size": "3 of the 12 vowels"},
+        {"name": "vowels7-audio", "description": "the 7-vowel subset of `vowels7` as audio",
+         "source": "Hillenbrand et al. 1995", "needs_files": True, "size": "7 of the 12 vowels"},
     ]  # fmt: skip
 
 
@@ -204,7 +241,8 @@ def load_dataset(
         data = _digits()
     else:
         folder = _find_files(source, data_dir) or _download_or_explain(source, data_dir, download)
-        data = _vowels(folder) if source == "vowels" else _idx_dataset(source, folder)
+        read = {"vowels": _vowels, "vowels-audio": _vowel_audio}.get(source)
+        data = read(folder) if read else _idx_dataset(source, folder)
     if kept is not None:
         data = _keep_classes(data, name, kept)
     if limit_train is not None:
@@ -269,16 +307,7 @@ def _vowels(folder: Path) -> Dataset:
     the training talkers' range (values beyond it are clipped). Tokens with an unmeasurable
     formant (0 in the table) are left out. Men, women, boys and girls; the split is by talker.
     """
-    rows = []
-    with (folder / VOWEL_TABLE).open() as fh:
-        for line in fh:
-            parts = line.split()
-            if len(parts) == 16 and len(parts[0]) == 5 and parts[0][0] in "mwbg":
-                rows.append(parts)
-    if len(rows) != VOWEL_TOKENS:
-        raise DatasetError(
-            f"{folder / VOWEL_TABLE} has {len(rows)} tokens, expected {VOWEL_TOKENS}"
-        )
+    rows = _vowel_rows(folder)
     names = [r[0] for r in rows]
     table = np.array([[float(v) for v in r[1:]] for r in rows])
     formants = table[:, [2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14]]
@@ -294,6 +323,81 @@ def _vowels(folder: Path) -> Dataset:
         return torch.from_numpy(scaled[mask]), torch.from_numpy(labels[mask].astype(np.int64))
 
     return Dataset("vowels", *part(train), *part(val), *part(test), CLASS_NAMES["vowels"])
+
+
+def _vowel_rows(folder: Path) -> list[list[str]]:
+    """The 1668 token rows of ``vowdata.dat``: name (e.g. ``m01ae``) and its 15 measurements."""
+    rows = []
+    with (folder / VOWEL_TABLE).open() as fh:
+        for line in fh:
+            parts = line.split()
+            if len(parts) == 16 and len(parts[0]) == 5 and parts[0][0] in "mwbg":
+                rows.append(parts)
+    if len(rows) != VOWEL_TOKENS:
+        raise DatasetError(
+            f"{folder / VOWEL_TABLE} has {len(rows)} tokens, expected {VOWEL_TOKENS}"
+        )
+    return rows
+
+
+def _recorded_tokens(folder: Path) -> list[str]:
+    """The tokens with a recording: the men's and women's (the children's audio is lost)."""
+    return [r[0] for r in _vowel_rows(folder) if r[0][0] in "mw"]
+
+
+def _steady_state_ms(folder: Path) -> dict[str, float]:
+    """Token → steady-state time (ms): the mean of the two judges' times in ``timedata.dat``."""
+    times = {}
+    with (folder / TIME_TABLE).open() as fh:
+        for line in fh:
+            parts = line.split()
+            if len(parts) == 5 and len(parts[0]) == 5 and parts[0][0] in "mwbg":
+                times[parts[0]] = (float(parts[3]) + float(parts[4])) / 2
+    return times
+
+
+def _read_wav(path: Path) -> np.ndarray:
+    """A 16 kHz, 16-bit mono recording as float64 in [−1, 1)."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            if (w.getframerate(), w.getsampwidth(), w.getnchannels()) != (16_000, 2, 1):
+                raise DatasetError(f"{path} is not 16 kHz 16-bit mono audio")
+            frames = w.readframes(w.getnframes())
+    except (wave.Error, EOFError) as err:
+        raise DatasetError(f"{path} is not a readable WAV file ({err})") from err
+    return np.frombuffer(frames, "<i2").astype(np.float64) / 32768.0
+
+
+def _vowel_audio(folder: Path) -> Dataset:
+    """Hillenbrand et al. (1995) recordings → 12 vowel classes, as in Hughes et al. 2019.
+
+    Each /hVd/ recording is resampled from 16 kHz to ``AUDIO_RATE`` (polyphase filter), cut to
+    the ``AUDIO_SAMPLES`` samples centred on the vowel's steady state (``timedata.dat``; shifted
+    to stay inside the recording) and scaled to unit mean power, so that every input carries the
+    same energy. Men and women (93 talkers); the split is by talker.
+    """
+    from scipy.signal import resample_poly
+
+    names = _recorded_tokens(folder)
+    centre_ms = _steady_state_ms(folder)
+    gcd = math.gcd(16_000, AUDIO_RATE)
+    signals = np.empty((len(names), AUDIO_SAMPLES), dtype=np.float32)
+    for i, name in enumerate(names):
+        audio = resample_poly(_read_wav(folder / AUDIO_FOLDER / f"{name}.wav"),
+                              AUDIO_RATE // gcd, 16_000 // gcd)  # fmt: skip
+        centre = round(centre_ms[name] * AUDIO_RATE / 1000)
+        start = min(max(centre - AUDIO_SAMPLES // 2, 0), len(audio) - AUDIO_SAMPLES)
+        window = audio[start : start + AUDIO_SAMPLES]
+        signals[i] = window / np.sqrt(np.mean(window**2))
+    codes = [c.split()[0] for c in CLASS_NAMES["vowels-audio"]]
+    labels = np.array([codes.index(n[3:5]) for n in names], dtype=np.int64)
+    masks = _split_by_talker([n[:3] for n in names])
+
+    def part(mask: np.ndarray) -> tuple[Tensor, Tensor]:
+        return torch.from_numpy(signals[mask]), torch.from_numpy(labels[mask])
+
+    return Dataset("vowels-audio", *(t for m in masks for t in part(m)),
+                   CLASS_NAMES["vowels-audio"])  # fmt: skip
 
 
 def _idx_dataset(name: str, folder: Path) -> Dataset:
@@ -375,8 +479,33 @@ def _find_files(name: str, data_dir: str | os.PathLike | None) -> Path | None:
         if all((folder / f).is_file() for f in files):
             for f in files:
                 verify(name, folder / f)
+            if name == "vowels-audio" and not _audio_complete(folder):
+                continue
             return folder
     return None
+
+
+def _audio_complete(folder: Path) -> bool:
+    """Whether ``folder/audio`` holds every recording; raise DatasetError if they do not have
+    the published content (one digest over all the files, computed once per process)."""
+    paths = [folder / AUDIO_FOLDER / f"{t}.wav" for t in _recorded_tokens(folder)]
+    if not all(p.is_file() for p in paths):
+        return False
+    stats = [p.stat() for p in paths]
+    key = (str((folder / AUDIO_FOLDER).resolve()), sum(st.st_size for st in stats),
+           max(st.st_mtime_ns for st in stats))  # fmt: skip
+    if key in _VERIFIED:
+        return True
+    manifest = "".join(f"{p.name} {_sha256(p)}\n" for p in sorted(paths))
+    got = hashlib.sha256(manifest.encode()).hexdigest()
+    if got != AUDIO_DIGEST:
+        raise DatasetError(
+            f"the recordings in {folder / AUDIO_FOLDER} are not the original ones (digest {got}, "
+            f"expected {AUDIO_DIGEST}): delete that folder to download them again, or point "
+            "--data-dir at a good copy"
+        )
+    _VERIFIED.add(key)
+    return True
 
 
 def _mirrors(name: str) -> tuple[str, ...]:
@@ -397,6 +526,8 @@ def _download_or_explain(name: str, data_dir: str | os.PathLike | None, download
                     if not (target / f).is_file():
                         _fetch(name, mirror + f, target / f)
                     verify(name, target / f)
+                if name == "vowels-audio":
+                    _fetch_audio(target)
                 return target
             except (OSError, ValueError, http.client.HTTPException, DatasetError) as err:
                 errors.append(f"{mirror}: {err}")
@@ -407,6 +538,26 @@ def _download_or_explain(name: str, data_dir: str | os.PathLike | None, download
         f"dataset {name!r} not found in {searched}{tried}; get {', '.join(DATASET_FILES[name])} "
         f"from {' or '.join(MIRRORS[name])}{hint}, and pass --data-dir or set PHYSNN_DATA_DIR"
     )
+
+
+def _fetch_audio(target: Path) -> None:
+    """Download the missing recordings into ``target/audio`` (``$PHYSNN_DATA_MIRROR``: from its
+    ``audio/`` folder), then verify them all together."""
+    override = os.environ.get("PHYSNN_DATA_MIRROR", "").split()
+    base = override[0].rstrip("/") + f"/{AUDIO_FOLDER}/" if override else AUDIO_MIRRORS[0]
+    folder = target / AUDIO_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    missing = [t for t in _recorded_tokens(target) if not (folder / f"{t}.wav").is_file()]
+    for token in tqdm(missing, desc="recordings", leave=False, file=sys.stderr):
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{token}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                _copy_url(base + f"{token}.wav", out, desc=f"{token}.wav")
+            os.replace(tmp, folder / f"{token}.wav")
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    if not _audio_complete(target):
+        raise DatasetError(f"the download left recordings missing in {folder}")
 
 
 def _fetch(name: str, url: str, dest: Path) -> None:
