@@ -212,3 +212,73 @@ def test_a_knob_at_zero_switches_its_perturbation_off():
     nuisance = everything_off.sample_nuisance(system, torch.Generator().manual_seed(18))
     noise = NoiseSource(torch.Generator().manual_seed(19))
     assert torch.equal(system(x, controls, nuisance, noise), nominal)
+
+
+# ----------------------------------------------------------------------- pulsed RRAM updates
+def fire(weight: float, pulses: int, *, gamma: float, up: float = 1.0, down: float = 1.0,
+         cycle: float = 0.0, n: int = 1, step: float = 0.01) -> torch.Tensor:  # fmt: skip
+    w = torch.full((n,), weight, dtype=torch.float64)
+    return pcm.apply_pulses(w, torch.full((n,), float(pulses), dtype=torch.float64), step,
+                            torch.full_like(w, up), torch.full_like(w, down), gamma, cycle,
+                            torch.Generator().manual_seed(30))  # fmt: skip
+
+
+def test_linear_pulses_move_the_weight_by_whole_steps_until_the_bound():
+    assert float(fire(0.1, 7, gamma=0.0)) == pytest.approx(0.17, abs=1e-12)
+    assert float(fire(0.1, -7, gamma=0.0)) == pytest.approx(0.03, abs=1e-12)
+    assert float(fire(0.95, 20, gamma=0.0)) == 1.0  # saturates at w_max
+
+
+def test_soft_bounds_pulses_follow_the_geometric_closed_form():
+    # γ = 1: Δw = s (1 − w) per up pulse, so 1 − w_n = (1 − w_0)(1 − s)^n; likewise down.
+    s, w0, n = 0.01, -0.3, 150
+    assert float(fire(w0, n, gamma=1.0, step=s)) == pytest.approx(1 - (1 - w0) * (1 - s) ** n)
+    assert float(fire(w0, -n, gamma=1.0, step=s)) == pytest.approx(-1 + (1 + w0) * (1 - s) ** n)
+
+
+def test_asymmetric_steps_drift_up_and_down_cycles_by_the_asymmetry():
+    # γ = 0, a = 0.2: n pulses up (1 + a) then n down (1 − a) leave 2 a n s.
+    a, n, s = 0.2, 10, 0.01
+    up_then = fire(0.0, n, gamma=0.0, up=1 + a, down=1 - a)
+    back = pcm.apply_pulses(up_then, torch.tensor([-float(n)], dtype=torch.float64), s,
+                            torch.tensor([1 + a]), torch.tensor([1 - a]), 0.0, 0.0,
+                            torch.Generator())  # fmt: skip
+    assert float(back) == pytest.approx(2 * a * n * s)
+
+
+def test_cycle_to_cycle_noise_grows_as_the_square_root_of_the_pulse_count():
+    n, s, sigma = 25, 0.001, 0.3
+    w = fire(0.0, n, gamma=0.0, cycle=sigma, n=20000, step=s)
+    assert float(w.mean()) == pytest.approx(n * s, rel=0.01)
+    assert float(w.std()) == pytest.approx(s * sigma * math.sqrt(n), rel=0.03)
+
+
+def test_a_device_with_pulsed_updates_holds_what_its_pulses_made():
+    from physnn.hardware.device import SimulatedDevice
+
+    system = Crossbar.from_preset("default", **IDEAL)
+    knobs = {"pulse_step": 0.01, "update_nonlinearity": 1.0, "update_asymmetry": 0.1,
+             "device_variation": 0.3, "cycle_variation": 0.3}  # fmt: skip
+    reality = make_reality(system, "none", knobs)
+    assert [p.name for p in reality.perturbations] == ["rram-pulsed-updates"]
+    device = SimulatedDevice(system, reality, seed=3)
+    target = system.init_controls(torch.Generator().manual_seed(31))
+    device.write(target)
+    assert torch.equal(device.read_controls()["weight"], target["weight"])  # what was asked
+    eye = torch.eye(system.config.num_inputs)
+    held = device.query(eye).T
+    error = (held - target["weight"]).abs()
+    assert 0.005 < float(error.mean()) < 0.5  # what the pulses made differs from the request
+    state = device.state_dict()
+    device.write({"weight": target["weight"] * 0.5})
+    device.load_state_dict(state)  # resume restores the held state and the write noise
+    assert torch.equal(device.query(eye).T, held)
+    exact = SimulatedDevice(system, make_reality(system, "none"), seed=3)
+    exact.write(target)
+    assert torch.allclose(exact.query(eye).T, target["weight"], atol=1e-6)
+
+
+def test_pulsed_updates_reject_an_asymmetry_beyond_one():
+    system = Crossbar.from_preset("default")
+    with pytest.raises(ConfigError, match="update_asymmetry must be in"):
+        make_reality(system, "none", {"pulse_step": 0.01, "update_asymmetry": 1.5})

@@ -137,21 +137,29 @@ class SimulatedDevice(Device):
         self._nuisance = _to_device(reality.sample_nuisance(system, hidden), self.torch_device)
         self._noise = torch.Generator(device=self.torch_device)
         self._noise.manual_seed(derived_seed(seed, "measurement-noise"))
+        self._write_noise = torch.Generator(device=self.torch_device)
+        self._write_noise.manual_seed(derived_seed(seed, "write-noise"))
         self._controls = {
             name: spec.project(torch.zeros(spec.shape, device=self.torch_device))
             for name, spec in self.specs.items()
         }
+        self._held = dict(self._controls)
 
     def read_controls(self) -> Controls:
+        """The controls last written (what the controller asked for)."""
         return {name: value.clone() for name, value in self._controls.items()}
 
     def _apply(self, controls: Controls) -> None:
-        for name, value in controls.items():
-            self._controls[name] = value.to(self.torch_device, torch.float32)
+        new = {name: value.to(self.torch_device, torch.float32) for name, value in controls.items()}
+        requested = {**self._controls, **new}
+        self._held = self.reality.write(
+            self._nuisance, self._held, self._controls, requested, self._write_noise
+        )
+        self._controls = requested
 
     def _measure(self, x: Tensor) -> Tensor:
         noise = NoiseSource(self._noise)
-        y = self.system(x.to(self.torch_device), self._controls, self._nuisance, noise)
+        y = self.system(x.to(self.torch_device), self._held, self._nuisance, noise)
         return self.reality.observe(y, self._noise)
 
     def oracle_forward(self, x: Tensor, controls: Controls) -> Tensor:
@@ -162,13 +170,17 @@ class SimulatedDevice(Device):
         return {
             **super().state_dict(),
             "controls": self.read_controls(),
+            "held": {name: value.clone() for name, value in self._held.items()},
             "noise_rng": self._noise.get_state(),
+            "write_rng": self._write_noise.get_state(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
-        self._apply(state["controls"])
+        self._controls = {k: v.to(self.torch_device) for k, v in state["controls"].items()}
+        self._held = {k: v.to(self.torch_device) for k, v in state["held"].items()}
         self._noise.set_state(state["noise_rng"])
+        self._write_noise.set_state(state["write_rng"])
 
 
 def _to_device(nuisance: Nuisance, device: torch.device) -> Nuisance:

@@ -22,6 +22,19 @@ with conductances g in units of g_max = 25 µS:
                      Q_s = min(0.0088/g_T^0.65, 0.2),  t_read = 250 ns (t counted from t₀);
 * global drift compensation: one factor α = Σ|G_P · 1| / Σ|G(t) · 1| per tile, read with an
   all-ones input, rescales the digital output (Le Gallo et al., Adv. Electron. Mater. 2018).
+
+In-situ training updates memristive (RRAM) weights with identical voltage pulses instead of
+program-and-verify. One pulse moves a weight w ∈ [w_min, w_max] = [−1, 1] by a state-dependent
+step (the soft-bounds family of Gokmen & Vlasov, Front. Neurosci. 10, 333 (2016), as in IBM's
+aihwkit pulsed devices; the nonlinear conductance response of Yu, Proc. IEEE 106, 260 (2018)):
+
+    Δw⁺ = Δw_min · a⁺ · (1 − w/w_max)^γ · (1 + σ_c ξ),
+    Δw⁻ = −Δw_min · a⁻ · (1 − w/w_min)^γ · (1 + σ_c ξ),
+
+with γ the nonlinearity (0: constant steps, 1: soft bounds, steps shrink to 0 at the bounds),
+a± = (1 ± asymmetry)(1 + σ_d ε±) the device's up and down step scales (device-to-device
+variation σ_d, a draw per device), σ_c the cycle-to-cycle variation (a draw per pulse), and a
+requested change Δw sent as round(Δw/Δw_min) pulses of its sign.
 """
 
 from __future__ import annotations
@@ -133,3 +146,35 @@ def global_drift_compensation(reference: Tensor, drifted: Tensor, tile: int) -> 
 
     alpha = per_tile(s_ref) / per_tile(s_now).clamp_min(1e-12)
     return alpha.repeat_interleave(tile, dim=0)[:out]
+
+
+def pulse_step(
+    weight: Tensor, up: Tensor, scale_up: Tensor, scale_down: Tensor, nonlinearity: float
+) -> Tensor:
+    """The signed step of one pulse (in units of Δw_min) at ``weight``: potentiation where ``up``,
+    depression elsewhere, shrinking towards the bound it approaches as (1 − w/w_bound)^γ."""
+    towards_max = (1.0 - weight).clamp_min(0.0) ** nonlinearity * scale_up
+    towards_min = (1.0 + weight).clamp_min(0.0) ** nonlinearity * scale_down
+    return torch.where(up, towards_max, -towards_min)
+
+
+def apply_pulses(
+    weight: Tensor,
+    pulses: Tensor,
+    step: float,
+    scale_up: Tensor,
+    scale_down: Tensor,
+    nonlinearity: float,
+    cycle_variation: float,
+    generator: torch.Generator,
+) -> Tensor:
+    """Fire |pulses| pulses of sign(pulses) at every device, one after the other (each step
+    depends on the state the previous one left), with cycle-to-cycle noise; w stays in [−1, 1]."""
+    count, up = pulses.abs(), pulses > 0
+    for k in range(int(count.max()) if count.numel() else 0):
+        delta = step * pulse_step(weight, up, scale_up, scale_down, nonlinearity)
+        if cycle_variation:
+            noise = torch.randn(weight.shape, generator=generator, device=generator.device)
+            delta = delta * (1.0 + cycle_variation * noise.to(weight))
+        weight = torch.where(count > k, (weight + delta).clamp(-1.0, 1.0), weight)
+    return weight

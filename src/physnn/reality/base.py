@@ -6,7 +6,10 @@ A :class:`Perturbation` acts in one or both of two ways:
   (a misalignment, a fabrication error map). A simulated device draws them with a seed that the
   training method never sees; noise-aware training redraws them every step.
 * **per measurement** — :meth:`~Perturbation.observe` adds noise to every measured output
-  (shot and read noise), with a seeded generator.
+  (shot and read noise), with a seeded generator;
+* **per write** — :meth:`~Perturbation.write` turns a requested change of the controls into the
+  state the device really holds afterwards (e.g. the nonlinear, noisy conductance steps of
+  pulsed memristor updates). Without one, writes are exact.
 
 A :class:`Reality` is an ordered composition of perturbations. Values are given in physical units
 (metres, radians, photons) so that a level means the same thing on every preset.
@@ -21,7 +24,7 @@ import torch
 from torch import Tensor
 
 from physnn.errors import ConfigError
-from physnn.systems.base import Nuisance, System
+from physnn.systems.base import Controls, Nuisance, System
 
 
 class Perturbation:
@@ -44,6 +47,18 @@ class Perturbation:
         gradients flow through it (noise-aware training); otherwise it may use exact statistics.
         """
         return y
+
+    def write(
+        self,
+        nuisance: Nuisance,
+        held: Controls,
+        previous: Controls,
+        requested: Controls,
+        generator: torch.Generator,
+    ) -> Controls:
+        """The controls the device holds after ``requested`` replaces ``previous`` (the last
+        request) while it held ``held`` (default: exactly the request)."""
+        return requested
 
     def describe(self) -> dict[str, Any]:
         return {"perturbation": self.name, **asdict(self)}  # type: ignore[call-overload]
@@ -82,6 +97,20 @@ class Reality:
         for p in self.perturbations:
             y = p.observe(y, generator, differentiable=differentiable)
         return y
+
+    def write(
+        self,
+        nuisance: Nuisance,
+        held: Controls,
+        previous: Controls,
+        requested: Controls,
+        generator: torch.Generator,
+    ) -> Controls:
+        """The state after a write: the write model of the last perturbation that has one."""
+        for p in reversed(self.perturbations):
+            if type(p).write is not Perturbation.write:
+                return p.write(nuisance, held, previous, requested, generator)
+        return requested
 
     @property
     def noisy(self) -> bool:

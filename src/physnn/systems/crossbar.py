@@ -110,6 +110,7 @@ class Crossbar(System):
             "drift_noise": None,  # (2, m, n) standard normals of the drift exponents ν
             "inference_time": 0.0,  # s after the drift reference time t₀ = 20 s
             "read_noise_scale": 0.0,  # 1: the PCM model's 1/f read noise σ_nG(t)
+            "pulse_scales": None,  # (2, m, n) up/down step scales of pulsed updates (reality)
         }
 
     output_kind = "real"
