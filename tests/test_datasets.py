@@ -238,7 +238,7 @@ def test_vowel_audio_is_verified_and_downloaded_from_a_mirror(tmp_path, monkeypa
     shutil.copytree(source, copy)
     first = copy / "audio" / "m01ae.wav"
     first.write_bytes(first.read_bytes()[:-2] + b"\0\1")
-    with pytest.raises(DatasetError, match="recordings in .* are not the original ones"):
+    with pytest.raises(DatasetError, match=r"recordings in .* are not the original ones"):
         load_dataset("vowels-audio", data_dir=copy, download=False)
     monkeypatch.setenv("PHYSNN_DATA_MIRROR", source.as_uri())
     data = load_dataset("vowels3-audio")  # tables, then the 1116 recordings into the cache

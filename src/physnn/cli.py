@@ -69,7 +69,7 @@ def _add_experiment_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="run seed (data order, init, hidden device)")
     p.add_argument("--epochs", type=_positive_int)
     p.add_argument("--batch-size", type=_positive_int)
-    p.add_argument("--lr", type=float, help="Adam learning rate")
+    p.add_argument("--lr", type=float, help="Adam learning rate (default: the system's)")
     p.add_argument("--max-step", type=float, help="largest change of a control per step")
     p.add_argument("--max-queries", type=_positive_int, help="budget: device queries in training")
     p.add_argument("--max-seconds", type=float, help="budget: wall time of training")

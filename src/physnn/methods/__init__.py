@@ -7,6 +7,7 @@ from physnn.methods import (  # noqa: F401  (register themselves)
     insilico,
     local_learning,
     pat,
+    ridge,
     zeroth_order,
 )
 from physnn.methods.base import (

@@ -35,6 +35,7 @@ class Requirements:
     device_forward: bool = False  # queries the device while training
     reciprocal: bool = False  # physical adjoint (backward) propagation
     energy_based: bool = False  # equilibria of an energy function
+    linear_readout: bool = False  # sets a final linear readout (not detector regions)
 
 
 _CAPABILITY_OF = {
@@ -51,6 +52,11 @@ def incompatibility(
     for need, (capability, lacks) in _CAPABILITY_OF.items():
         if getattr(method.requirements, need) and not getattr(caps, capability):
             return f"method {method.name!r} needs {need.replace('_', ' ')}; {system_name!r} {lacks}"
+    if method.requirements.linear_readout and caps.detector_readout:
+        return (
+            f"method {method.name!r} fits a linear readout; {system_name!r} is read out by "
+            "detector regions"
+        )
     return None
 
 
@@ -104,6 +110,9 @@ class GradientEstimator(ABC):
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, **asdict(self.options)}
+
+    def start_epoch(self, epoch: int) -> None:  # noqa: B027 (optional hook)
+        """Called before the first step of each epoch (not when a run resumes inside one)."""
 
     def epoch_diagnostics(self) -> dict[str, float]:
         """Method-specific figures for the epoch just finished (e.g. a gradient alignment angle),

@@ -7,9 +7,11 @@ from physnn.reality import (  # noqa: F401
     mzi,
     oscillators,
     photoelectric,
+    reservoir,
     resonators,
     scattering,
     shg,
+    wave,
     waveguide,
 )
 from physnn.reality.base import Perturbation, Reality

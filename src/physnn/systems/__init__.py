@@ -20,9 +20,11 @@ from physnn.systems import (  # noqa: E402,F401
     mzi,
     oscillators,
     photoelectric,
+    reservoir,
     resonators,
     scattering,
     shg,
+    wave,
     waveguide,
 )
 

@@ -149,6 +149,7 @@ class Capabilities:
     energy_based: bool = False  # outputs are minima of an energy (EP, coupled learning)
     time_reversible: bool = False  # Hamiltonian dynamics that can be echoed
     intermediate_measurements: bool = False  # taps between internal layers are observable
+    detector_readout: bool = False  # one detector region per class, compared (no linear readout)
     description: str = ""
 
 
@@ -164,6 +165,8 @@ class System(nn.Module, ABC):
     config_class: ClassVar[type]
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
     """Named configurations; ``"default"`` must exist."""
+    learning_rate: ClassVar[float] = 0.05
+    """The Adam learning rate a run uses unless it sets one (``--lr``)."""
 
     def __init__(self, config: Any) -> None:
         super().__init__()

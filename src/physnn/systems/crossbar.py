@@ -88,6 +88,8 @@ class Crossbar(System):
         reciprocal=True,  # a crossbar is read transposed by driving its columns (Gokmen 2016)
         description="analog in-memory matrix-vector multiplication on PCM crossbar tiles",
     )
+    # Weights span [−1, 1] at 8-bit resolution: 0.05 steps overshoot (measured on digits).
+    learning_rate = 0.005
     config_class = CrossbarConfig
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         # 64 inputs (8×8 digits) → 32 outputs on one tile: trains in seconds.

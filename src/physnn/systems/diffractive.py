@@ -98,6 +98,7 @@ class DiffractiveNetwork(System):
         differentiable=True,
         linear=True,
         reciprocal=True,
+        detector_readout=True,
         description="free-space diffractive network of phase masks (Lin et al. 2018)",
     )
     config_class = DiffractiveConfig

@@ -126,6 +126,7 @@ class MZIMesh(System):
         linear=False,  # |·|² detection, and activations between layers
         reciprocal=True,  # passive waveguide optics: light can be sent backwards (Pai 2023)
         intermediate_measurements=True,  # taps after each layer (Pai 2023; Bandyopadhyay 2024)
+        detector_readout=True,
         description="programmable Mach-Zehnder interferometer meshes (Shen et al. 2017)",
     )
     config_class = MZIConfig

@@ -159,6 +159,7 @@ class ProgrammableWaveguide(System):
         differentiable=True,
         linear=True,  # the output field is linear in the input field (intensities are detected)
         reciprocal=True,  # passive dielectric propagation; the adjoint is backward propagation
+        detector_readout=True,
         description="2-D programmable slab waveguide, split-step BPM (Onodera et al. 2024)",
     )
     config_class = WaveguideConfig

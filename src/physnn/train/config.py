@@ -10,6 +10,15 @@ from typing import Any
 from physnn.errors import ConfigError
 from physnn.nets.architectures import ModelSpec
 
+DEFAULT_LEARNING_RATE = 0.05
+
+
+def suggested_learning_rate(system: str) -> float:
+    """The system's suggested Adam learning rate (unknown names fail later, with the others)."""
+    from physnn.systems import SYSTEMS
+
+    return SYSTEMS[system].learning_rate if system in SYSTEMS else DEFAULT_LEARNING_RATE
+
 
 @dataclass
 class TrainConfig:
@@ -28,7 +37,7 @@ class TrainConfig:
     seed: int = 0
     epochs: int = 15
     batch_size: int = 32
-    lr: float = 0.05
+    lr: float | None = None  # Adam learning rate; None: the system's suggested one
     max_step: float | None = None  # largest change of a control per step (slew limit)
     eval_batch_size: int = 500
     max_queries: int | None = None  # stop training once this many device queries were made
@@ -43,6 +52,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if self.lr is None:
+            self.lr = suggested_learning_rate(self.system)
         if not isinstance(self.lr, int | float) or not self.lr > 0:
             raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
         if self.max_step is not None and not (

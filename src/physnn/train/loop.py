@@ -94,6 +94,8 @@ def train_epoch(
         generator=torch.Generator().manual_seed(derived_seed(cfg.seed, f"epoch{epoch}")),
     )
     num_batches = -(-len(order) // cfg.batch_size)
+    if state.step == 0:  # not when resuming inside the epoch: the method's state was restored
+        exp.estimator.start_epoch(epoch)
     bar = tqdm(
         range(state.step, num_batches),
         initial=state.step,
