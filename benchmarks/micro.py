@@ -1,6 +1,7 @@
 """Micro-benchmark: forward and forward+backward time of each system preset.
 
     python benchmarks/micro.py [--batch 64] [--repeats 20] [--threads 2] [--device cpu] [--json]
+                               [--systems crossbar,wave]
 
 Reports medians over repeats after a warm-up, per preset of every registered system, for a batch
 of 28×28 images (each system resamples them to its input: an image plane or n input values).
@@ -65,13 +66,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--systems", help="comma-separated names (default: every system)")
     args = parser.parse_args()
+    names = args.systems.split(",") if args.systems else list(SYSTEMS)
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     rows = [
         bench_preset(name, preset, args.batch, args.repeats, device)
-        for name, cls in SYSTEMS.items()
-        for preset in sorted(cls.presets)
+        for name in names
+        for preset in sorted(SYSTEMS[name].presets)
     ]
     if args.json:
         print(json.dumps(rows, indent=2))

@@ -205,3 +205,21 @@ def test_time_series_generators():
     assert series.min() > 0.2 and series.max() < 1.5 and series.std() > 0.15  # chaotic, bounded
     assert nmse(y, y) == 0.0
     assert nmse(torch.full_like(y, float(y.mean())), y) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("readout", ["snapshots", "window-mean", "window-power"])
+def test_readouts_sample_or_integrate_the_node_states(readout):
+    system = Reservoir.from_preset("default", nodes=6, readout_times=3, readout=readout)
+    controls = system.init_controls(torch.Generator().manual_seed(0))
+    x = torch.rand(2, 12, generator=torch.Generator().manual_seed(1))
+    nuisance = system.nominal_nuisance()
+    states = system.states(x, controls, nuisance)  # (B, T = 12, nodes)
+    y = system(x, controls, nuisance).reshape(2, 3, 6)
+    if readout == "snapshots":
+        expected = states[:, [3, 7, 11]]
+    else:
+        power = states.square() if readout == "window-power" else states
+        expected = power.reshape(2, 3, 4, 6).mean(dim=2)
+    assert torch.allclose(y, expected)
+    with pytest.raises(ConfigError, match="readout must be one of"):
+        Reservoir.from_preset("default", readout="peaks")

@@ -3,8 +3,12 @@
 A sample is flattened at its native length into a scalar time series u(n) (each value held for
 ``hold`` steps): the 64 pixels of a ``digits`` image, the formant vector of ``vowels`` or the
 1000 audio samples of ``vowels3-audio``. The reservoir (:mod:`physnn.physics.reservoir`) is
-driven by it, and its node states at ``readout_times`` equally spaced times are concatenated
-into the measured outputs (``nodes × readout_times``); a trainable linear readout follows —
+driven by it, and its node states at ``readout_times`` equally spaced times (``readout =
+"snapshots"``), or their means over as many equal windows (``"window-mean"``: what a slow
+detector integrates; it keeps the power a node picks up from an audio signal, which a snapshot
+samples at a random phase; ``"window-power"``: the mean of the squared states, what a
+square-law detector integrates), are concatenated into the measured outputs (``nodes ×
+readout_times``); a trainable linear readout follows —
 readout-only training is reservoir computing proper (Tanaka et al., Neural Networks 115, 100
 (2019)); the ``ridge`` method solves it in closed form.
 
@@ -47,6 +51,9 @@ from physnn.systems.base import (
 KINDS = ("delay", "esn")
 
 
+READOUTS = ("snapshots", "window-mean", "window-power")
+
+
 @dataclass(frozen=True)
 class ReservoirConfig:
     """A delay reservoir (``kind="delay"``) or an echo state network (``kind="esn"``)."""
@@ -64,7 +71,8 @@ class ReservoirConfig:
     input_scaling: float = 0.5  # initial γ
     bias: float = 0.2  # initial φ (rad for sin2)
     hold: int = 1  # steps each input value is held
-    readout_times: int = 8  # equally spaced times whose states are measured
+    readout_times: int = 8  # equally spaced times (or windows) whose states are measured
+    readout: str = "snapshots"  # "snapshots", "window-mean" or "window-power"
     loop_noise: float = 0.0  # design σ of the noise added to each node per step
     seed: int = 0  # fixes the mask, the ESN input weights and W
 
@@ -74,6 +82,8 @@ class ReservoirConfig:
         if self.nonlinearity not in NONLINEARITIES:
             valid = ", ".join(NONLINEARITIES)
             raise ValueError(f"nonlinearity must be one of {valid}, got {self.nonlinearity!r}")
+        if self.readout not in READOUTS:
+            raise ValueError(f"readout must be one of {', '.join(READOUTS)}, got {self.readout!r}")
         for name in ("nodes", "hold", "readout_times"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
@@ -218,5 +228,14 @@ class Reservoir(System):
         self, x: Tensor, controls: Controls, nuisance: Nuisance, noise: NoiseSource | None = None
     ) -> Tensor:
         states = self.states(x, controls, nuisance, noise)
-        picked = states[:, self.readout_indices(states.shape[1]).to(states.device)]
-        return picked.reshape(states.shape[0], -1)
+        batch, steps, _ = states.shape
+        ends = self.readout_indices(steps)
+        if self.config.readout == "snapshots":
+            return states[:, ends.to(states.device)].reshape(batch, -1)
+        starts = torch.cat([ends.new_zeros(1), ends[:-1] + 1]).tolist()
+        if self.config.readout == "window-power":
+            states = states.square()
+        windows = [
+            states[:, a : b + 1].mean(dim=1) for a, b in zip(starts, ends.tolist(), strict=True)
+        ]
+        return torch.cat(windows, dim=1)
