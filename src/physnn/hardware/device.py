@@ -19,9 +19,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from physnn.errors import ControlBoundsError
+from physnn.errors import ControlBoundsError, IncompatibleError
 from physnn.reality.base import Reality
 from physnn.systems.base import Controls, ControlSpec, NoiseSource, Nuisance, System
+from physnn.systems.energy import EnergySystem, Equilibrium
 
 PHASES = ("train", "eval")
 
@@ -86,6 +87,44 @@ class Device(ABC):
         stats = self._stats[self._phase]
         stats.writes += 1
         stats.values_written += changed
+
+    def relax(
+        self, x: Tensor, *, nudge: Tensor | None = None, clamp: Tensor | None = None
+    ) -> Equilibrium:
+        """Let an energy-based device settle (free, nudged or clamped outputs) and measure its
+        outputs and the local energy derivatives; counted like a query (one per sample)."""
+        with torch.no_grad():
+            settled = self._relax(x.detach(), nudge=nudge, clamp=clamp)
+        stats = self._stats[self._phase]
+        stats.queries += x.shape[0]
+        stats.query_calls += 1
+        return settled
+
+    def _relax(self, x: Tensor, *, nudge: Tensor | None, clamp: Tensor | None) -> Equilibrium:
+        raise IncompatibleError("this device has no equilibrium to nudge or clamp")
+
+    def measure_gradient(
+        self, x: Tensor, output_gradient: Tensor, procedure: str
+    ) -> tuple[Tensor, Controls]:
+        """Run a physical gradient procedure (e.g. ``"adjoint"``: forward and adjoint fields
+        interfered at every phase shifter, Hughes et al. 2018; ``"ffm"``: fully forward mode,
+        Xue et al. 2024) for the batch ``x`` and the loss gradient ``output_gradient`` with
+        respect to the measured outputs. Returns the measured outputs and the measured gradient
+        with respect to the realized controls (batch sum). Counted as queries: one per sample
+        for each physical pass the procedure makes."""
+        with torch.no_grad():
+            outputs, grads, passes = self._measure_gradient(
+                x.detach(), output_gradient.detach(), procedure
+            )
+        stats = self._stats[self._phase]
+        stats.queries += passes * x.shape[0]
+        stats.query_calls += passes
+        return outputs, grads
+
+    def _measure_gradient(
+        self, x: Tensor, output_gradient: Tensor, procedure: str
+    ) -> tuple[Tensor, Controls, int]:
+        raise IncompatibleError(f"this device cannot run the gradient procedure {procedure!r}")
 
     @abstractmethod
     def read_controls(self) -> Controls:
@@ -161,6 +200,35 @@ class SimulatedDevice(Device):
         noise = NoiseSource(self._noise)
         y = self.system(x.to(self.torch_device), self._held, self._nuisance, noise)
         return self.reality.observe(y, self._noise)
+
+    def _relax(self, x: Tensor, *, nudge: Tensor | None, clamp: Tensor | None) -> Equilibrium:
+        if not isinstance(self.system, EnergySystem):
+            raise IncompatibleError(f"system {self.system.name!r} has no equilibrium to nudge")
+        noise = NoiseSource(self._noise)
+        dev = self.torch_device
+        settled = self.system.relax(
+            x.to(dev),
+            self._held,
+            self._nuisance,
+            nudge=None if nudge is None else nudge.to(dev),
+            clamp=None if clamp is None else clamp.to(dev),
+            noise=noise,
+        )
+        outputs = self.reality.observe(settled.outputs, self._noise)
+        return Equilibrium(outputs, settled.local)
+
+    def _measure_gradient(
+        self, x: Tensor, output_gradient: Tensor, procedure: str
+    ) -> tuple[Tensor, Controls, int]:
+        dev = self.torch_device
+        return self.system.measured_gradient(
+            procedure,
+            x.to(dev),
+            self._held,
+            self._nuisance,
+            output_gradient.to(dev),
+            NoiseSource(self._noise),
+        )
 
     def oracle_forward(self, x: Tensor, controls: Controls) -> Tensor:
         """Differentiable noise-free output of the hidden true physics (diagnostics only)."""

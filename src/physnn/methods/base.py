@@ -36,6 +36,7 @@ class Requirements:
     reciprocal: bool = False  # physical adjoint (backward) propagation
     energy_based: bool = False  # equilibria of an energy function
     linear_readout: bool = False  # sets a final linear readout (not detector regions)
+    gradient_procedure: str | None = None  # a physical gradient measurement of the device
 
 
 _CAPABILITY_OF = {
@@ -52,6 +53,13 @@ def incompatibility(
     for need, (capability, lacks) in _CAPABILITY_OF.items():
         if getattr(method.requirements, need) and not getattr(caps, capability):
             return f"method {method.name!r} needs {need.replace('_', ' ')}; {system_name!r} {lacks}"
+    procedure = method.requirements.gradient_procedure
+    if procedure and procedure not in caps.gradient_procedures:
+        return f"method {method.name!r} needs the physical procedure {procedure!r}; " + (
+            f"{system_name!r} offers {', '.join(caps.gradient_procedures)}"
+            if caps.gradient_procedures
+            else f"{system_name!r} offers none"
+        )
     if method.requirements.linear_readout and caps.detector_readout:
         return (
             f"method {method.name!r} fits a linear readout; {system_name!r} is read out by "

@@ -16,10 +16,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import torch
 from torch import Tensor, nn
 
 from physnn.hardware.device import Device
 from physnn.systems.base import Controls, System
+from physnn.systems.energy import Equilibrium
 from physnn.twins.nominal import NominalTwin, Twin
 
 
@@ -71,6 +73,23 @@ def run_device(block: PhysicalBlock, x: Tensor) -> Tensor:
     """Device forward: deploy the current controls if they changed, then query (no gradient)."""
     block.deploy()
     return block.require_device().query(x)
+
+
+def relax_on_device(
+    block: PhysicalBlock, x: Tensor, *, nudge: Tensor | None = None, clamp: Tensor | None = None
+) -> Equilibrium:
+    """Energy-based device: deploy the current controls if they changed, then let it settle
+    (free, nudged or clamped) and measure (no gradient)."""
+    block.deploy()
+    return block.require_device().relax(x, nudge=nudge, clamp=clamp)
+
+
+def backward_to_latent(block: PhysicalBlock, grads: Controls) -> None:
+    """Accumulate ``.grad`` of the block's latent controls from gradients with respect to the
+    realized controls (through wrapping, clipping and straight-through quantization)."""
+    realized = block.realized_controls()
+    names = [k for k in realized if k in grads]
+    torch.autograd.backward([realized[k] for k in names], [grads[k].to(realized[k]) for k in names])
 
 
 class PNN(nn.Module):

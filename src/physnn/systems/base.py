@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from physnn.errors import ConfigError, ControlBoundsError
+from physnn.errors import ConfigError, ControlBoundsError, IncompatibleError
 from physnn.physics.quantization import level_step, quantize_ste, snap_to_levels
 
 Nuisance = dict[str, Any]
@@ -150,6 +150,7 @@ class Capabilities:
     time_reversible: bool = False  # Hamiltonian dynamics that can be echoed
     intermediate_measurements: bool = False  # taps between internal layers are observable
     detector_readout: bool = False  # one detector region per class, compared (no linear readout)
+    gradient_procedures: tuple[str, ...] = ()  # physical gradient measurements ("adjoint", "ffm")
     description: str = ""
 
 
@@ -234,3 +235,20 @@ class System(nn.Module, ABC):
         Without ``noise`` the result is deterministic (the noise-free mean for stochastic
         substrates); with it, internal noise is drawn from ``noise.generator``.
         """
+
+    def measured_gradient(
+        self,
+        procedure: str,
+        x: Tensor,
+        controls: Controls,
+        nuisance: Nuisance,
+        output_gradient: Tensor,
+        noise: NoiseSource | None = None,
+    ) -> tuple[Tensor, Controls, int]:
+        """Run the physical gradient ``procedure``: the measured outputs y (B, num_outputs), the
+        gradient of Σ ⟨output_gradient, y⟩ with respect to the controls as the procedure
+        measures it (batch sum, with its measurement noise when ``noise`` is given), and the
+        number of physical passes it took per sample."""
+        raise IncompatibleError(
+            f"system {self.name!r} has no physical gradient procedure {procedure!r}"
+        )
