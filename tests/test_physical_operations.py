@@ -19,8 +19,8 @@ def test_a_device_without_equilibrium_or_gradient_procedure_refuses_them():
     x = torch.rand(2, 8, 8)
     with pytest.raises(IncompatibleError, match="no equilibrium"):
         device.relax(x)
-    with pytest.raises(IncompatibleError, match="no physical gradient procedure 'adjoint'"):
-        device.measure_gradient(x, torch.ones(2, system.num_outputs), "adjoint")
+    with pytest.raises(IncompatibleError, match="no physical gradient procedure 'echo'"):
+        device.measure_gradient(x, torch.ones(2, system.num_outputs), "echo")
     assert device.stats().queries == 0  # nothing ran, nothing counted
 
 

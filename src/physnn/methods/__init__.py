@@ -5,6 +5,7 @@ from physnn.methods import (  # noqa: F401  (register themselves)
     feedback_alignment,
     forward_forward,
     insilico,
+    insitu,
     local_learning,
     pat,
     ridge,

@@ -29,7 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from physnn.physics import optics
+from physnn.errors import IncompatibleError
+from physnn.physics import adjoint, optics
 from physnn.physics.quantization import quantize_ste, snap_to_levels
 from physnn.systems import SYSTEMS
 from physnn.systems.base import (
@@ -99,6 +100,8 @@ class DiffractiveNetwork(System):
         linear=True,
         reciprocal=True,
         detector_readout=True,
+        # in-situ optical backpropagation (Zhou 2020) and fully forward mode (Xue 2024)
+        gradient_procedures=("adjoint", "ffm"),
         description="free-space diffractive network of phase masks (Lin et al. 2018)",
     )
     config_class = DiffractiveConfig
@@ -146,6 +149,7 @@ class DiffractiveNetwork(System):
             "phase_error": None,  # (L, N, N) fabrication phase error, rad
             "absorption": 0.0,  # amplitude attenuation per radian of phase delay
             "phase_levels": None,  # phase levels the hardware realizes (None: continuous)
+            "monitor_noise": 0.0,  # relative noise of the in-situ holographic field measurements
         }
 
     @property
@@ -174,7 +178,11 @@ class DiffractiveNetwork(System):
     def forward(
         self, x: Tensor, controls: Controls, nuisance: Nuisance, noise: NoiseSource | None = None
     ) -> Tensor:
-        c = self.config  # deterministic physics: detector noise is added by the reality gap
+        field, _ = self._trace(x, controls, nuisance)
+        return optics.detect(optics.intensity(field), self.detector_masks)
+
+    def _masks(self, controls: Controls, nuisance: Nuisance) -> tuple[Tensor, Tensor | None]:
+        """The phases the masks really impose and their amplitudes (None: lossless)."""
         phase = controls["phase"]
         levels = nuisance.get("phase_levels")
         if levels is not None:
@@ -183,23 +191,87 @@ class DiffractiveNetwork(System):
         amplitude = torch.exp(-alpha * phase) if alpha else None
         if nuisance.get("phase_error") is not None:
             phase = phase + nuisance["phase_error"].to(phase)
-        extra = self._misalignment(nuisance, phase.device)
+        return phase, amplitude
 
+    def _gap(self, field: Tensor, layer: int, extra: Tensor | None, *, transpose: bool = False):
+        """Free space of gap ``layer`` (input → mask 1 is gap 0), or its transpose."""
+        c = self.config
+        propagate = adjoint.propagate_transpose if transpose else optics.propagate
+        return propagate(
+            field,
+            c.pitch,
+            c.wavelength,
+            c.distances[layer],
+            padding=c.padding,
+            band_limit=c.band_limit,
+            extra_phase=None if extra is None else extra[layer],
+        )
+
+    def _trace(self, x: Tensor, controls: Controls, nuisance: Nuisance) -> tuple[Tensor, Tensor]:
+        """The field on the detector plane and the fields right after each mask, (B, L, N, N)."""
+        c = self.config  # deterministic physics: detector noise is added by the reality gap
+        phase, amplitude = self._masks(controls, nuisance)
+        extra = self._misalignment(nuisance, phase.device)
         field = self.encode(x).to(phase.device)
-        for layer, z in enumerate(c.distances):
-            field = optics.propagate(
-                field,
-                c.pitch,
-                c.wavelength,
-                z,
-                padding=c.padding,
-                band_limit=c.band_limit,
-                extra_phase=None if extra is None else extra[layer],
-            )
+        after_masks = []
+        for layer in range(c.num_layers + 1):
+            field = self._gap(field, layer, extra)
             if layer < c.num_layers:
                 amp = None if amplitude is None else amplitude[layer]
                 field = optics.modulate(field, phase[layer], amp)
-        return optics.detect(optics.intensity(field), self.detector_masks)
+                after_masks.append(field)
+        return field, torch.stack(after_masks, 1)
+
+    def measured_gradient(
+        self,
+        procedure: str,
+        x: Tensor,
+        controls: Controls,
+        nuisance: Nuisance,
+        output_gradient: Tensor,
+        noise: NoiseSource | None = None,
+    ) -> tuple[Tensor, Controls, int]:
+        """dL/dφ_l = Re(i · E_f · E_a) at every mask pixel, E_f and E_a measured holographically.
+
+        The adjoint source ḡ = 2 (∂L/∂y_c) z* on detector c (the output field z is measured
+        holographically in the forward pass) is sent back through the network:
+
+        * ``"adjoint"`` (Zhou et al., Photon. Res. 8, 940 (2020)): backwards through the same
+          free space, i.e. by reciprocity the transpose of each gap — exact;
+        * ``"ffm"`` (fully forward mode, Xue et al., Nature 632, 280 (2024)): a second *forward*
+          propagation through the mirrored system, the masks met in reverse order. It equals the
+          backward pass when each gap is spatially symmetric, H(f) = H(−f); lateral plane
+          displacements break that symmetry and the reading becomes approximate.
+
+        Two passes per sample (forward, error field), each imaging every mask plane. The
+        readings assume pure phase masks: the absorption a(φ) = e^{−αφ} of thick pixels adds a
+        term −α Re(E_f E_a) that the procedure does not know and omits.
+        """
+        if procedure not in ("adjoint", "ffm"):
+            raise IncompatibleError(
+                f"system 'diffractive' has no physical gradient procedure {procedure!r}"
+            )
+        c = self.config
+        phase, amplitude = self._masks(controls, nuisance)
+        extra = self._misalignment(nuisance, phase.device)
+        field, forward = self._trace(x, controls, nuisance)
+        measured = optics.detect(optics.intensity(field), self.detector_masks)
+        weight = output_gradient.to(measured) @ self.detector_masks.flatten(1).to(measured)
+        error = adjoint.output_cotangent(field, weight.view_as(field.real), "intensity").conj()
+        backward = []
+        for layer in reversed(range(c.num_layers + 1)):
+            error = self._gap(error, layer, extra, transpose=procedure == "adjoint")
+            if layer > 0:
+                backward.append(error)
+                amp = None if amplitude is None else amplitude[layer - 1]
+                error = optics.modulate(error, phase[layer - 1], amp)
+        product = adjoint.holographic_product(
+            forward,
+            torch.stack(backward[::-1], 1),
+            float(nuisance.get("monitor_noise", 0.0)),
+            None if noise is None else noise.generator,
+        )
+        return measured, {"phase": (1j * product).real.sum(0)}, 2
 
     def _misalignment(self, nuisance: Nuisance, device: torch.device) -> Tensor | None:
         """Spectral phase of each gap from the planes' displacements, or None when aligned."""

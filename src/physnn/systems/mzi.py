@@ -41,7 +41,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from physnn.physics import mesh
+from physnn.errors import ConfigError, IncompatibleError
+from physnn.physics import adjoint, mesh
 from physnn.systems import SYSTEMS
 from physnn.systems.base import (
     Capabilities,
@@ -127,6 +128,7 @@ class MZIMesh(System):
         reciprocal=True,  # passive waveguide optics: light can be sent backwards (Pai 2023)
         intermediate_measurements=True,  # taps after each layer (Pai 2023; Bandyopadhyay 2024)
         detector_readout=True,
+        gradient_procedures=("adjoint",),  # in-situ backpropagation (Hughes 2018; Pai 2023)
         description="programmable Mach-Zehnder interferometer meshes (Shen et al. 2017)",
     )
     config_class = MZIConfig
@@ -202,6 +204,7 @@ class MZIMesh(System):
             "crosstalk": 0.0,  # fraction κ of a heater's phase on each neighbour in its column
             "phase_offset": None,  # (L, K, 2M + N) static phase offsets (drift), rad
             "mzi_loss_db": 0.0,  # insertion loss per MZI, dB (scalar or (L, K, M))
+            "monitor_noise": 0.0,  # relative noise of the in-situ phase-shifter intensity monitors
         }
 
     @property
@@ -282,3 +285,106 @@ class MZIMesh(System):
         if self.config.detection == "homodyne":
             return torch.cat([ports.real, ports.imag], dim=-1)
         return ports.abs().square()
+
+    # ----------------------------------------------------------------------------- in situ
+    def measured_gradient(
+        self,
+        procedure: str,
+        x: Tensor,
+        controls: Controls,
+        nuisance: Nuisance,
+        output_gradient: Tensor,
+        noise: NoiseSource | None = None,
+    ) -> tuple[Tensor, Controls, int]:
+        """In-situ backpropagation (Hughes et al., Optica 5, 864 (2018); Pai et al., Science 380,
+        398 (2023)): dL/dφ = ½ (|E_f + E_tr|² − |E_f|² − |E_tr|²) at every phase shifter, see
+        :mod:`physnn.physics.adjoint`.
+
+        Passes per sample: one forward pass (photodiodes and the intensity monitors at every
+        phase shifter); one coherent (homodyne) measurement of the output field and of the fields
+        between layers, unless the outputs are homodyne already and there is one layer; then per
+        layer, from the last, three: the adjoint pass (source i·ḡ injected into the layer's
+        outputs, the field leaving its inputs measured coherently), its phase conjugate sent
+        forwards alone (|E_tr|²) and with the forward light (|E_f + E_tr|²). Activations between
+        layers are differentiated digitally at the measured fields. The readings are gradients
+        with respect to the *real* phases: heater gain errors and crosstalk are unknown to the
+        procedure and not undone. Exact in a lossless mesh; insertion loss scales each reading
+        by the transmission up to its shifter.
+        """
+        c = self.config
+        if procedure != "adjoint":
+            raise IncompatibleError(
+                f"system 'mzi' has no physical gradient procedure {procedure!r}"
+            )
+        if c.architecture != "unitary":
+            raise ConfigError(
+                "the in-situ adjoint procedure needs unitary MZI layers (the attenuators of "
+                "'svd' layers have no interference readout); set architecture='unitary'"
+            )
+        meshes = self._mesh_physics(controls, nuisance)
+        field = self.encode(x.to(meshes[0].theta.device)).to(_complex(meshes[0].theta.dtype))
+        forward, outputs = [], []
+        for layer, physics in enumerate(meshes):
+            field, fields = adjoint.trace_mesh(field, physics)
+            forward.append(fields)
+            outputs.append(field)
+            if layer < c.num_layers - 1:
+                field = self.activation(field)
+        ports = field[:, : c.detected_modes]
+        measured = (
+            torch.cat([ports.real, ports.imag], -1)
+            if c.detection == "homodyne"
+            else ports.abs() ** 2
+        )
+        g = torch.zeros_like(field)
+        g[:, : c.detected_modes] = adjoint.output_cotangent(ports, output_gradient, c.detection)
+        relative_noise = float(nuisance.get("monitor_noise", 0.0))
+        generator = None if noise is None else noise.generator
+        grads: list[dict[str, Tensor]] = []
+        for layer in reversed(range(c.num_layers)):
+            leaving = adjoint.trace_mesh_transpose(1j * g.conj(), meshes[layer])
+            _, reversed_fields = adjoint.trace_mesh(leaving.conj(), meshes[layer])
+            grads.append(
+                adjoint.mesh_phase_gradients(
+                    forward[layer], reversed_fields, relative_noise, generator
+                )
+            )
+            g = (-1j * leaving).conj()  # ∂L/∂Re + i ∂L/∂Im at the layer's inputs: M^H g
+            if layer > 0:
+                g = self._activation_cotangent(outputs[layer - 1], g)
+        grads.reverse()
+        stacked = {name: torch.stack([grad[name] for grad in grads])[:, None] for name in grads[0]}
+        coherent = c.detection == "intensity" or c.num_layers > 1
+        return measured, stacked, 1 + int(coherent) + 3 * c.num_layers
+
+    def _mesh_physics(self, controls: Controls, nuisance: Nuisance) -> list[adjoint.MeshPhysics]:
+        """The real phases, coupler errors and MZI transmissions of each layer's mesh."""
+        m, shape = self.layout.num_mzis, self.control_specs()["theta"].shape
+        phase = self.heater_phases(controls, nuisance)
+        errors = nuisance.get("coupler_error")
+        if errors is None:
+            errors = torch.zeros((*shape, 2), dtype=phase.dtype, device=phase.device)
+        loss = torch.as_tensor(nuisance.get("mzi_loss_db", 0.0), dtype=phase.dtype)
+        transmission = mesh.db_to_amplitude(loss.to(phase.device)).expand(shape)
+        return [
+            adjoint.MeshPhysics(
+                self.layout,
+                phase[layer, 0, :m],
+                phase[layer, 0, m : 2 * m],
+                phase[layer, 0, 2 * m :],
+                errors[layer, 0].to(phase),
+                transmission[layer, 0],
+            )
+            for layer in range(self.config.num_layers)
+        ]
+
+    def _activation_cotangent(self, field: Tensor, cotangent: Tensor) -> Tensor:
+        """Digital back-propagation of g through the activation at the measured field."""
+        with torch.enable_grad():
+            field = field.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(self.activation(field), field, cotangent)
+        return grad
+
+
+def _complex(dtype: torch.dtype) -> torch.dtype:
+    return torch.complex128 if dtype == torch.float64 else torch.complex64

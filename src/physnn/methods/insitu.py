@@ -1,0 +1,80 @@
+"""In-situ gradients measured by the physics: adjoint (reciprocity) and fully forward mode.
+
+Both methods train a model whose first block is a physical block of a linear reciprocal optical
+system, followed by digital blocks (``pnn``: a readout; ``post:…``: a digital network). One step:
+
+1. the device measures the outputs y = f_p(x, θ) (a query, one per sample);
+2. the digital blocks run on y with autograd: the loss, the exact gradient of every digital
+   weight, and g = ∂L/∂y at the measured outputs (nonlinear digital layers stay digital);
+3. the device measures ∂⟨g, y⟩/∂θ physically (``Device.measure_gradient``): forward and error
+   fields interfered at every modulator, counted as one query per sample per physical pass.
+
+* ``adjoint`` — in-situ backpropagation by reciprocity: the error field is sent *backwards*
+  through the same hardware (Hughes, Minkov, Shi & Fan, Optica 5, 864 (2018); Pai et al.,
+  Science 380, 398 (2023) on MZI meshes; Zhou et al., Photon. Res. 8, 940 (2020) on diffractive
+  networks). Update: θ ← θ − η · Re(i E_f E_a) per phase shifter.
+* ``ffm`` — fully forward mode (Xue et al., Nature 632, 280 (2024)): the error field is sent as a
+  second *forward* propagation through the mirrored system, which equals the backward pass for a
+  spatially symmetric system (exact for aligned free space, approximate when planes are
+  displaced). Same update.
+
+No twin is used: the gradient is the true device's, so the reality gap does not bias it (only
+what the procedure cannot see does: heater gain errors, loss, absorption — see the systems'
+``measured_gradient``).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from torch import Tensor, nn
+
+from physnn.errors import ConfigError
+from physnn.methods.base import METHODS, GradientEstimator, LossFn, Requirements
+from physnn.nets.pnn import PNN, PhysicalBlock, backward_to_latent, run_device
+
+
+class PhysicalGradient(GradientEstimator):
+    """Device forward, digital backward through the digital blocks, physical gradient of θ."""
+
+    procedure: ClassVar[str]
+
+    def bind(self, model: PNN, seed: int) -> None:
+        self._physical_block(model)
+
+    def _physical_block(self, model: PNN) -> PhysicalBlock:
+        blocks = list(model.blocks)
+        if not isinstance(blocks[0], PhysicalBlock) or len(model.physical_blocks()) != 1:
+            raise ConfigError(
+                f"method {self.name!r} measures the gradient of one physical block that comes "
+                "first; use --model pnn or --model post:H1,... (not stack, hybrid or mlp)"
+            )
+        return blocks[0]
+
+    def estimate(self, model: PNN, x: Tensor, y: Tensor, loss_fn: LossFn) -> tuple[Tensor, Tensor]:
+        block = self._physical_block(model)
+        measured = run_device(block, x).requires_grad_(True)
+        logits = nn.Sequential(*list(model.blocks)[1:])(measured)
+        loss = loss_fn(logits, y)
+        loss.backward()
+        _, grads = block.require_device().measure_gradient(x, measured.grad, self.procedure)
+        backward_to_latent(block, grads)
+        return loss.detach(), logits.detach()
+
+
+@METHODS.register("adjoint")
+class AdjointGradient(PhysicalGradient):
+    name = "adjoint"
+    summary = "in-situ backprop: forward and backward (adjoint) fields interfered at each shifter"
+    reference = "Hughes et al., Optica 5, 864 (2018); Pai et al., Science 380, 398 (2023)"
+    requirements = Requirements(reciprocal=True, device_forward=True, gradient_procedure="adjoint")
+    procedure = "adjoint"
+
+
+@METHODS.register("ffm")
+class FullyForwardGradient(PhysicalGradient):
+    name = "ffm"
+    summary = "fully forward mode: the error field propagated forward through the mirrored system"
+    reference = "Xue et al., Nature 632, 280 (2024)"
+    requirements = Requirements(reciprocal=True, device_forward=True, gradient_procedure="ffm")
+    procedure = "ffm"
