@@ -48,6 +48,8 @@ TINY_SYSTEM_OPTIONS: dict[str, dict] = {
     "resonators": {"num_inputs": 9, "num_hidden": 3, "num_ports": 4},
     "crossbar": {"num_inputs": 16, "num_outputs": 16},
     "mzi": {},
+    "hopfield": {"num_inputs": 16, "hidden_sizes": [8], "num_outputs": 6, "free_steps": 5,
+                 "nudged_steps": 3},
     "oscillators": {"num_oscillators": 9, "num_steps": 20, "duration": 2.0},
     "photoelectric": {"hidden_sizes": [16]},
     "reservoir": {"nodes": 10, "readout_times": 2},

@@ -2,6 +2,7 @@
 
 from physnn.methods import (  # noqa: F401  (register themselves)
     discrete,
+    equilibrium,
     feedback_alignment,
     forward_forward,
     insilico,

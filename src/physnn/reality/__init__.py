@@ -4,6 +4,7 @@
 from physnn.reality import (  # noqa: F401
     crossbar,
     fibre,
+    hopfield,
     mzi,
     oscillators,
     photoelectric,

@@ -17,6 +17,7 @@ from physnn.systems import (  # noqa: E402,F401
     crossbar,
     diffractive,
     fibre,
+    hopfield,
     mzi,
     oscillators,
     photoelectric,

@@ -1,0 +1,162 @@
+"""Equilibrium propagation: gradients from the contrast of nudged equilibria of the device.
+
+For an energy-based device with energy E(s; θ) and a cost C(y) of its outputs, the equilibrium
+s^β of E + β C satisfies (Scellier & Bengio, Front. Comput. Neurosci. 11, 24, 2017)
+
+    dC(y(s⁰))/dθ = d/dβ ∂E/∂θ (s^β) |_{β=0},
+
+so the gradient is read from the local derivatives ∂E/∂θ the device measures at two or more
+nudged equilibria. With a digital readout after the physical block, the device's free phase
+gives the outputs y; autograd through the digital part gives the readout its exact gradient and
+g = ∂L/∂y (batch-mean loss L); the device is then nudged with the force f = −β B g per sample
+(B the batch size), i.e. the linearized cost C = B⟨g, y⟩, whose EP gradient of the batch-mean
+local derivatives is dL/dθ.
+
+* ``ep`` — symmetric nudging (Laborieux et al., Front. Neurosci. 15, 633674, 2021):
+  ĝ = (∂E/∂θ(s^{+β}) − ∂E/∂θ(s^{−β})) / (2β), bias O(β²); one-sided
+  (∂E/∂θ(s^β) − ∂E/∂θ(s⁰)) / β (``symmetric=false``, the original rule), bias O(β).
+* ``hep`` — holomorphic EP (Laborieux & Zenke, NeurIPS 2022): for a holomorphic system the
+  local derivative is analytic in a complex β, and the gradient is its first Fourier coefficient
+  on the circle β_k = |β| e^{2πik/N}: ĝ = Re[(1/(N|β|)) Σ_k ∂E/∂θ(s^{β_k}) e^{−2πik/N}], exact
+  up to the aliased harmonics N+1, 2N+1, … (error O(|β|^N)).
+
+Both query only the device (no twin): one free and two (``ep``) or N (``hep``) nudged
+relaxations per batch, each counted as one query per sample.
+"""
+
+from __future__ import annotations
+
+import cmath
+import math
+from dataclasses import dataclass
+
+from torch import Tensor
+
+from physnn.errors import ConfigError
+from physnn.methods.base import (
+    METHODS,
+    GradientEstimator,
+    LossFn,
+    Requirements,
+    is_int,
+    is_number,
+    require,
+)
+from physnn.nets.pnn import PNN, PhysicalBlock, backward_to_latent, relax_on_device
+from physnn.systems.base import Controls
+
+
+def physical_first(model: PNN, method: str) -> PhysicalBlock:
+    """The model's only physical block, which must come first (models pnn and post:…)."""
+    blocks = model.physical_blocks()
+    if len(blocks) != 1 or model.blocks[0] is not blocks[0]:
+        raise ConfigError(
+            f"method {method!r} nudges the outputs of one physical block that comes first; "
+            "use --model pnn or --model post:H1,... (not stack:K, hybrid:H or mlp)"
+        )
+    return blocks[0]
+
+
+def digital_head(model: PNN, outputs: Tensor, y: Tensor, loss_fn: LossFn) -> tuple[Tensor, ...]:
+    """Loss of the digital blocks after the physical one at the measured ``outputs``: fills the
+    digital parameters' exact gradients; returns (loss, logits, g = ∂L/∂outputs)."""
+    h = outputs.detach().requires_grad_(True)
+    logits = h
+    for block in list(model.blocks)[1:]:
+        logits = block(logits)
+    loss = loss_fn(logits, y)
+    loss.backward()
+    assert h.grad is not None
+    return loss.detach(), logits.detach(), h.grad
+
+
+def contrast(plus: Controls, minus: Controls, scale: float) -> Controls:
+    """(plus − minus) / scale per control."""
+    return {k: (plus[k] - minus[k]) / scale for k in plus}
+
+
+@dataclass(frozen=True)
+class EPOptions:
+    beta: float = 0.5  # nudging strength β (force −β B g on the outputs)
+    symmetric: bool = True  # ±β nudges (bias O(β²)) instead of free and +β (bias O(β))
+
+    def __post_init__(self) -> None:
+        require(is_number(self.beta) and self.beta > 0, "beta", "a positive number", self.beta)
+        require(isinstance(self.symmetric, bool), "symmetric", "true or false", self.symmetric)
+
+
+@METHODS.register("ep")
+class EquilibriumPropagation(GradientEstimator):
+    """Free phase, then nudged phases; the gradient from the contrast of local derivatives."""
+
+    name = "ep"
+    summary = "equilibrium propagation: free and ±β-nudged equilibria of the device, no twin"
+    reference = (
+        "Scellier & Bengio, Front. Comput. Neurosci. 11, 24 (2017); symmetric nudging: "
+        "Laborieux et al., Front. Neurosci. 15, 633674 (2021)"
+    )
+    requirements = Requirements(energy_based=True, device_forward=True)
+    options_class = EPOptions
+
+    def estimate(self, model: PNN, x: Tensor, y: Tensor, loss_fn: LossFn) -> tuple[Tensor, Tensor]:
+        block = physical_first(model, self.name)
+        free = relax_on_device(block, x)
+        loss, logits, g = digital_head(model, free.outputs, y, loss_fn)
+        beta = self.options.beta
+        force = -beta * x.shape[0] * g
+        plus = relax_on_device(block, x, nudge=force).local
+        if self.options.symmetric:
+            minus = relax_on_device(block, x, nudge=-force).local
+            grads = contrast(plus, minus, 2 * beta)
+        else:
+            grads = contrast(plus, free.local, beta)
+        backward_to_latent(block, grads)
+        return loss, logits
+
+
+@dataclass(frozen=True)
+class HEPOptions:
+    beta: float = 0.5  # radius |β| of the circle of complex nudges
+    points: int = 4  # N nudges on the circle (N = 2 is symmetric EP)
+
+    def __post_init__(self) -> None:
+        require(is_number(self.beta) and self.beta > 0, "beta", "a positive number", self.beta)
+        require(is_int(self.points) and self.points >= 2, "points", "an integer ≥ 2", self.points)
+
+
+@METHODS.register("hep")
+class HolomorphicEP(GradientEstimator):
+    """The gradient as the first Fourier coefficient of the local derivative on a circle of
+    complex nudges.
+
+    Realization: the simulated device holds complex states (the holomorphic extension of its
+    dynamics, :mod:`physnn.physics.hopfield`), as in Laborieux & Zenke's simulations; each of
+    the N points is one complex relaxation, one query per sample. The first Fourier coefficient
+    is then exact up to aliasing, O(|β|^N), at any radius inside the region where the
+    equilibrium stays analytic (for the hard-sigmoid Hopfield network: where no unit changes
+    saturation). A real-valued analog device cannot hold complex states; N real nudges
+    |β| cos(2πk/N) summed with the same weights give a symmetric finite-difference rule with an
+    O(|β|²) bias, which is what ``ep`` already offers.
+    """
+
+    name = "hep"
+    summary = "holomorphic EP: N complex nudges on a circle, first Fourier coefficient, no twin"
+    reference = "Laborieux & Zenke, NeurIPS 2022 (arXiv:2209.00530)"
+    requirements = Requirements(energy_based=True, device_forward=True)
+    options_class = HEPOptions
+
+    def estimate(self, model: PNN, x: Tensor, y: Tensor, loss_fn: LossFn) -> tuple[Tensor, Tensor]:
+        block = physical_first(model, self.name)
+        free = relax_on_device(block, x)
+        loss, logits, g = digital_head(model, free.outputs, y, loss_fn)
+        radius, n = self.options.beta, self.options.points
+        force = -radius * x.shape[0] * g
+        total: Controls = {}
+        for k in range(n):
+            phase = cmath.exp(2j * math.pi * k / n)
+            local = relax_on_device(block, x, nudge=force * phase).local
+            for name, value in local.items():
+                total[name] = total.get(name, 0) + value * phase.conjugate()
+        grads = {name: (value / (n * radius)).real for name, value in total.items()}
+        backward_to_latent(block, grads)
+        return loss, logits
