@@ -41,6 +41,7 @@ from physnn.reality.perturbations import (
     DetectorNoise,
     FabricationPhaseError,
     LateralMisalignment,
+    MonitorNoise,
     PhaseQuantization,
 )
 from physnn.registry import Registry
@@ -118,17 +119,21 @@ def _diffractive_perturbations(system: System, k: dict[str, float]) -> tuple[Per
         (k["phase_levels"], lambda: PhaseQuantization(levels=int(k["phase_levels"]))),
         (k["absorption"], lambda: Absorption(alpha=k["absorption"])),
         (k["photons"], lambda: DetectorNoise(k["photons"], read_noise=k["read_noise"])),
+        (k["monitor_noise"], lambda: MonitorNoise(k["monitor_noise"])),
     )
     return tuple(make() for value, make in candidates if value)
 
 
 _DIFFRACTIVE_LEVELS = {
     "mild": {"lateral": 0.1, "axial": 0.1, "phase_error": 0.05, "correlation": 1.0,
-             "phase_levels": 64, "absorption": 0.01, "photons": 1e7, "read_noise": 10.0},
+             "phase_levels": 64, "absorption": 0.01, "photons": 1e7, "read_noise": 10.0,
+             "monitor_noise": 0.001},
     "moderate": {"lateral": 0.4, "axial": 0.5, "phase_error": 0.2, "correlation": 1.0,
-                 "phase_levels": 16, "absorption": 0.04, "photons": 1e6, "read_noise": 30.0},
+                 "phase_levels": 16, "absorption": 0.04, "photons": 1e6, "read_noise": 30.0,
+                 "monitor_noise": 0.01},
     "severe": {"lateral": 1.0, "axial": 1.0, "phase_error": 0.5, "correlation": 2.0,
-               "phase_levels": 8, "absorption": 0.08, "photons": 1e5, "read_noise": 100.0},
+               "phase_levels": 8, "absorption": 0.08, "photons": 1e5, "read_noise": 100.0,
+               "monitor_noise": 0.03},
 }  # fmt: skip
 
 GAP_FAMILIES.register("diffractive")(
@@ -142,6 +147,7 @@ GAP_FAMILIES.register("diffractive")(
             "absorption": "amplitude absorption α per radian of phase delay",
             "photons": "photons per input (0: no detector noise)",
             "read_noise": "detector read noise, electrons rms (with photons > 0)",
+            "monitor_noise": "relative noise of the in-situ field measurements (adjoint, ffm)",
         },
         levels=_DIFFRACTIVE_LEVELS,
         build=_diffractive_perturbations,

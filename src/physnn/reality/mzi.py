@@ -40,7 +40,7 @@ from torch import Tensor
 
 from physnn.reality.base import Perturbation
 from physnn.reality.levels import GAP_FAMILIES, GapFamily
-from physnn.reality.perturbations import DetectorNoise
+from physnn.reality.perturbations import DetectorNoise, MonitorNoise
 from physnn.systems.base import Nuisance, System
 
 
@@ -167,17 +167,21 @@ def _mzi_perturbations(system: System, k: dict[str, float]) -> tuple[Perturbatio
             lambda: InsertionLoss(k["loss_db"], k["loss_spread_db"]),
         ),
         (k["photons"], lambda: _detector(system, k)),
+        (k["monitor_noise"], lambda: MonitorNoise(k["monitor_noise"])),
     )
     return tuple(make() for value, make in candidates if value)
 
 
 _MZI_LEVELS = {
     "mild": {"splitter": 0.01, "heater_gain": 0.01, "crosstalk": 0.005, "drift": 0.02,
-             "loss_db": 0.1, "loss_spread_db": 0.02, "photons": 1e7, "read_noise": 10.0},
+             "loss_db": 0.1, "loss_spread_db": 0.02, "photons": 1e7, "read_noise": 10.0,
+             "monitor_noise": 0.001},
     "moderate": {"splitter": 0.03, "heater_gain": 0.03, "crosstalk": 0.02, "drift": 0.1,
-                 "loss_db": 0.25, "loss_spread_db": 0.05, "photons": 1e6, "read_noise": 30.0},
+                 "loss_db": 0.25, "loss_spread_db": 0.05, "photons": 1e6, "read_noise": 30.0,
+                 "monitor_noise": 0.01},
     "severe": {"splitter": 0.06, "heater_gain": 0.05, "crosstalk": 0.05, "drift": 0.3,
-               "loss_db": 0.5, "loss_spread_db": 0.1, "photons": 1e5, "read_noise": 100.0},
+               "loss_db": 0.5, "loss_spread_db": 0.1, "photons": 1e5, "read_noise": 100.0,
+               "monitor_noise": 0.03},
 }  # fmt: skip
 
 GAP_FAMILIES.register("mzi")(
@@ -191,6 +195,7 @@ GAP_FAMILIES.register("mzi")(
             "loss_spread_db": "σ of the insertion loss between MZIs, dB",
             "photons": "photons per input (0: no detector noise)",
             "read_noise": "photodiode read noise, electrons rms (with photons > 0)",
+            "monitor_noise": "relative noise of the phase-shifter monitor taps read by adjoint",
         },
         levels=_MZI_LEVELS,
         build=_mzi_perturbations,

@@ -140,3 +140,17 @@ class CameraQuantization(Perturbation):
             return snap_to_levels(v, 0.0, self.full_scale, codes, periodic=False)
 
         return quantize_ste(y.clamp(0.0, self.full_scale), snap)
+
+
+@dataclass(frozen=True)
+class MonitorNoise(Perturbation):
+    """Relative noise σ of the in-situ monitors that physical gradient procedures read (the
+    phase-shifter taps of an MZI mesh, the holographic field measurements of a diffractive
+    network): each reading is multiplied by (1 + σ ε). The forward outputs are unaffected."""
+
+    sigma: float
+    name = "monitor-noise"
+    nuisance_keys = ("monitor_noise",)
+
+    def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
+        return {**nuisance, "monitor_noise": self.sigma}
