@@ -53,6 +53,7 @@ TINY_SYSTEM_OPTIONS: dict[str, dict] = {
     "oscillators": {"num_oscillators": 9, "num_steps": 20, "duration": 2.0},
     "photoelectric": {"hidden_sizes": [16]},
     "reservoir": {"nodes": 10, "readout_times": 2},
+    "resistive": {"num_inputs": 8, "num_hidden": 8, "num_outputs": 4},
     "shg": {"num_inputs": 16, "num_controls": 16, "num_outputs": 16, "crystal_steps": 3},
     "fibre": {"num_mode_groups": 2, "num_data_pixels": 9, "num_control_pixels": 8,
               "num_steps": 6, "num_time": 4, "time_window": 4.0, "camera_pixels": 3,

@@ -246,9 +246,12 @@ class SimulatedDevice(Device):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self._controls = {k: v.to(self.torch_device) for k, v in state["controls"].items()}
-        self._held = {k: v.to(self.torch_device) for k, v in state["held"].items()}
+        # Checkpoints written before writes could be inexact hold no separate state: exact.
+        held = state.get("held", state["controls"])
+        self._held = {k: v.to(self.torch_device) for k, v in held.items()}
         self._noise.set_state(state["noise_rng"])
-        self._write_noise.set_state(state["write_rng"])
+        if "write_rng" in state:
+            self._write_noise.set_state(state["write_rng"])
 
 
 def _to_device(nuisance: Nuisance, device: torch.device) -> Nuisance:

@@ -1,6 +1,7 @@
 """Training methods (gradient estimators), registered by name (``METHODS["pat"]``)."""
 
 from physnn.methods import (  # noqa: F401  (register themselves)
+    coupled,
     discrete,
     equilibrium,
     feedback_alignment,

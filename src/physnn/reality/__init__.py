@@ -9,6 +9,7 @@ from physnn.reality import (  # noqa: F401
     oscillators,
     photoelectric,
     reservoir,
+    resistive,
     resonators,
     scattering,
     shg,

@@ -22,6 +22,7 @@ from physnn.systems import (  # noqa: E402,F401
     oscillators,
     photoelectric,
     reservoir,
+    resistive,
     resonators,
     scattering,
     shg,
