@@ -39,3 +39,15 @@ def test_a_method_needing_a_procedure_is_incompatible_with_systems_without_it():
     assert (
         incompatibility(NeedsAdjoint, "s", Capabilities(gradient_procedures=("adjoint",))) is None
     )
+
+
+def test_a_device_checkpoint_without_a_held_state_resumes_with_exact_writes():
+    system = SYSTEMS["diffractive"].from_preset("default", **TINY)
+    device = SimulatedDevice(system, make_reality(system, "none"), seed=0)
+    device.write(system.init_controls(torch.Generator().manual_seed(1)))
+    old = device.state_dict()
+    del old["held"], old["write_rng"]  # as written before writes could be inexact
+    resumed = SimulatedDevice(system, make_reality(system, "none"), seed=0)
+    resumed.load_state_dict(old)
+    x = torch.rand(3, 8, 8)
+    assert torch.equal(resumed.query(x), device.query(x))
