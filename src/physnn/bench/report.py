@@ -289,6 +289,8 @@ def _sweep_plot(path: Path, label: str, runs: list[dict]) -> None:
         context = f" ({', '.join(_group(r)[:2])})" if len(contexts) > 1 else ""
         name = str(_get(r, "method")) + context
         points[name][float(_meta(r, "sweep")["value"])].append(r["result"]["device_accuracy"])
+    spans: list[tuple[float, float]] = []
+    values: list[float] = []
     with _figure(path, f"Robustness: {label}", label, "test accuracy on the device") as ax:
         for i, (name, by_value) in enumerate(points.items()):
             xs = sorted(by_value)
@@ -297,6 +299,13 @@ def _sweep_plot(path: Path, label: str, runs: list[dict]) -> None:
             (line,) = ax.plot(xs, [m for m, _ in band], marker=marker, linestyle=style, label=name)
             lower, upper = [m - s for m, s in band], [m + s for m, s in band]
             ax.fill_between(xs, lower, upper, color=line.get_color(), alpha=0.15, linewidth=0)
+            spans.append((min(lower), max(upper)))
+            values += xs
+        if min(values) > 0 and max(values) >= 100 * min(values):  # decades: 1 s … 1 year
+            ax.set_xscale("log")
+        low, high = min(s[0] for s in spans), max(s[1] for s in spans)
+        if high - low < 0.2:  # a narrow band: zoom in, or every curve looks flat
+            ax.set_ylim(max(low - 0.02, 0.0), min(high + 0.02, 1.02))
 
 
 @contextlib.contextmanager
