@@ -50,7 +50,7 @@ TINY_SYSTEM_OPTIONS: dict[str, dict] = {
     "mzi": {},
     "hopfield": {"num_inputs": 16, "hidden_sizes": [8], "num_outputs": 6, "free_steps": 5,
                  "nudged_steps": 3},
-    "oscillators": {"num_oscillators": 9, "num_steps": 20, "duration": 2.0},
+    "oscillators": {"num_oscillators": 9, "num_steps": 20, "duration": 2.0, "damping": 0.0},
     "photoelectric": {"hidden_sizes": [16]},
     "reservoir": {"nodes": 10, "readout_times": 2},
     "resistive": {"num_inputs": 8, "num_hidden": 8, "num_outputs": 4},

@@ -3,6 +3,7 @@
 from physnn.methods import (  # noqa: F401  (register themselves)
     coupled,
     discrete,
+    echo,
     equilibrium,
     feedback_alignment,
     forward_forward,

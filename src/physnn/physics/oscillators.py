@@ -41,7 +41,8 @@ class Chain:
 
     ``omega_sq`` (N,) natural frequencies squared, ``coupling`` (N − 1,) spring constants,
     ``drive`` (N,) drive amplitudes, ``nonlinearity`` β (Duffing only), ``damping`` γ,
-    ``drive_frequency`` Ω.
+    ``drive_frequency`` Ω, ``drive_phase`` φ of the drive waveform cos(Ω t + φ) (a time-reversed
+    protocol cos(Ω (T − t)) is Ω → −Ω, φ → Ω T).
     """
 
     omega_sq: Tensor
@@ -51,6 +52,7 @@ class Chain:
     damping: float = 0.0
     drive_frequency: float = 1.0
     kind: str = "duffing"
+    drive_phase: float = 0.0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -70,9 +72,14 @@ def coupling_force(q: Tensor, coupling: Tensor) -> Tensor:
     return F.pad(tension, (0, 1)) - F.pad(tension, (1, 0))
 
 
+def drive_waveform(t: float, chain: Chain) -> float:
+    """cos(Ω t + φ): the time dependence of the drive force F_i cos(Ω t + φ)."""
+    return math.cos(chain.drive_frequency * t + chain.drive_phase)
+
+
 def acceleration(t: float, q: Tensor, v: Tensor, chain: Chain) -> Tensor:
     """q̈ of the equation of motion at time t."""
-    drive = chain.drive * math.cos(chain.drive_frequency * t)
+    drive = chain.drive * drive_waveform(t, chain)
     return onsite_force(q, chain) + coupling_force(q, chain.coupling) - chain.damping * v + drive
 
 

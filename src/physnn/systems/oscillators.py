@@ -17,6 +17,11 @@ output is the displacement of every oscillator at T (or at ``num_samples`` equal
 times up to T). The trainable controls are the offsets θ, the spring constants ``J`` and the
 drive amplitudes ``F``; a trainable linear readout follows.
 
+Without damping (γ = 0) the chain is Hamiltonian and time-reversible (a drive is undone by
+playing its waveform backwards), and the device offers the ``"echo"`` gradient procedure of
+Hamiltonian echo backpropagation (López-Pastor & Marquardt, Phys. Rev. X 13, 031020 (2023);
+:meth:`OscillatorChain.measured_gradient`, :mod:`physnn.physics.echo`); with damping it refuses.
+
 Nuisance (design values in :meth:`OscillatorChain.nominal_nuisance`): relative errors of every
 natural frequency and spring constant after calibration, a common relative drift of all
 frequencies (temperature, ageing: slow compared with a training run, so static per device)
@@ -33,6 +38,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from physnn.errors import IncompatibleError
+from physnn.physics import echo
 from physnn.physics.oscillators import KINDS, Chain, integrate
 from physnn.systems import SYSTEMS
 from physnn.systems.base import (
@@ -64,6 +71,7 @@ class OscillatorsConfig:
     max_coupling: float = 1.0  # spring constants J ∈ [0, max_coupling]
     max_drive: float = 1.0  # drive amplitudes F ∈ [−max_drive, max_drive]
     max_offset: float = 1.0  # initial-displacement offsets θ ∈ [−max_offset, max_offset]
+    echo_kick: float = 0.01  # η: size ‖δp‖ of the error kick of the "echo" gradient procedure
 
     def __post_init__(self) -> None:
         for name in ("num_oscillators", "num_steps", "num_samples"):
@@ -77,7 +85,7 @@ class OscillatorsConfig:
                      "max_offset"):  # fmt: skip
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be non-negative, got {getattr(self, name)}")
-        for name in ("duration", "input_scale"):
+        for name in ("duration", "input_scale", "echo_kick"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.num_steps % self.num_samples:
@@ -109,7 +117,8 @@ class OscillatorChain(System):
         differentiable=True,
         linear=False,  # Duffing / pendulum restoring forces
         reciprocal=False,
-        time_reversible=False,  # damped (Hamiltonian only for damping = 0, no drive)
+        time_reversible=True,  # Hamiltonian for damping = 0 (the echo refuses damped chains)
+        gradient_procedures=("echo",),
         description="chain of coupled driven damped Duffing oscillators or pendula (Wright 2022)",
     )
     config_class = OscillatorsConfig
@@ -190,3 +199,64 @@ class OscillatorChain(System):
             c.num_samples,
         )  # fmt: skip
         return positions.flatten(1)
+
+    # ----------------------------------------------------------------------------- in situ
+    def measured_gradient(
+        self,
+        procedure: str,
+        x: Tensor,
+        controls: Controls,
+        nuisance: Nuisance,
+        output_gradient: Tensor,
+        noise: NoiseSource | None = None,
+    ) -> tuple[Tensor, Controls, int]:
+        """Hamiltonian echo backpropagation (López-Pastor & Marquardt, Phys. Rev. X 13, 031020
+        (2023)), see :mod:`physnn.physics.echo`: for the loss Σ_b ⟨g_b, y_b⟩ (g the
+        ``output_gradient``), every sample's trajectory gets momentum kicks δp(t_k) = ∓ε_b g_b(t_k)
+        at the measured times inside two echoes, ε_b = η / ‖g_b‖ (η = ``echo_kick``), and
+
+            ∂L/∂θ_offset = −Σ_b (p⁺(0) − p⁻(0)) / (2 ε_b),
+            ∂L/∂J_i = −Σ_b [∫ (q_{i+1} − q_i)²/2 dt]⁺₋ / (2 ε_b),
+            ∂L/∂F_i = −Σ_b [∫ −q_i cos(Ω t + φ) dt]⁺₋ / (2 ε_b)
+
+        from the echoes' final momenta and the springs' and drives' integrated local readings.
+        Passes per sample: the forward evolution (outputs y, then the state at T is held) and
+        the two echoes — three. The spring sensors read ∂H/∂J of the *realized* spring
+        constants: coupler gain errors are not undone. The echo's sensors are noise-free here;
+        the actuator noise of the initial displacements enters through the forward pass.
+        The chain is simulated in float64 (the analog device has no rounding error).
+        """
+        c = self.config
+        if procedure != "echo":
+            raise IncompatibleError(
+                f"system 'oscillators' has no physical gradient procedure {procedure!r}"
+            )
+        if c.damping > 0:
+            raise IncompatibleError(
+                f"the echo procedure needs time-reversible dynamics, but damping={c.damping:g} "
+                "dissipates energy; set the system option damping=0 (-S damping=0)"
+            )
+        dtype = controls["offset"].dtype
+        exact = {name: value.to(torch.float64) for name, value in controls.items()}
+        chain = self.chain(exact, nuisance)
+        q0 = self.initial_positions(x, exact["offset"], nuisance, noise)
+        every = c.num_steps // c.num_samples
+        q_end, v_end, positions, _ = echo.evolve(
+            q0, torch.zeros_like(q0), chain, c.duration, c.num_steps, every
+        )
+        g = output_gradient.to(q0).reshape(positions.shape)
+        norm = g.flatten(1).norm(dim=1)
+        epsilon = torch.where(norm > 0, c.echo_kick / norm, torch.zeros_like(norm))
+        kicks = -epsilon[:, None, None] * g
+        _, p_plus, work_plus = echo.echo(q_end, v_end, chain, c.duration, c.num_steps, kicks)
+        _, p_minus, work_minus = echo.echo(q_end, v_end, chain, c.duration, c.num_steps, -kicks)
+        weight = (-norm / (2 * c.echo_kick))[:, None]  # −1 / (2 ε_b)
+        grads = {
+            "offset": weight * (p_plus - p_minus),
+            **{name: weight * (work_plus[name] - work_minus[name]) for name in work_plus},
+        }
+        return (
+            positions.flatten(1).to(dtype),
+            {name: grad.sum(0).to(dtype) for name, grad in grads.items()},
+            3,
+        )
