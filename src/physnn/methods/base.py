@@ -35,6 +35,7 @@ class Requirements:
     device_forward: bool = False  # queries the device while training
     reciprocal: bool = False  # physical adjoint (backward) propagation
     energy_based: bool = False  # equilibria of an energy function
+    holomorphic: bool = False  # complex-valued nudges of the equilibrium
     linear_readout: bool = False  # sets a final linear readout (not detector regions)
     gradient_procedure: str | None = None  # a physical gradient measurement of the device
 
@@ -43,6 +44,7 @@ _CAPABILITY_OF = {
     "differentiable_twin": ("differentiable", "has no differentiable twin"),
     "reciprocal": ("reciprocal", "is not reciprocal"),
     "energy_based": ("energy_based", "is not energy-based"),
+    "holomorphic": ("holomorphic", "cannot be nudged with complex forces"),
 }
 
 

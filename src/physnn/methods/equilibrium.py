@@ -142,7 +142,7 @@ class HolomorphicEP(GradientEstimator):
     name = "hep"
     summary = "holomorphic EP: N complex nudges on a circle, first Fourier coefficient, no twin"
     reference = "Laborieux & Zenke, NeurIPS 2022 (arXiv:2209.00530)"
-    requirements = Requirements(energy_based=True, device_forward=True)
+    requirements = Requirements(energy_based=True, holomorphic=True, device_forward=True)
     options_class = HEPOptions
 
     def estimate(self, model: PNN, x: Tensor, y: Tensor, loss_fn: LossFn) -> tuple[Tensor, Tensor]:

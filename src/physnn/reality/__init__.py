@@ -5,6 +5,7 @@ from physnn.reality import (  # noqa: F401
     crossbar,
     fibre,
     hopfield,
+    ising,
     mzi,
     oscillators,
     photoelectric,
@@ -15,6 +16,7 @@ from physnn.reality import (  # noqa: F401
     shg,
     wave,
     waveguide,
+    xy,
 )
 from physnn.reality.base import Perturbation, Reality
 from physnn.reality.levels import GAP_FAMILIES, LEVELS, GapFamily, make_reality

@@ -18,6 +18,7 @@ from physnn.systems import (  # noqa: E402,F401
     diffractive,
     fibre,
     hopfield,
+    ising,
     mzi,
     oscillators,
     photoelectric,
@@ -28,6 +29,7 @@ from physnn.systems import (  # noqa: E402,F401
     shg,
     wave,
     waveguide,
+    xy,
 )
 
 __all__ = [

@@ -147,6 +147,7 @@ class Capabilities:
     linear: bool = False  # the map from input field to output field is linear
     reciprocal: bool = False  # a physical backward (adjoint) pass is possible
     energy_based: bool = False  # outputs are minima of an energy (EP, coupled learning)
+    holomorphic: bool = False  # the relaxation accepts complex nudges (holomorphic EP)
     time_reversible: bool = False  # Hamiltonian dynamics that can be echoed
     intermediate_measurements: bool = False  # taps between internal layers are observable
     detector_readout: bool = False  # one detector region per class, compared (no linear readout)

@@ -77,6 +77,7 @@ class HopfieldNetwork(EnergySystem):
     capabilities = Capabilities(
         differentiable=True,
         energy_based=True,
+        holomorphic=True,
         description="layered continuous Hopfield network (Scellier & Bengio 2017)",
     )
     learning_rate = 0.01

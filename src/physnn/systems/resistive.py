@@ -91,6 +91,7 @@ class ResistiveNetwork(EnergySystem):
         differentiable=True,
         linear=False,
         energy_based=True,
+        holomorphic=True,
         description="nonlinear resistive network settling at its co-content minimum "
         "(trainable conductances, diodes, sparse Newton solve, implicit gradients)",
     )

@@ -1,0 +1,145 @@
+"""A layered Ising machine (Laydevant et al., Nat. Commun. 15, 3671 (2024): equilibrium
+propagation on a D-Wave quantum annealer used as a sampler of low-energy states).
+
+Layers ``u = s_0`` (the inputs, held fixed: continuous "clamped spins" in [−1, 1], i.e. the
+fixed fields W_1 u on the first hidden layer), then binary spins ``s_1 … s_L ∈ {−1, +1}``
+(hidden layers, then the outputs), couplings J_k = W_k (n_k × n_{k−1}) between adjacent layers
+and fields h_k. The energy is
+
+    E(s) = −Σ_k s_kᵀ W_k s_{k−1} − Σ_k h_kᵀ s_k,
+
+and a nudge f on the outputs adds −fᵀ s_L. The physical annealer is stood in for by a stochastic
+sampler: block Gibbs sweeps over the layers (given its neighbours, each layer's spins are
+independent, P(s_i = +1) = σ(2 a_i / T) with the local field a_k = W_k s_{k−1} + W_{k+1}ᵀ s_{k+1}
++ h_k) at temperatures lowered geometrically from ``T_start`` to the final T in the first half of
+the sweeps and held there in the second half. Several reads
+(independent anneals) per sample give the spin averages a real annealer returns. At the final
+temperature the stationary distribution of the sweeps is Boltzmann, p(s) ∝ exp(−E(s)/T).
+
+The local energy derivatives at each coupler and spin are
+
+    ∂E/∂W_k = −⟨s_k s_{k−1}ᵀ⟩,        ∂E/∂h_k = −⟨s_k⟩        (means over reads and batch).
+
+The differentiable twin is the naive mean-field relaxation m_k = tanh(a_k(m) / T): the
+stationary point of the mean-field free energy F(m) = E(m) − T Σ H((1 + m)/2) (H the binary
+entropy), reached by Gauss–Seidel layer sweeps, each an exact minimization of F over one layer
+(F is strictly convex in one layer given its neighbours), so F never increases. Its local
+derivatives are ∂F/∂W_k = −m_k m_{k−1}ᵀ and ∂F/∂h_k = −m_k, so EP on the twin is exact as β → 0.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def local_field(
+    k: int, states: list[Tensor], weights: list[Tensor], fields: list[Tensor]
+) -> Tensor:
+    """a_k = W_k s_{k−1} + W_{k+1}ᵀ s_{k+1} + h_k for layer k ≥ 1 (states[0] = inputs)."""
+    a = states[k - 1] @ weights[k - 1].T + fields[k - 1]
+    if k < len(states) - 1:
+        a = a + states[k + 1] @ weights[k]
+    return a
+
+
+def temperatures(start: float, final: float, sweeps: int) -> list[float]:
+    """The annealing schedule of ``sweeps`` sweeps: the first half geometric from ``start`` down
+    to ``final``, the second half held at ``final`` (where the sweeps sample the Boltzmann
+    distribution at the final temperature)."""
+    cooling = sweeps // 2
+    ratio = start / final
+    return [final * ratio ** (1 - s / cooling) for s in range(cooling)] + [final] * (
+        sweeps - cooling
+    )
+
+
+def gibbs_sweep(
+    states: list[Tensor],
+    weights: list[Tensor],
+    fields: list[Tensor],
+    temperature: float,
+    generator: torch.Generator,
+    force: Tensor | None = None,
+    clamp: Tensor | None = None,
+) -> list[Tensor]:
+    """One block Gibbs pass over k = 1 … L at ``temperature`` (new list): each layer's spins are
+    drawn from their conditional, P(s_i = +1) = σ(2 a_i / T); the output layer feels the extra
+    field ``force`` or is held at ``clamp``."""
+    states = list(states)
+    last = len(states) - 1
+    for k in range(1, last + 1):
+        if k == last and clamp is not None:
+            states[k] = clamp
+            continue
+        a = local_field(k, states, weights, fields)
+        if k == last and force is not None:
+            a = a + force
+        up = torch.sigmoid(2 * a / temperature)
+        u = torch.rand(up.shape, generator=generator, device=generator.device, dtype=up.dtype)
+        states[k] = torch.where(u.to(up.device) < up, 1.0, -1.0).to(up.dtype)
+    return states
+
+
+def mean_field_sweep(
+    states: list[Tensor],
+    weights: list[Tensor],
+    fields: list[Tensor],
+    temperature: float,
+    force: Tensor | None = None,
+    clamp: Tensor | None = None,
+) -> list[Tensor]:
+    """One Gauss–Seidel pass m_k ← tanh(a_k / T) over k = 1 … L (new list)."""
+    states = list(states)
+    last = len(states) - 1
+    for k in range(1, last + 1):
+        if k == last and clamp is not None:
+            states[k] = clamp
+            continue
+        a = local_field(k, states, weights, fields)
+        if k == last and force is not None:
+            a = a + force
+        states[k] = torch.tanh(a / temperature)
+    return states
+
+
+def energy(states: list[Tensor], weights: list[Tensor], fields: list[Tensor]) -> Tensor:
+    """E = −Σ_k s_kᵀ W_k s_{k−1} − Σ_k h_kᵀ s_k per configuration (leading dims kept)."""
+    e = torch.zeros(states[0].shape[:-1], dtype=states[0].dtype, device=states[0].device)
+    for k in range(1, len(states)):
+        e = e - ((states[k] @ weights[k - 1]) * states[k - 1]).sum(-1) - states[k] @ fields[k - 1]
+    return e
+
+
+def local_derivatives(states: list[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
+    """−⟨s_k s_{k−1}ᵀ⟩ and −⟨s_k⟩, averaged over every leading dimension (batch, reads)."""
+    flat = [s.reshape(-1, s.shape[-1]) for s in states]
+    count = flat[0].shape[0]
+    d_weights = [-(flat[k].T @ flat[k - 1]) / count for k in range(1, len(flat))]
+    d_fields = [-flat[k].mean(dim=0) for k in range(1, len(flat))]
+    return d_weights, d_fields
+
+
+def random_spins(shape: tuple[int, ...], generator: torch.Generator, like: Tensor) -> Tensor:
+    """Uniformly random ±1 spins (the annealer's initial state at high temperature)."""
+    u = torch.rand(shape, generator=generator, device=generator.device, dtype=like.dtype)
+    return torch.where(u.to(like.device) < 0.5, 1.0, -1.0).to(like.dtype)
+
+
+def quantize(value: Tensor, bound: float, bits: int) -> Tensor:
+    """Round to the 2^bits equally spaced levels of [−bound, bound] (coefficient precision)."""
+    step = 2 * bound / (2**bits - 1)
+    clipped = value.clamp(-bound, bound)
+    return clipped + ((-bound + step * torch.round((clipped + bound) / step)) - clipped).detach()
+
+
+def binary_entropy_free_energy(
+    states: list[Tensor], weights: list[Tensor], fields: list[Tensor], temperature: float
+) -> Tensor:
+    """The mean-field free energy F(m) = E(m) − T Σ H((1 + m)/2) (natural-log entropy)."""
+    f = energy(states, weights, fields)
+    for m in states[1:]:
+        p = ((1 + m) / 2).clamp(1e-12, 1 - 1e-12)
+        entropy = -(p * torch.log(p) + (1 - p) * torch.log(1 - p)).sum(-1)
+        f = f - temperature * entropy
+    return f
