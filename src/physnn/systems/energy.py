@@ -20,12 +20,14 @@ unrolled relaxation or an implicit solve, as each system documents).
 
 from __future__ import annotations
 
+import math
 from abc import abstractmethod
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
 
-from physnn.systems.base import Controls, NoiseSource, Nuisance, System
+from physnn.systems.base import Controls, ControlSpec, NoiseSource, Nuisance, System
 
 
 @dataclass(frozen=True)
@@ -57,3 +59,30 @@ class EnergySystem(System):
         self, x: Tensor, controls: Controls, nuisance: Nuisance, noise: NoiseSource | None = None
     ) -> Tensor:
         return self.relax(x, controls, nuisance, noise=noise).outputs
+
+
+def layered_specs(
+    sizes: tuple[int, ...], weight_bound: float, bias_bound: float, bias: str
+) -> dict[str, ControlSpec]:
+    """The controls of a layered network of units: ``weight_k`` (sizes[k] × sizes[k − 1]) in
+    ±weight_bound and ``<bias>_k`` (sizes[k]) in ±bias_bound for every layer k ≥ 1."""
+    specs = {}
+    for k in range(1, len(sizes)):
+        specs[f"weight_{k}"] = ControlSpec((sizes[k], sizes[k - 1]), -weight_bound, weight_bound)
+        specs[f"{bias}_{k}"] = ControlSpec((sizes[k],), -bias_bound, bias_bound)
+    return specs
+
+
+def glorot_weights_zero_biases(
+    specs: dict[str, ControlSpec], generator: torch.Generator
+) -> Controls:
+    """Weights U(±√(6/(n_in + n_out))) (Glorot & Bengio 2010), every other control zero."""
+    out = {}
+    for name, spec in specs.items():
+        if name.startswith("weight"):
+            limit = math.sqrt(6.0 / sum(spec.shape))
+            u = torch.rand(spec.shape, generator=generator, dtype=torch.float32)
+            out[name] = spec.project(limit * (2 * u - 1))
+        else:
+            out[name] = torch.zeros(spec.shape)
+    return out

@@ -33,7 +33,12 @@ from physnn.physics import hopfield as hop
 from physnn.systems import SYSTEMS
 from physnn.systems.base import Capabilities, Controls, ControlSpec, NoiseSource, Nuisance
 from physnn.systems.encoding import as_vector
-from physnn.systems.energy import EnergySystem, Equilibrium
+from physnn.systems.energy import (
+    EnergySystem,
+    Equilibrium,
+    glorot_weights_zero_biases,
+    layered_specs,
+)
 
 
 @dataclass(frozen=True)
@@ -93,26 +98,12 @@ class HopfieldNetwork(EnergySystem):
 
     # ----------------------------------------------------------------------------- contract
     def control_specs(self) -> dict[str, ControlSpec]:
-        c, sizes = self.config, self.config.sizes
-        specs = {}
-        for k in range(1, len(sizes)):
-            specs[f"weight_{k}"] = ControlSpec(
-                (sizes[k], sizes[k - 1]), -c.weight_bound, c.weight_bound
-            )
-            specs[f"bias_{k}"] = ControlSpec((sizes[k],), -c.bias_bound, c.bias_bound)
-        return specs
+        c = self.config
+        return layered_specs(c.sizes, c.weight_bound, c.bias_bound, "bias")
 
     def init_controls(self, generator: torch.Generator) -> Controls:
-        """Glorot-uniform weights U(±√(6/(n_in + n_out))) and zero biases, as in the paper."""
-        out = {}
-        for name, spec in self.control_specs().items():
-            if name.startswith("weight"):
-                limit = math.sqrt(6.0 / sum(spec.shape))
-                u = torch.rand(spec.shape, generator=generator, dtype=torch.float32)
-                out[name] = spec.project(limit * (2 * u - 1))
-            else:
-                out[name] = torch.zeros(spec.shape)
-        return out
+        """Glorot-uniform weights and zero biases, as in the paper."""
+        return glorot_weights_zero_biases(self.control_specs(), generator)
 
     def nominal_nuisance(self) -> Nuisance:
         return {

@@ -39,7 +39,6 @@ temperature.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -51,7 +50,12 @@ from physnn.physics import ising
 from physnn.systems import SYSTEMS
 from physnn.systems.base import Capabilities, Controls, ControlSpec, NoiseSource, Nuisance
 from physnn.systems.encoding import as_vector
-from physnn.systems.energy import EnergySystem, Equilibrium
+from physnn.systems.energy import (
+    EnergySystem,
+    Equilibrium,
+    glorot_weights_zero_biases,
+    layered_specs,
+)
 
 
 @dataclass(frozen=True)
@@ -112,26 +116,12 @@ class IsingMachine(EnergySystem):
 
     # ----------------------------------------------------------------------------- contract
     def control_specs(self) -> dict[str, ControlSpec]:
-        c, sizes = self.config, self.config.sizes
-        specs = {}
-        for k in range(1, len(sizes)):
-            specs[f"weight_{k}"] = ControlSpec(
-                (sizes[k], sizes[k - 1]), -c.weight_bound, c.weight_bound
-            )
-            specs[f"field_{k}"] = ControlSpec((sizes[k],), -c.field_bound, c.field_bound)
-        return specs
+        c = self.config
+        return layered_specs(c.sizes, c.weight_bound, c.field_bound, "field")
 
     def init_controls(self, generator: torch.Generator) -> Controls:
-        """Glorot-uniform couplings U(±√(6/(n_in + n_out))) and zero fields."""
-        out = {}
-        for name, spec in self.control_specs().items():
-            if name.startswith("weight"):
-                limit = math.sqrt(6.0 / sum(spec.shape))
-                u = torch.rand(spec.shape, generator=generator, dtype=torch.float32)
-                out[name] = spec.project(limit * (2 * u - 1))
-            else:
-                out[name] = torch.zeros(spec.shape)
-        return out
+        """Glorot-uniform couplings and zero fields."""
+        return glorot_weights_zero_biases(self.control_specs(), generator)
 
     def nominal_nuisance(self) -> Nuisance:
         return {

@@ -42,7 +42,7 @@ from physnn.physics import xy
 from physnn.systems import SYSTEMS
 from physnn.systems.base import Capabilities, Controls, ControlSpec, NoiseSource, Nuisance
 from physnn.systems.encoding import as_vector
-from physnn.systems.energy import EnergySystem, Equilibrium
+from physnn.systems.energy import EnergySystem, Equilibrium, layered_specs
 
 
 @dataclass(frozen=True)
@@ -98,14 +98,12 @@ class PhaseOscillators(EnergySystem):
 
     # ----------------------------------------------------------------------------- contract
     def control_specs(self) -> dict[str, ControlSpec]:
-        c, sizes = self.config, self.config.sizes
+        c = self.config
+        layers = layered_specs(c.sizes, c.weight_bound, c.field_bound, "field")
         specs = {}
-        for k in range(1, len(sizes)):
-            specs[f"weight_{k}"] = ControlSpec(
-                (sizes[k], sizes[k - 1]), -c.weight_bound, c.weight_bound
-            )
-            specs[f"field_{k}"] = ControlSpec((sizes[k],), -c.field_bound, c.field_bound)
-            specs[f"pin_{k}"] = ControlSpec((sizes[k],), -math.pi, math.pi, periodic=True)
+        for k in range(1, len(c.sizes)):  # per layer: coupling, field, pinning phase
+            specs[f"weight_{k}"], specs[f"field_{k}"] = layers[f"weight_{k}"], layers[f"field_{k}"]
+            specs[f"pin_{k}"] = ControlSpec((c.sizes[k],), -math.pi, math.pi, periodic=True)
         return specs
 
     def init_controls(self, generator: torch.Generator) -> Controls:
