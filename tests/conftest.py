@@ -48,6 +48,7 @@ TINY_SYSTEM_OPTIONS: dict[str, dict] = {
     "resonators": {"num_inputs": 9, "num_hidden": 3, "num_ports": 4},
     "crossbar": {"num_inputs": 16, "num_outputs": 16},
     "mzi": {},
+    "elastic": {"num_nodes": 20, "num_inputs": 3, "num_outputs": 3, "num_pinned": 2},
     "ising": {"num_inputs": 16, "hidden_sizes": [8], "num_outputs": 6, "sweeps": 6, "samples": 4,
               "mean_field_steps": 5},
     "xy": {"num_inputs": 16, "hidden_sizes": [8], "output_oscillators": 3, "free_steps": 20,

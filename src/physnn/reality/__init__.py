@@ -3,6 +3,7 @@
 # Each substrate's non-idealities and gap family (they register themselves).
 from physnn.reality import (  # noqa: F401
     crossbar,
+    elastic,
     fibre,
     hopfield,
     ising,

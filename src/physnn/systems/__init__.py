@@ -16,6 +16,7 @@ SYSTEMS: Registry[type[System]] = Registry("system")
 from physnn.systems import (  # noqa: E402,F401
     crossbar,
     diffractive,
+    elastic,
     fibre,
     hopfield,
     ising,
