@@ -40,7 +40,8 @@ class PhysicalGradient(GradientEstimator):
     procedure: ClassVar[str]
 
     def bind(self, model: PNN, seed: int) -> None:
-        self._physical_block(model)
+        """Refuse, before any work, a model or a system configuration the procedure cannot run."""
+        self._physical_block(model).system.check_procedure(self.procedure)
 
     def _physical_block(self, model: PNN) -> PhysicalBlock:
         blocks = list(model.blocks)

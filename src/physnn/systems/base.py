@@ -237,6 +237,14 @@ class System(nn.Module, ABC):
         substrates); with it, internal noise is drawn from ``noise.generator``.
         """
 
+    def check_procedure(self, procedure: str) -> None:
+        """Raise :class:`IncompatibleError` (saying what to change) unless this configuration
+        can run the physical gradient ``procedure``."""
+        if procedure not in self.capabilities.gradient_procedures:
+            raise IncompatibleError(
+                f"system {self.name!r} has no physical gradient procedure {procedure!r}"
+            )
+
     def measured_gradient(
         self,
         procedure: str,
@@ -250,6 +258,5 @@ class System(nn.Module, ABC):
         gradient of Σ ⟨output_gradient, y⟩ with respect to the controls as the procedure
         measures it (batch sum, with its measurement noise when ``noise`` is given), and the
         number of physical passes it took per sample."""
-        raise IncompatibleError(
-            f"system {self.name!r} has no physical gradient procedure {procedure!r}"
-        )
+        self.check_procedure(procedure)
+        raise NotImplementedError(f"{self.name} declares {procedure!r} but does not implement it")

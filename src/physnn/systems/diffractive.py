@@ -29,7 +29,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from physnn.errors import IncompatibleError
 from physnn.physics import adjoint, optics
 from physnn.physics.quantization import quantize_ste, snap_to_levels
 from physnn.systems import SYSTEMS
@@ -247,10 +246,7 @@ class DiffractiveNetwork(System):
         readings assume pure phase masks: the absorption a(φ) = e^{−αφ} of thick pixels adds a
         term −α Re(E_f E_a) that the procedure does not know and omits.
         """
-        if procedure not in ("adjoint", "ffm"):
-            raise IncompatibleError(
-                f"system 'diffractive' has no physical gradient procedure {procedure!r}"
-            )
+        self.check_procedure(procedure)
         c = self.config
         phase, amplitude = self._masks(controls, nuisance)
         extra = self._misalignment(nuisance, phase.device)

@@ -41,7 +41,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from physnn.errors import ConfigError, IncompatibleError
+from physnn.errors import ConfigError
 from physnn.physics import adjoint, mesh
 from physnn.systems import SYSTEMS
 from physnn.systems.base import (
@@ -287,6 +287,14 @@ class MZIMesh(System):
         return ports.abs().square()
 
     # ----------------------------------------------------------------------------- in situ
+    def check_procedure(self, procedure: str) -> None:
+        super().check_procedure(procedure)
+        if self.config.architecture != "unitary":
+            raise ConfigError(
+                "the in-situ adjoint procedure needs unitary MZI layers (the attenuators of "
+                "'svd' layers have no interference readout); set architecture='unitary'"
+            )
+
     def measured_gradient(
         self,
         procedure: str,
@@ -311,16 +319,8 @@ class MZIMesh(System):
         procedure and not undone. Exact in a lossless mesh; insertion loss scales each reading
         by the transmission up to its shifter.
         """
+        self.check_procedure(procedure)
         c = self.config
-        if procedure != "adjoint":
-            raise IncompatibleError(
-                f"system 'mzi' has no physical gradient procedure {procedure!r}"
-            )
-        if c.architecture != "unitary":
-            raise ConfigError(
-                "the in-situ adjoint procedure needs unitary MZI layers (the attenuators of "
-                "'svd' layers have no interference readout); set architecture='unitary'"
-            )
         meshes = self._mesh_physics(controls, nuisance)
         field = self.encode(x.to(meshes[0].theta.device)).to(_complex(meshes[0].theta.dtype))
         forward, outputs = [], []

@@ -201,6 +201,15 @@ class OscillatorChain(System):
         return positions.flatten(1)
 
     # ----------------------------------------------------------------------------- in situ
+    def check_procedure(self, procedure: str) -> None:
+        super().check_procedure(procedure)
+        if self.config.damping > 0:
+            raise IncompatibleError(
+                f"the echo procedure needs time-reversible dynamics, but "
+                f"damping={self.config.damping:g} dissipates energy; set the system option "
+                "damping=0 (-S damping=0)"
+            )
+
     def measured_gradient(
         self,
         procedure: str,
@@ -227,15 +236,7 @@ class OscillatorChain(System):
         The chain is simulated in float64 (the analog device has no rounding error).
         """
         c = self.config
-        if procedure != "echo":
-            raise IncompatibleError(
-                f"system 'oscillators' has no physical gradient procedure {procedure!r}"
-            )
-        if c.damping > 0:
-            raise IncompatibleError(
-                f"the echo procedure needs time-reversible dynamics, but damping={c.damping:g} "
-                "dissipates energy; set the system option damping=0 (-S damping=0)"
-            )
+        self.check_procedure(procedure)
         dtype = controls["offset"].dtype
         exact = {name: value.to(torch.float64) for name, value in controls.items()}
         chain = self.chain(exact, nuisance)
