@@ -61,6 +61,22 @@ class EnergySystem(System):
         return self.relax(x, controls, nuisance, noise=noise).outputs
 
 
+def check_layers(sizes: tuple[int, ...]) -> None:
+    """Raise ValueError unless every layer size of a layered network is a positive integer."""
+    if any(not isinstance(n, int) or isinstance(n, bool) or n < 1 for n in sizes):
+        raise ValueError(f"layer sizes must be positive integers, got {sizes}")
+
+
+def check_relaxation(free_steps: int, nudged_steps: int, step_size: float) -> None:
+    """Raise ValueError unless both phases take at least one step of size in (0, 1]."""
+    if free_steps < 1 or nudged_steps < 1:
+        raise ValueError(
+            f"free_steps and nudged_steps must be at least 1, got {free_steps} and {nudged_steps}"
+        )
+    if not 0 < step_size <= 1:
+        raise ValueError(f"step_size must be in (0, 1], got {step_size}")
+
+
 def layered_specs(
     sizes: tuple[int, ...], weight_bound: float, bias_bound: float, bias: str
 ) -> dict[str, ControlSpec]:

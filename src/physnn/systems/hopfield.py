@@ -36,6 +36,8 @@ from physnn.systems.encoding import as_vector
 from physnn.systems.energy import (
     EnergySystem,
     Equilibrium,
+    check_layers,
+    check_relaxation,
     glorot_weights_zero_biases,
     layered_specs,
 )
@@ -57,15 +59,8 @@ class HopfieldConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
         sizes = (self.num_inputs, *self.hidden_sizes, self.num_outputs)
-        if any(not isinstance(n, int) or isinstance(n, bool) or n < 1 for n in sizes):
-            raise ValueError(f"layer sizes must be positive integers, got {sizes}")
-        if self.free_steps < 1 or self.nudged_steps < 1:
-            raise ValueError(
-                f"free_steps and nudged_steps must be at least 1, got "
-                f"{self.free_steps} and {self.nudged_steps}"
-            )
-        if not 0 < self.step_size <= 1:
-            raise ValueError(f"step_size must be in (0, 1], got {self.step_size}")
+        check_layers(sizes)
+        check_relaxation(self.free_steps, self.nudged_steps, self.step_size)
         if not (self.weight_bound > 0 and self.bias_bound > 0):
             raise ValueError("weight_bound and bias_bound must be positive")
 

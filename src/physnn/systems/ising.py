@@ -53,6 +53,7 @@ from physnn.systems.encoding import as_vector
 from physnn.systems.energy import (
     EnergySystem,
     Equilibrium,
+    check_layers,
     glorot_weights_zero_biases,
     layered_specs,
 )
@@ -76,8 +77,7 @@ class IsingConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
         sizes = (self.num_inputs, *self.hidden_sizes, self.num_outputs)
-        if any(not isinstance(n, int) or isinstance(n, bool) or n < 1 for n in sizes):
-            raise ValueError(f"layer sizes must be positive integers, got {sizes}")
+        check_layers(sizes)
         for name in ("sweeps", "samples", "mean_field_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")

@@ -42,7 +42,13 @@ from physnn.physics import xy
 from physnn.systems import SYSTEMS
 from physnn.systems.base import Capabilities, Controls, ControlSpec, NoiseSource, Nuisance
 from physnn.systems.encoding import as_vector
-from physnn.systems.energy import EnergySystem, Equilibrium, layered_specs
+from physnn.systems.energy import (
+    EnergySystem,
+    Equilibrium,
+    check_layers,
+    check_relaxation,
+    layered_specs,
+)
 
 
 @dataclass(frozen=True)
@@ -61,15 +67,8 @@ class XYConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
         sizes = (self.num_inputs, *self.hidden_sizes, self.output_oscillators)
-        if any(not isinstance(n, int) or isinstance(n, bool) or n < 1 for n in sizes):
-            raise ValueError(f"layer sizes must be positive integers, got {sizes}")
-        if self.free_steps < 1 or self.nudged_steps < 1:
-            raise ValueError(
-                f"free_steps and nudged_steps must be at least 1, got "
-                f"{self.free_steps} and {self.nudged_steps}"
-            )
-        if not 0 < self.step_size <= 1:
-            raise ValueError(f"step_size must be in (0, 1], got {self.step_size}")
+        check_layers(sizes)
+        check_relaxation(self.free_steps, self.nudged_steps, self.step_size)
         if not (self.weight_bound > 0 and self.field_bound > 0):
             raise ValueError("weight_bound and field_bound must be positive")
 
