@@ -10,6 +10,7 @@ that a method's cost is not mixed with the cost of monitoring it.
 from __future__ import annotations
 
 import hashlib
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ from physnn.reality.base import Reality
 from physnn.systems.base import Controls, ControlSpec, NoiseSource, Nuisance, System
 from physnn.systems.energy import EnergySystem, Equilibrium
 
-PHASES = ("train", "eval")
+PHASES = ("train", "eval", "calibration")
 
 
 @dataclass
@@ -38,10 +39,23 @@ class DeviceStats:
 
 
 class Device(ABC):
-    """Query/write interface to a physical (or simulated) substrate."""
+    """Query/write interface to a physical (or simulated) substrate.
 
-    def __init__(self, specs: dict[str, ControlSpec]) -> None:
+    ``max_change`` holds slew limits: the largest change of one control value in one write
+    (heaters, piezos and conductances cannot jump). :meth:`write` ramps a larger change in
+    equal steps that each respect the limit, and counts every step as a write.
+    """
+
+    def __init__(
+        self, specs: dict[str, ControlSpec], *, max_change: dict[str, float] | None = None
+    ) -> None:
         self.specs = specs
+        self.max_change = dict(max_change or {})
+        unknown = sorted(set(self.max_change) - set(specs))
+        if unknown:
+            raise ControlBoundsError(f"slew limits for unknown controls: {', '.join(unknown)}")
+        if any(not limit > 0 for limit in self.max_change.values()):
+            raise ControlBoundsError("slew limits (max_change) must be positive")
         self._stats = {phase: DeviceStats() for phase in PHASES}
         self._phase = "train"
 
@@ -71,22 +85,68 @@ class Device(ABC):
         return y.detach()
 
     def write(self, controls: Controls) -> None:
-        """Set controls (all or some, by name); out-of-range values raise ControlBoundsError."""
+        """Set controls (all or some, by name); out-of-range values raise ControlBoundsError.
+
+        A change beyond a slew limit is ramped: written in equal steps within the limit.
+        """
         current = self.read_controls()
-        changed = 0
+        self.check_write(controls, current, slew=False)
+        target = {name: value.detach().to(current[name]) for name, value in controls.items()}
+        for step in self.ramp(current, target):
+            changed = sum(int((value != current[name]).sum()) for name, value in step.items())
+            if changed == 0:
+                continue
+            self._apply({name: value.clone() for name, value in step.items()})
+            current = {**current, **step}
+            stats = self._stats[self._phase]
+            stats.writes += 1
+            stats.values_written += changed
+
+    def check_write(self, controls: Controls, current: Controls, *, slew: bool = True) -> None:
+        """Raise :class:`ControlBoundsError` unless every value is a known control within its
+        bounds and levels and (with ``slew``) within its slew limit of ``current``."""
         for name, value in controls.items():
             if name not in self.specs:
                 raise ControlBoundsError(
                     f"device has no control {name!r}; it has: {', '.join(sorted(self.specs))}"
                 )
             self.specs[name].check(name, value.detach())
-            changed += int((value.detach().to(current[name]) != current[name]).sum())
-        if changed == 0:
-            return
-        self._apply({name: value.detach().clone() for name, value in controls.items()})
-        stats = self._stats[self._phase]
-        stats.writes += 1
-        stats.values_written += changed
+            limit = self.max_change.get(name)
+            if slew and limit is not None:
+                change = float((value.detach().to(current[name]) - current[name]).abs().max())
+                if change > limit * (1 + 1e-6):
+                    raise ControlBoundsError(
+                        f"control {name!r} would change by {change:.4g} in one write; "
+                        f"its slew limit is {limit:.4g} per write"
+                    )
+
+    def ramp(self, current: Controls, target: Controls) -> list[Controls]:
+        """The writes that take ``current`` to ``target`` within the slew limits (one if none
+        applies): equal steps, the last one exactly ``target``, intermediate values projected
+        onto the admissible set."""
+        steps = 1
+        for name, value in target.items():
+            limit = self.max_change.get(name)
+            if limit is not None:
+                change = float((value - current[name]).abs().max())
+                steps = max(steps, math.ceil(change / limit - 1e-9))
+        ramps = []
+        for k in range(1, steps):
+            fraction = k / steps
+            ramps.append(
+                {
+                    name: self.specs[name].project(current[name] + fraction * (v - current[name]))
+                    for name, v in target.items()
+                }
+            )
+        return [*ramps, target]
+
+    def safe_controls(self) -> Controls:
+        """The state the device is put in when its controller goes away (by default the
+        controls' lowest admissible values near zero: heaters off, no drive)."""
+        return {
+            name: spec.project(torch.zeros(spec.shape)) for name, spec in self.specs.items()
+        }
 
     def relax(
         self, x: Tensor, *, nudge: Tensor | None = None, clamp: Tensor | None = None
@@ -141,7 +201,8 @@ class Device(ABC):
         return {"stats": {phase: asdict(s) for phase, s in self._stats.items()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._stats = {phase: DeviceStats(**state["stats"][phase]) for phase in PHASES}
+        saved = state["stats"]  # checkpoints older than a phase hold no counts for it
+        self._stats = {phase: DeviceStats(**saved.get(phase, {})) for phase in PHASES}
 
 
 def derived_seed(seed: int, purpose: str) -> int:
@@ -178,10 +239,7 @@ class SimulatedDevice(Device):
         self._noise.manual_seed(derived_seed(seed, "measurement-noise"))
         self._write_noise = torch.Generator(device=self.torch_device)
         self._write_noise.manual_seed(derived_seed(seed, "write-noise"))
-        self._controls = {
-            name: spec.project(torch.zeros(spec.shape, device=self.torch_device))
-            for name, spec in self.specs.items()
-        }
+        self._controls = {k: v.to(self.torch_device) for k, v in self.safe_controls().items()}
         self._held = dict(self._controls)
 
     def read_controls(self) -> Controls:

@@ -44,6 +44,9 @@ class TrainConfig:
     max_seconds: float | None = None  # stop training after this much wall time
     torch_device: str = "cpu"
     model: str = "pnn"  # architecture around the substrate (physnn.nets.architectures)
+    twin: str = "nominal"  # digital twin: nominal, calibrated or learned (physnn.twins)
+    twin_options: dict[str, Any] = field(default_factory=dict)
+    device_url: str | None = None  # train against a device server (physnn serve) at this URL
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size"):
@@ -73,7 +76,7 @@ class TrainConfig:
         ):
             raise ConfigError(f"max_seconds must be a positive number, got {self.max_seconds!r}")
         ModelSpec.parse(self.model)
-        for name in ("system_options", "method_options", "gap_options"):
+        for name in ("system_options", "method_options", "gap_options", "twin_options"):
             if not isinstance(getattr(self, name), dict):
                 raise ConfigError(f"{name} must be a table of options")
 

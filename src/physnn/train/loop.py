@@ -22,15 +22,17 @@ from tqdm.auto import tqdm
 
 from physnn import __version__
 from physnn.errors import ConfigError
-from physnn.hardware.device import derived_seed
+from physnn.hardware.device import Device, derived_seed
 from physnn.nets import PNN, Executor, run_device, run_twin
 from physnn.train.checkpoint import load_checkpoint, save_checkpoint, save_json
 from physnn.train.config import TrainConfig
 from physnn.train.setup import Experiment, build_experiment
 from physnn.train.transforms import UpdateTransform, default_transforms
+from physnn.twins import prepare_twins
 
 CHECKPOINT = "checkpoint.pt"
 RESULT = "result.json"
+RECORD = "device-record"
 
 
 @torch.no_grad()
@@ -140,11 +142,15 @@ def train(
     progress: bool = True,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     checkpoint_every: float = 300.0,
+    device: Device | None = None,
+    record: bool = False,
 ) -> dict[str, Any]:
     """Train, evaluate on the device and the twin, and write ``out/result.json``.
 
     A checkpoint is written atomically after every epoch and, within long epochs, every
-    ``checkpoint_every`` seconds. ``on_epoch`` receives each epoch's metrics.
+    ``checkpoint_every`` seconds. ``on_epoch`` receives each epoch's metrics. ``device``
+    replaces the configured device (a lab instrument, a replayed record); ``record`` keeps every
+    device interaction in ``out/device-record`` for :func:`physnn.hardware.record.replay`.
     """
     out = Path(out)
     ckpt_path, result_path = out / CHECKPOINT, out / RESULT
@@ -158,7 +164,7 @@ def train(
             "--overwrite to start it again, or choose another --out"
         )
 
-    exp = build_experiment(config)
+    exp = build_experiment(config, device=device, record_dir=out / RECORD if record else None)
     optimizer = torch.optim.Adam(exp.estimator.optimized_parameters(exp.model), lr=config.lr)
     transform = default_transforms(config.max_step)
     history: list[dict[str, Any]] = []
@@ -172,6 +178,10 @@ def train(
         exp.estimator.load_state_dict(state["estimator"])
         history, start_epoch, elapsed_before = state["history"], state["epoch"], state["elapsed"]
         partial = EpochProgress(**state["partial"])
+        twin_fit = state.get("twin_fit", {})
+    else:
+        with exp.device.accounting("calibration"):
+            twin_fit = prepare_twins(exp, progress=progress)
     session_start = time.perf_counter()
 
     def elapsed() -> float:
@@ -190,6 +200,7 @@ def train(
                 "optimizer": optimizer.state_dict(),
                 "device": exp.device.state_dict(),
                 "estimator": exp.estimator.state_dict(),
+                "twin_fit": twin_fit,
             },
         )
 
@@ -238,6 +249,8 @@ def train(
     stopped_by = over_budget() or "epochs"  # before the test evaluation adds to the wall time
     test = evaluate(exp, data.x_test.to(exp.torch_device), data.y_test.to(exp.torch_device))
     result = {**_result(exp, test, history, elapsed()), "stopped_by": stopped_by}
+    if twin_fit:
+        result["twin_fit"] = twin_fit
     save_json(result_path, result)
     _plot_history(history, out / "history.png", title=_title(config))
     return result
@@ -265,6 +278,7 @@ def _result(
         "values_written": train_stats.values_written,
         "eval_queries": eval_stats.queries,
         "eval_writes": eval_stats.writes,
+        "calibration_queries": exp.device.stats("calibration").queries,
         "wall_seconds": elapsed,
         "history": history,
         "config": cfg.to_dict(),

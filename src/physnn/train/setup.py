@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 import torch
 
 from physnn.data import Dataset, check_dataset_name, load_dataset
 from physnn.errors import ConfigError, IncompatibleError
-from physnn.hardware.device import SimulatedDevice, derived_seed
+from physnn.hardware.device import Device, SimulatedDevice, derived_seed
 from physnn.methods import METHODS, GradientEstimator, incompatibility
 from physnn.nets import PNN
 from physnn.nets.architectures import build_model
@@ -16,6 +17,7 @@ from physnn.reality import Reality, make_reality
 from physnn.reality.levels import check_level
 from physnn.systems import SYSTEMS, Controls, System
 from physnn.train.config import TrainConfig
+from physnn.twins import make_twin
 
 
 @dataclass
@@ -26,7 +28,7 @@ class Experiment:
     dataset: Dataset
     system: System
     reality: Reality
-    device: SimulatedDevice
+    device: Device
     model: PNN
     estimator: GradientEstimator
     torch_device: torch.device
@@ -80,13 +82,34 @@ def validate_names(config: TrainConfig) -> None:
     make_reality(system, config.gap, config.gap_options)
 
 
-def build_experiment(config: TrainConfig) -> Experiment:
+def make_device(
+    config: TrainConfig, system: System, reality: Reality, torch_device: torch.device
+) -> Device:
+    """The device a run trains: a device server (``device_url``) or the simulated device whose
+    hidden reality is drawn from the run's seed and gap."""
+    if config.device_url:
+        from physnn.hardware.client import RemoteDevice
+
+        return RemoteDevice.connect(config.device_url, system=system)
+    return SimulatedDevice(system, reality, seed=config.seed, torch_device=torch_device)
+
+
+def build_experiment(
+    config: TrainConfig, *, device: Device | None = None, record_dir: Path | None = None
+) -> Experiment:
+    """Build a run. ``device`` replaces the device the configuration names (a lab instrument,
+    a replayed record); ``record_dir`` records every device interaction there."""
     method_cls = check_compatible(config.method, config.system)
     torch_device = resolve_torch_device(config.torch_device)
     dataset = load_dataset(config.dataset, data_dir=config.data_dir, limit_train=config.limit_train)
     system = build_system(config, dataset.num_classes).to(torch_device)
     reality = make_reality(system, config.gap, config.gap_options)
-    device = SimulatedDevice(system, reality, seed=config.seed, torch_device=torch_device)
+    if device is None:
+        device = make_device(config, system, reality, torch_device)
+    if record_dir is not None:
+        from physnn.hardware.record import RecordingDevice
+
+        device = RecordingDevice(device, record_dir, config=config.to_dict())
 
     def init_controls(k: int) -> Controls:
         stream = "init" if k == 0 else f"init-{k}"
@@ -97,6 +120,8 @@ def build_experiment(config: TrainConfig) -> Experiment:
     model = build_model(
         config.model, system, device, init_controls, dataset.sample_shape, dataset.num_classes
     ).to(torch_device)
+    for block in model.physical_blocks():
+        block.twin = make_twin(config.twin, block.system, config.twin_options).to(torch_device)
     estimator = method_cls(config.method_options)
     if estimator.updates_controls and config.max_step is not None:
         raise ConfigError(
