@@ -121,3 +121,20 @@ def test_a_periodic_control_just_below_its_low_bound_wraps_inside_the_bounds():
     wrapped = spec.wrap_or_clip(torch.tensor([-1e-8, TWO_PI, 7.0]))
     assert bool(((wrapped >= 0.0) & (wrapped < TWO_PI)).all())
     spec.check("phase", wrapped)  # a write of these values is accepted
+
+
+def test_slew_limited_writes_are_ramped_in_steps_within_the_limit(tiny_system):
+    device = SimulatedDevice(tiny_system, Reality(), seed=0, max_change={"phase": 0.5})
+    shape = tiny_system.control_specs()["phase"].shape
+    held = []
+    apply = device._apply
+    device._apply = lambda controls: (held.append(controls["phase"].clone()), apply(controls))
+    device.write({"phase": torch.full(shape, 1.6)})  # from 0: four steps of 0.4
+    assert [float(v.max()) for v in held] == pytest.approx([0.4, 0.8, 1.2, 1.6])
+    assert device.stats().writes == 4
+    assert torch.equal(device.read_controls()["phase"], torch.full(shape, 1.6))
+    with pytest.raises(ControlBoundsError, match="slew limit"):
+        device.check_write({"phase": torch.full(shape, 2.2)}, device.read_controls())
+    device.check_write({"phase": torch.full(shape, 2.1)}, device.read_controls())
+    with pytest.raises(ControlBoundsError, match="unknown controls"):
+        SimulatedDevice(tiny_system, Reality(), seed=0, max_change={"voltage": 1.0})

@@ -175,3 +175,49 @@ def test_svd_meshes_are_refused_with_a_sentence():
     )
     with pytest.raises(ConfigError, match="set architecture='unitary'"):
         build_experiment(config)  # refused before any work
+
+
+def test_pump_probe_transmission_underestimates_the_absorber_derivative_by_a_bounded_factor():
+    """Guo et al. 2021: the probe sees t(s); the derivative is t · (1 + α₀ s / (1 + s)²)."""
+    from physnn.physics import mesh
+
+    depth, saturation, mean_power = 2.0, 1.0, 0.25
+    z = torch.linspace(0.01, 2.0, 50, dtype=torch.float64, requires_grad=True)
+    (slope,) = torch.autograd.grad(
+        mesh.saturable_absorber(z, depth, saturation, mean_power).sum(), z
+    )
+    probe = mesh.saturable_transmission(z.detach(), depth, saturation, mean_power)
+    s = z.detach() ** 2 / (saturation * mean_power)
+    assert torch.allclose(slope, probe * (1 + depth * s / (1 + s) ** 2), rtol=1e-12)
+    ratio = probe / slope
+    assert bool((ratio <= 1).all()) and bool((ratio >= 1 / (1 + depth / 4) - 1e-12).all())
+
+
+SATURABLE_MESH = {
+    "modes": 6,
+    "num_layers": 2,
+    "nonlinearity": "saturable-absorber",
+    "readout": "all",
+}
+
+
+def test_pump_probe_adjoint_is_exact_in_the_linear_limit_and_aligned_otherwise():
+    x = torch.rand(6, 8, 8, dtype=torch.float64)
+    faint = SYSTEMS["mzi"].from_preset("default", **SATURABLE_MESH, absorber_depth=1e-9)
+    measured, true, passes = _measured_and_true(faint, LOSSLESS_MZI, "adjoint-pump-probe", x)
+    assert _relative_error(measured, true) < 1e-5
+    assert passes == 1 + 1 + 3 * 2  # no coherent measurement between the layers
+    deep = SYSTEMS["mzi"].from_preset("default", **SATURABLE_MESH, absorber_depth=2.0)
+    measured, true, _ = _measured_and_true(deep, LOSSLESS_MZI, "adjoint-pump-probe", x)
+    assert _relative_error(measured, true) > 1e-3
+    assert F.cosine_similarity(measured, true, dim=0) > 0.95
+
+
+def test_pump_probe_needs_saturable_absorbers():
+    config = TrainConfig(
+        **{**TINY_RUN, "system": "mzi", "system_options": {"num_layers": 2}},
+        method="adjoint",
+        method_options={"pump_probe": True},
+    )
+    with pytest.raises(ConfigError, match="nonlinearity=saturable-absorber"):
+        build_experiment(config)

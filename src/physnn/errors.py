@@ -24,3 +24,16 @@ class ControlBoundsError(PhysnnError):
 
 class IncompatibleError(PhysnnError):
     """A method that cannot run on the chosen system (its requirements are not offered)."""
+
+
+class DeviceError(PhysnnError):
+    """A device that failed: unreachable after retries, refused a request, or kept returning
+    corrupted measurements."""
+
+
+class DeviceTimeout(DeviceError):
+    """A device (an instrument, a device server) that did not answer in time; retrying may help."""
+
+
+class CorruptedMeasurement(DeviceError):
+    """A measurement that cannot be right (NaN, infinite, wrong shape, a damaged frame)."""

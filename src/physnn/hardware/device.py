@@ -227,8 +227,9 @@ class SimulatedDevice(Device):
         seed: int,
         *,
         torch_device: str | torch.device = "cpu",
+        max_change: dict[str, float] | None = None,
     ) -> None:
-        super().__init__(system.control_specs())
+        super().__init__(system.control_specs(), max_change=max_change)
         reality.check(system)
         self.system = system.to(torch_device)
         self.reality = reality

@@ -25,6 +25,7 @@ what the procedure cannot see does: heater gain errors, loss, absorption — see
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from torch import Tensor, nn
@@ -63,13 +64,33 @@ class PhysicalGradient(GradientEstimator):
         return loss.detach(), logits.detach()
 
 
+@dataclass(frozen=True)
+class AdjointOptions:
+    """``pump_probe``: send the error through the saturable absorbers between mesh layers
+    optically, by the pump-probe approximation of Guo et al. (Photon. Res. 9, B71 (2021)),
+    instead of differentiating the activations digitally at the measured fields."""
+
+    pump_probe: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.pump_probe, bool):
+            raise ValueError(f"pump_probe must be true or false, got {self.pump_probe!r}")
+
+
 @METHODS.register("adjoint")
 class AdjointGradient(PhysicalGradient):
     name = "adjoint"
     summary = "in-situ backprop: forward and backward (adjoint) fields interfered at each shifter"
-    reference = "Hughes et al., Optica 5, 864 (2018); Pai et al., Science 380, 398 (2023)"
+    reference = (
+        "Hughes et al., Optica 5, 864 (2018); Pai et al., Science 380, 398 (2023); "
+        "pump-probe: Guo et al., Photon. Res. 9, B71 (2021)"
+    )
     requirements = Requirements(reciprocal=True, device_forward=True, gradient_procedure="adjoint")
-    procedure = "adjoint"
+    options_class = AdjointOptions
+
+    @property
+    def procedure(self) -> str:  # type: ignore[override]
+        return "adjoint-pump-probe" if self.options.pump_probe else "adjoint"
 
 
 @METHODS.register("ffm")

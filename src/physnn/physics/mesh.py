@@ -245,13 +245,27 @@ def electro_optic_activation(
 
 
 def saturable_absorber(field: Tensor, depth: float, saturation: float, mean_power: float) -> Tensor:
-    """Thin saturable absorber: amplitude transmission exp(−(α₀/2) / (1 + |z|² / P_sat)).
+    """Thin saturable absorber: z ↦ z · t(|z|²), see :func:`saturable_transmission`; the
+    nonlinearity that Shen et al. (Nat. Photon. 11, 441 (2017)) proposed between layers."""
+    return field * saturable_transmission(field, depth, saturation, mean_power)
 
-    α₀ is the small-signal optical depth, P_sat = ``saturation`` · P̄ the saturation power; the
-    nonlinearity that Shen et al. (Nat. Photon. 11, 441 (2017)) proposed between layers.
+
+def saturable_transmission(
+    field: Tensor, depth: float, saturation: float, mean_power: float
+) -> Tensor:
+    """Amplitude transmission t = exp(−(α₀/2) / (1 + |z|² / P_sat)) of a thin saturable absorber
+    bleached by the field z: α₀ is the small-signal optical depth, P_sat = ``saturation`` · P̄
+    the saturation power.
+
+    It is also what a weak probe sees while the field z pumps the absorber: in the pump-probe
+    scheme of Guo, Barrett, Wang & Lvovsky (Photon. Res. 9, B71 (2021)) the backward-travelling
+    error is multiplied by t instead of by the activation's derivative
+    t · (1 + α₀ s / (1 + s)²), s = |z|² / P_sat, for real fields: the term from the intensity
+    dependence of the absorption is missed, which scales each mode's gradient by a factor in
+    [1 / (1 + α₀/4), 1] and never flips its sign.
     """
     power = field.abs().square() / (saturation * mean_power)
-    return field * torch.exp(-0.5 * depth / (1 + power))
+    return torch.exp(-0.5 * depth / (1 + power))
 
 
 # --------------------------------------------------------------------------------- decompositions

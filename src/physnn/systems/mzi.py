@@ -128,7 +128,9 @@ class MZIMesh(System):
         reciprocal=True,  # passive waveguide optics: light can be sent backwards (Pai 2023)
         intermediate_measurements=True,  # taps after each layer (Pai 2023; Bandyopadhyay 2024)
         detector_readout=True,
-        gradient_procedures=("adjoint",),  # in-situ backpropagation (Hughes 2018; Pai 2023)
+        # in-situ backpropagation (Hughes 2018; Pai 2023), optionally through the saturable
+        # absorbers by the pump-probe approximation (Guo et al. 2021)
+        gradient_procedures=("adjoint", "adjoint-pump-probe"),
         description="programmable Mach-Zehnder interferometer meshes (Shen et al. 2017)",
     )
     config_class = MZIConfig
@@ -272,6 +274,13 @@ class MZIMesh(System):
             return mesh.saturable_absorber(field, c.absorber_depth, c.saturation_power, mean_power)
         return field
 
+    def probe_transmission(self, field: Tensor) -> Tensor:
+        """What a weak backward probe sees through the saturable absorbers pumped by ``field``."""
+        c = self.config
+        return mesh.saturable_transmission(
+            field, c.absorber_depth, c.saturation_power, 1.0 / c.modes
+        )
+
     def forward(
         self, x: Tensor, controls: Controls, nuisance: Nuisance, noise: NoiseSource | None = None
     ) -> Tensor:
@@ -293,6 +302,12 @@ class MZIMesh(System):
             raise ConfigError(
                 "the in-situ adjoint procedure needs unitary MZI layers (the attenuators of "
                 "'svd' layers have no interference readout); set architecture='unitary'"
+            )
+        if procedure == "adjoint-pump-probe" and self.config.nonlinearity != "saturable-absorber":
+            raise ConfigError(
+                "the pump-probe approximation (Guo et al. 2021) sends the error back through "
+                f"saturable absorbers; this mesh's nonlinearity is {self.config.nonlinearity!r}: "
+                "set -S nonlinearity=saturable-absorber, or use the plain adjoint"
             )
 
     def measured_gradient(
@@ -318,9 +333,15 @@ class MZIMesh(System):
         with respect to the *real* phases: heater gain errors and crosstalk are unknown to the
         procedure and not undone. Exact in a lossless mesh; insertion loss scales each reading
         by the transmission up to its shifter.
+
+        ``"adjoint-pump-probe"`` keeps the error optical through the saturable absorbers between
+        layers (Guo et al., Photon. Res. 9, B71 (2021)): the backward error passes the absorbers
+        while the forward light pumps them and is scaled by their pumped transmission
+        (:func:`physnn.physics.mesh.saturable_transmission`), an approximation of the
+        activation's derivative; the fields between layers need no coherent measurement.
         """
         self.check_procedure(procedure)
-        c = self.config
+        c, pump_probe = self.config, procedure == "adjoint-pump-probe"
         meshes = self._mesh_physics(controls, nuisance)
         field = self.encode(x.to(meshes[0].theta.device)).to(_complex(meshes[0].theta.dtype))
         forward, outputs = [], []
@@ -350,11 +371,13 @@ class MZIMesh(System):
                 )
             )
             g = (-1j * leaving).conj()  # ∂L/∂Re + i ∂L/∂Im at the layer's inputs: M^H g
-            if layer > 0:
+            if layer > 0 and pump_probe:
+                g = self.probe_transmission(outputs[layer - 1]) * g
+            elif layer > 0:
                 g = self._activation_cotangent(outputs[layer - 1], g)
         grads.reverse()
         stacked = {name: torch.stack([grad[name] for grad in grads])[:, None] for name in grads[0]}
-        coherent = c.detection == "intensity" or c.num_layers > 1
+        coherent = c.detection == "intensity" or (c.num_layers > 1 and not pump_probe)
         return measured, stacked, 1 + int(coherent) + 3 * c.num_layers
 
     def _mesh_physics(self, controls: Controls, nuisance: Nuisance) -> list[adjoint.MeshPhysics]:
