@@ -144,9 +144,7 @@ class Device(ABC):
     def safe_controls(self) -> Controls:
         """The state the device is put in when its controller goes away (by default the
         controls' lowest admissible values near zero: heaters off, no drive)."""
-        return {
-            name: spec.project(torch.zeros(spec.shape)) for name, spec in self.specs.items()
-        }
+        return {name: spec.project(torch.zeros(spec.shape)) for name, spec in self.specs.items()}
 
     def relax(
         self, x: Tensor, *, nudge: Tensor | None = None, clamp: Tensor | None = None
