@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -138,3 +139,20 @@ def test_slew_limited_writes_are_ramped_in_steps_within_the_limit(tiny_system):
     device.check_write({"phase": torch.full(shape, 2.1)}, device.read_controls())
     with pytest.raises(ControlBoundsError, match="unknown controls"):
         SimulatedDevice(tiny_system, Reality(), seed=0, max_change={"voltage": 1.0})
+
+
+def test_quantized_controls_ramp_by_whole_levels_within_the_limit():
+    small = {"grid": 8, "num_layers": 1, "input_size": 4, "num_classes": 2, "detector_size": 1}
+    system = DiffractiveNetwork.from_preset("default", phase_levels=8, **small)
+    device = SimulatedDevice(system, Reality(), seed=0, max_change={"phase": 1.0})
+    sent = []
+    apply = device._apply
+    device._apply = lambda controls: (sent.append(controls["phase"].clone()), apply(controls))
+    device.write({"phase": torch.full((1, 8, 8), 5 * math.pi / 4)})  # 5 levels of π/4
+    values = [0.0] + [float(v.max()) for v in sent]
+    assert values[-1] == pytest.approx(5 * math.pi / 4)
+    assert all(0 < b - a <= 1.0 + 1e-6 for a, b in itertools.pairwise(values))
+    with pytest.raises(ControlBoundsError, match="smaller than one level"):
+        SimulatedDevice(system, Reality(), seed=0, max_change={"phase": 0.5}).write(
+            {"phase": torch.full((1, 8, 8), math.pi / 4)}
+        )

@@ -122,23 +122,32 @@ class Device(ABC):
 
     def ramp(self, current: Controls, target: Controls) -> list[Controls]:
         """The writes that take ``current`` to ``target`` within the slew limits (one if none
-        applies): equal steps, the last one exactly ``target``, intermediate values projected
-        onto the admissible set."""
-        steps = 1
+        applies), the last one exactly ``target``. Continuous controls move in equal steps;
+        quantized ones by whole levels, at most the largest multiple of a level within the
+        limit per write, so that every intermediate value is a level."""
+        moves, steps = {}, 1
         for name, value in target.items():
             limit = self.max_change.get(name)
-            if limit is not None:
-                change = float((value - current[name]).abs().max())
-                steps = max(steps, math.ceil(change / limit - 1e-9))
+            if limit is None:
+                continue
+            spec, change = self.specs[name], value - current[name]
+            if spec.levels is not None:
+                level = spec._step()
+                limit = level * math.floor(limit / level + 1e-9)
+                if limit == 0:
+                    raise ControlBoundsError(
+                        f"control {name!r}: its slew limit {self.max_change[name]:.4g} is "
+                        f"smaller than one level ({level:.4g}), so it can never change"
+                    )
+            moves[name] = (change, limit, spec.levels is not None)
+            steps = max(steps, math.ceil(float(change.abs().max()) / limit - 1e-9))
         ramps = []
         for k in range(1, steps):
-            fraction = k / steps
-            ramps.append(
-                {
-                    name: self.specs[name].project(current[name] + fraction * (v - current[name]))
-                    for name, v in target.items()
-                }
-            )
+            step = dict(target)
+            for name, (change, limit, quantized) in moves.items():
+                moved = change.clamp(-k * limit, k * limit) if quantized else change * k / steps
+                step[name] = self.specs[name].project(current[name] + moved)
+            ramps.append(step)
         return [*ramps, target]
 
     def safe_controls(self) -> Controls:

@@ -249,6 +249,9 @@ def train(
     stopped_by = over_budget() or "epochs"  # before the test evaluation adds to the wall time
     test = evaluate(exp, data.x_test.to(exp.torch_device), data.y_test.to(exp.torch_device))
     result = {**_result(exp, test, history, elapsed()), "stopped_by": stopped_by}
+    health = getattr(exp.device, "health", None)
+    if callable(health):  # a lab instrument: how often it timed out or returned a bad frame
+        result["device_health"] = asdict(health())
     if twin_fit:
         result["twin_fit"] = twin_fit
     save_json(result_path, result)

@@ -94,6 +94,22 @@ def make_device(
     return SimulatedDevice(system, reality, seed=config.seed, torch_device=torch_device)
 
 
+def check_same_controls(device: Device, system: System) -> None:
+    """Refuse a device whose controls are not those the run's system (and its twin) describe."""
+    expected = system.control_specs()
+    differing = sorted(
+        name
+        for name in expected.keys() | device.specs.keys()
+        if expected.get(name) != device.specs.get(name)
+    )
+    if differing:
+        raise ConfigError(
+            f"the device's controls differ from those of system {system.name!r} as configured "
+            f"({', '.join(differing)}): configure the run's system (preset, -S options) to "
+            "describe the device"
+        )
+
+
 def build_experiment(
     config: TrainConfig, *, device: Device | None = None, record_dir: Path | None = None
 ) -> Experiment:
@@ -106,6 +122,7 @@ def build_experiment(
     reality = make_reality(system, config.gap, config.gap_options)
     if device is None:
         device = make_device(config, system, reality, torch_device)
+    check_same_controls(device, system)
     if record_dir is not None:
         from physnn.hardware.record import RecordingDevice
 
