@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tomllib
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ from physnn.errors import ConfigError, PhysnnError
 TRAIN_FLAGS = (
     "system", "preset", "method", "dataset", "data_dir", "limit_train", "gap",
     "seed", "epochs", "batch_size", "lr", "max_step", "max_queries", "max_seconds", "torch_device",
-    "model",
+    "model", "device_url",
 )  # fmt: skip
 
 
@@ -96,6 +97,31 @@ def _add_experiment_flags(p: argparse.ArgumentParser) -> None:
                    metavar="KEY=VALUE", help="gap knob, e.g. lateral=0.2")  # fmt: skip
 
 
+def _add_serve_parser(sub: Any) -> None:
+    serve = sub.add_parser("serve", help="serve a device (simulated or a lab instrument) over HTTP")
+    serve.add_argument("--system", help="the system served (simulated), or the instrument's")
+    serve.add_argument("--preset", help="named configuration of the simulated system")
+    serve.add_argument("--gap", help="reality gap of the simulated device (default moderate)")
+    serve.add_argument("--seed", type=int, help="seed of the simulated device (default 0)")
+    for flags, meaning in (
+        (("--system-option", "-S"), "override a system field, e.g. grid=48"),
+        (("--gap-option", "-G"), "gap knob, e.g. lateral=0.2"),
+        (("--adapter-option",), "keyword option of the --adapter class"),
+    ):
+        serve.add_argument(
+            *flags, type=_option, action="append", default=[], metavar="KEY=VALUE", help=meaning
+        )
+    serve.add_argument("--adapter", metavar="MODULE:CLASS", help="serve a lab instrument")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
+    serve.add_argument("--port", type=int, default=8765, help="port (0: any free one)")
+    serve.add_argument("--token-file", help="file holding the token (else $PHYSNN_TOKEN)")
+    lease = "seconds a silent writer keeps its lease (then: device → safe state)"
+    serve.add_argument("--lease-seconds", type=float, default=30.0, help=lease)
+    serve.add_argument("--max-request-mb", type=float, default=64.0, help="largest request body")
+    log = "every write attempt, one JSON line each"
+    serve.add_argument("--write-log", default="physnn-serve-writes.jsonl", help=log)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="physnn", description="Train physical neural networks.")
     parser.add_argument("--version", action="version", version=f"physnn {__version__}")
@@ -109,6 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--overwrite", action="store_true", help="start again in an existing --out")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--device-url", help="train the device served at URL (physnn serve)")
+    train.add_argument("--token-file", help="the device server's token (else $PHYSNN_TOKEN)")
+    train.add_argument(
+        "--record", action="store_true", help="record every device interaction (physnn replay)"
+    )
 
     lst = sub.add_parser("list", help="systems, methods, datasets, and the compatibility matrix")
     lst.add_argument("what", nargs="?", choices=LIST_SECTIONS, help="one section only")
@@ -132,6 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--suite", help="only this suite's runs")
     report.add_argument("--report-dir", default="physnn-report", help="output folder")
     report.add_argument("--export", metavar="FILE", help="also export runs to .csv or .parquet")
+
+    _add_serve_parser(sub)
+
+    replay = sub.add_parser("replay", help="train a recorded run again from its device record")
+    replay.add_argument("run_dir", metavar="RUN_DIR", help="run folder made with train --record")
+    replay.add_argument("--out", help="folder of the replayed run (default RUN_DIR/replay)")
+    replay.add_argument("--overwrite", action="store_true", help="replay again into --out")
+    replay.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     grad = sub.add_parser("gradcheck", help="compare a method's gradient with the true one")
     _add_experiment_flags(grad)
@@ -170,6 +209,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config, extras = resolve_config(args)
     validate_names(config)
+    if args.token_file:  # the device client reads the token from the environment
+        from physnn.hardware.protocol import TOKEN_ENV, resolve_token
+
+        os.environ[TOKEN_ENV] = resolve_token(token_file=args.token_file) or ""
     out = (
         args.out
         or extras.get("out")
@@ -194,6 +237,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         overwrite=args.overwrite or bool(extras.get("overwrite")),
         progress=not args.no_progress and sys.stderr.isatty(),
         on_epoch=report,
+        record=args.record,
     )
     print(
         f"test accuracy: device {result['device_accuracy']:.4f}, twin {result['twin_accuracy']:.4f}"
@@ -202,7 +246,36 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"wall time {result['wall_seconds']:.1f} s\n"
         f"wrote {Path(out) / 'result.json'} and {Path(out) / 'history.png'}"
     )
+    if args.record:
+        print(f"recorded every device interaction in {Path(out) / 'device-record'} "
+              f"(physnn replay {out})")  # fmt: skip
     return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from physnn.hardware.record import load_record
+    from physnn.train.loop import RECORD
+    from physnn.train.replay import differences, replay
+
+    out = Path(args.out or Path(args.run_dir) / "replay")
+    record = load_record(Path(args.run_dir) / RECORD)
+    print(f"physnn {__version__}: replaying {len(record)} device events of {args.run_dir} "
+          f"(recorded with physnn {record.meta['physnn']}) → {out}")  # fmt: skip
+    replayed, recorded = replay(
+        args.run_dir,
+        out,
+        overwrite=args.overwrite,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    rows = [("replayed", replayed)] + ([("recorded", recorded)] if recorded else [])
+    for name, result in rows:
+        print(f"{name} test accuracy: device {result['device_accuracy']:.4f}, "
+              f"twin {result['twin_accuracy']:.4f}")  # fmt: skip
+    info = replayed["replay"]
+    print(f"replayed {info['replayed']} of {info['events']} recorded device events")
+    found = differences(replayed, recorded)
+    print("identical" if not found else "differences:\n" + "\n".join(f"  {d}" for d in found))
+    return 0 if not found else 1
 
 
 def catalog() -> dict[str, Any]:
@@ -323,6 +396,58 @@ PRINTERS = {"systems": _print_systems, "methods": _print_methods, "datasets": _p
             "gaps": _print_gaps, "suites": _print_suites, "matrix": _print_matrix}  # fmt: skip
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import contextlib
+    import logging
+    import signal
+
+    from physnn.hardware.protocol import resolve_token
+    from physnn.hardware.server import MIB, DeviceServer, check_exposure, serve, simulated_device
+
+    token = resolve_token(token_file=args.token_file)
+    check_exposure(args.host, token)  # before a lab instrument is touched
+    if not args.max_request_mb > 0 or not args.lease_seconds > 0:
+        raise ConfigError("--max-request-mb and --lease-seconds must be positive")
+    if args.adapter:
+        simulation = [f for f in ("preset", "gap", "seed") if getattr(args, f) is not None]
+        simulation += ["-S"] * bool(args.system_option) + ["-G"] * bool(args.gap_option)
+        if simulation:
+            raise ConfigError(
+                f"{', '.join(simulation)} configure a simulated device, not --adapter; pass the "
+                "instrument's options as --adapter-option KEY=VALUE"
+            )
+        from physnn.hardware.adapter import load_instrument_device
+
+        device = load_instrument_device(args.adapter, dict(args.adapter_option))
+    elif args.system:
+        device = simulated_device(
+            args.system,
+            preset=args.preset or "default",
+            gap=args.gap or "moderate",
+            seed=0 if args.seed is None else args.seed,
+            system_options=dict(args.system_option),
+            gap_options=dict(args.gap_option),
+        )
+    else:
+        raise ConfigError("serve needs --system (a simulated device) or --adapter MODULE:CLASS")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    server = DeviceServer(
+        device,
+        system_name=args.system,
+        token=token,
+        lease_seconds=args.lease_seconds,
+        max_request_bytes=int(args.max_request_mb * MIB),
+        write_log=args.write_log,
+    )
+    # uvicorn stops gracefully on SIGINT/SIGTERM (device → safe state), then raises the signal
+    # again: both end here as KeyboardInterrupt, with exit code 0.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with contextlib.suppress(KeyboardInterrupt):
+        serve(server, args.host, args.port)
+    print("physnn serve: stopped; the device is in its safe state", file=sys.stderr)
+    return 0
+
+
 def cmd_gradcheck(args: argparse.Namespace) -> int:
     from physnn.train.gradcheck import gradcheck
 
@@ -406,7 +531,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     commands = {"train": cmd_train, "list": cmd_list, "gradcheck": cmd_gradcheck,
-                "bench": cmd_bench, "report": cmd_report}  # fmt: skip
+                "bench": cmd_bench, "report": cmd_report, "replay": cmd_replay,
+                "serve": cmd_serve}  # fmt: skip
     command = commands[args.command]
     try:
         return command(args)

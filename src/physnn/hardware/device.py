@@ -193,6 +193,9 @@ class Device(ABC):
     ) -> tuple[Tensor, Controls, int]:
         raise IncompatibleError(f"this device cannot run the gradient procedure {procedure!r}")
 
+    def close(self) -> None:  # noqa: B027 (optional hook: a simulated device holds nothing)
+        """Let the device go: flush what it keeps, give up a lease, release the hardware."""
+
     @abstractmethod
     def read_controls(self) -> Controls:
         """A copy of the controls the device currently holds."""

@@ -150,7 +150,7 @@ def train(
     A checkpoint is written atomically after every epoch and, within long epochs, every
     ``checkpoint_every`` seconds. ``on_epoch`` receives each epoch's metrics. ``device``
     replaces the configured device (a lab instrument, a replayed record); ``record`` keeps every
-    device interaction in ``out/device-record`` for :func:`physnn.hardware.record.replay`.
+    device interaction in ``out/device-record`` for :func:`physnn.train.replay.replay`.
     """
     out = Path(out)
     ckpt_path, result_path = out / CHECKPOINT, out / RESULT
@@ -255,6 +255,8 @@ def train(
     if twin_fit:
         result["twin_fit"] = twin_fit
     save_json(result_path, result)
+    if device is None or record:  # what this run opened (a server lease, a record) it closes
+        exp.device.close()
     _plot_history(history, out / "history.png", title=_title(config))
     return result
 

@@ -120,13 +120,14 @@ def build_experiment(
     dataset = load_dataset(config.dataset, data_dir=config.data_dir, limit_train=config.limit_train)
     system = build_system(config, dataset.num_classes).to(torch_device)
     reality = make_reality(system, config.gap, config.gap_options)
+    opened = device is None
     if device is None:
         device = make_device(config, system, reality, torch_device)
     check_same_controls(device, system)
     if record_dir is not None:
         from physnn.hardware.record import RecordingDevice
 
-        device = RecordingDevice(device, record_dir, config=config.to_dict())
+        device = RecordingDevice(device, record_dir, config=config.to_dict(), close_inner=opened)
 
     def init_controls(k: int) -> Controls:
         stream = "init" if k == 0 else f"init-{k}"
