@@ -235,17 +235,24 @@ def _number(name: str, value: Any, kind: type = float, high: float | None = None
     return number
 
 
+def _decoded(name: str, value: Any, expected: str) -> Any:
+    """A value given on the command line as JSON text, decoded (other values as they are)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        raise ConfigError(f"option {name} must be {expected}, got {value!r}") from None
+
+
 def _mapping(name: str, value: Any) -> dict[str, Any]:
     """A dict, or a JSON object given as a string."""
     if value is None:
         return {}
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            value = None
+    expected = "a table of options, e.g. {grid=16}"
+    value = _decoded(name, value, expected)
     if not isinstance(value, dict):
-        raise ConfigError(f"option {name} must be a table of options, e.g. {{grid=16}}")
+        raise ConfigError(f"option {name} must be {expected}, got {value!r}")
     return dict(value)
 
 
@@ -253,13 +260,7 @@ def _slew_limits(value: Any, specs: dict[str, ControlSpec]) -> dict[str, float]:
     """Slew limits per control: none, one number for every control, or a table by name."""
     if value is None:
         return {}
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise ConfigError(
-                f"option max_change must be a number or a table, got {value!r}"
-            ) from None
+    value = _decoded("max_change", value, "a number or a table")
     table = value if isinstance(value, dict) else dict.fromkeys(specs, value)
     unknown = sorted(set(table) - set(specs))
     if unknown:
