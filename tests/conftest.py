@@ -95,7 +95,10 @@ def without_timings(result: dict) -> dict:
     """A result without its wall-clock figures, for comparing two runs of the same training."""
     strip = {"wall_seconds", "epoch_seconds"}
     history = [{k: v for k, v in row.items() if k not in strip} for row in result["history"]]
-    return {**{k: v for k, v in result.items() if k not in strip}, "history": history}
+    kept = {**{k: v for k, v in result.items() if k not in strip}, "history": history}
+    if "twin_fit" in result:
+        kept["twin_fit"] = {k: v for k, v in result["twin_fit"].items() if k != "seconds"}
+    return kept
 
 
 def tiny_run(system: str) -> dict:

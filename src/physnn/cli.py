@@ -22,7 +22,7 @@ from physnn.errors import ConfigError, PhysnnError
 TRAIN_FLAGS = (
     "system", "preset", "method", "dataset", "data_dir", "limit_train", "gap",
     "seed", "epochs", "batch_size", "lr", "max_step", "max_queries", "max_seconds", "torch_device",
-    "model", "device_url",
+    "model", "device_url", "twin",
 )  # fmt: skip
 
 
@@ -95,6 +95,9 @@ def _add_experiment_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--gap-option", "-G", type=_option, action="append", default=[],
                    metavar="KEY=VALUE", help="gap knob, e.g. lateral=0.2")  # fmt: skip
+    p.add_argument("--twin", help="digital twin: nominal (default), calibrated or learned")
+    p.add_argument("--twin-option", "-T", type=_option, action="append", default=[],
+                   metavar="KEY=VALUE", help="twin option, e.g. settings=64")  # fmt: skip
 
 
 def _add_serve_parser(sub: Any) -> None:
@@ -194,7 +197,7 @@ def resolve_config(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         if getattr(args, key, None) is not None:
             values[key] = getattr(args, key)
     tables = (("system_options", "system_option"), ("method_options", "method_option"),
-              ("gap_options", "gap_option"))  # fmt: skip
+              ("gap_options", "gap_option"), ("twin_options", "twin_option"))  # fmt: skip
     for table, flag in tables:
         updates = dict(getattr(args, flag))
         if updates:

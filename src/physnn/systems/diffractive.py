@@ -187,7 +187,7 @@ class DiffractiveNetwork(System):
         if levels is not None:
             phase = quantize_ste(phase, lambda p: snap_to_levels(p, 0.0, TWO_PI, levels, True))
         alpha = nuisance.get("absorption", 0.0)
-        amplitude = torch.exp(-alpha * phase) if alpha else None
+        amplitude = torch.exp(-alpha * phase) if isinstance(alpha, Tensor) or alpha else None
         if nuisance.get("phase_error") is not None:
             phase = phase + nuisance["phase_error"].to(phase)
         return phase, amplitude

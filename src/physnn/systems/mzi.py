@@ -238,7 +238,7 @@ class MZIMesh(System):
         if gain_error is not None:
             phase = phase * (1 + gain_error.to(phase))
         kappa = nuisance.get("crosstalk", 0.0)
-        if kappa:
+        if isinstance(kappa, Tensor) or kappa:
             phase = mesh.thermal_crosstalk(phase, self.heater_has_lower_neighbour, kappa)
         offset = nuisance.get("phase_offset")
         if offset is not None:

@@ -1,0 +1,226 @@
+"""Calibrated twin: the system's physics with some nuisance parameters fitted to the device.
+
+The nuisance of a system (:meth:`System.nominal_nuisance`) holds what the builder does not
+control exactly: plane misalignments of a diffractive network, splitter and heater errors of
+an MZI mesh, frequency errors of an oscillator chain … The nominal twin assumes the design
+values. A calibrated twin fits a chosen subset to acquired device data,
+
+    ν̂ = argmin_ν  Σ_settings Σ_samples ‖f(x, θ; ν) − y_measured‖² / σ_y²,
+
+with Adam on minibatches of control settings (seeded), starting from the design and working in
+units in which the expected errors are of order one (pixels of lateral shift, wavelengths of
+axial shift, per cent of relative error …). Everything else stays at its design value, so a
+perturbation that is not fitted (phase quantization, absorption, detector noise) leaves a
+residual error. Calibrating nuisance parameters against measurements is how the physics-based
+twins of Wright et al. (Nature 601, 549 (2022)) and Onodera et al. (arXiv:2402.17343) were made.
+
+Which entries can be fitted, per system, is :data:`CALIBRATABLE`; the defaults,
+:data:`DEFAULT_PARAMETERS`, are the low-dimensional ones that the data identify well. Where
+the physics switches an effect off by testing for exactly zero (a diffractive network's
+absorption α, an MZI mesh's crosstalk κ) there is no gradient at the design value, so the fit
+starts a hair away from it (α = 1e-4 per rad, κ = 1e-4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from physnn.errors import ConfigError
+from physnn.systems.base import Controls, Nuisance, System
+from physnn.twins.acquisition import FitData, FitOptions, FittedTwin, unflatten_controls
+
+SMALL = 16
+"""Fitted entries with at most this many values are listed in the run's result."""
+
+
+@dataclass(frozen=True)
+class Calibratable:
+    """A nuisance entry a calibrated twin can fit: its fit unit (physical value of one unit),
+    for entries whose design value is None its shape, and where the fit starts (in units from
+    the design; not zero for an effect the physics switches off at exactly zero)."""
+
+    unit: str
+    size: Callable[[System], float]
+    shape: Callable[[System], tuple[int, ...]] | None = None
+    start: float = 0.0
+
+
+def _one(system: System) -> float:
+    return 1.0
+
+
+def _percent(system: System) -> float:
+    return 0.01
+
+
+def _spec_shape(control: str, extra: tuple[int, ...] = ()) -> Callable[[System], tuple]:
+    return lambda system: (*system.control_specs()[control].shape, *extra)
+
+
+def _mzi_heaters(system: System) -> tuple[int, ...]:
+    specs = system.control_specs()
+    *stack, m = specs["theta"].shape
+    return (*stack, 2 * m + specs["screen"].shape[-1])
+
+
+CALIBRATABLE: dict[str, dict[str, Calibratable]] = {
+    "diffractive": {
+        "plane_shift": Calibratable("pixel", lambda s: s.config.pitch),
+        "plane_dz": Calibratable("wavelength", lambda s: s.config.wavelength),
+        "phase_error": Calibratable("rad", _one, _spec_shape("phase")),
+        "absorption": Calibratable("0.1 per rad", lambda s: 0.1, start=0.001),
+    },
+    "mzi": {
+        "coupler_error": Calibratable("10 mrad", lambda s: 0.01, _spec_shape("theta", (2,))),
+        "phase_gain_error": Calibratable("%", _percent, _mzi_heaters),
+        "phase_offset": Calibratable("rad", _one, _mzi_heaters),
+        "mzi_loss_db": Calibratable("dB", _one),
+        "crosstalk": Calibratable("%", _percent, start=0.01),
+    },
+    "oscillators": {
+        "frequency_error": Calibratable("%", _percent, _spec_shape("offset")),
+        "coupling_error": Calibratable("%", _percent, _spec_shape("coupling")),
+        "frequency_drift": Calibratable("%", _percent),
+    },
+    "shg": {
+        "phase_gain": Calibratable("%", _percent),
+        "phase_offset": Calibratable("rad", _one),
+        "pump_power": Calibratable("%", _percent),
+        "mismatch": Calibratable("1/mm", _one),
+    },
+}
+
+DEFAULT_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "diffractive": ("plane_shift", "plane_dz", "absorption"),
+    "mzi": ("coupler_error", "phase_gain_error", "phase_offset"),
+    "oscillators": ("frequency_error", "coupling_error"),
+    "shg": ("phase_gain", "phase_offset", "pump_power", "mismatch"),
+}
+
+
+@dataclass(frozen=True)
+class CalibratedOptions(FitOptions):
+    parameters: tuple[str, ...] | list[str] | str | None = None  # None: the system's defaults
+    settings_per_step: int = 4  # control settings in each optimizer step
+    steps: int = 600
+    lr: float = 0.1  # Adam step, in the entries' fit units
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.parameters, str):
+            names = tuple(p.strip() for p in self.parameters.split(",") if p.strip())
+            object.__setattr__(self, "parameters", names)
+        elif self.parameters is not None:
+            if not all(isinstance(p, str) for p in self.parameters) or not self.parameters:
+                raise ValueError(f"parameters must be a list of names, got {self.parameters!r}")
+            object.__setattr__(self, "parameters", tuple(self.parameters))
+        if not (isinstance(self.settings_per_step, int) and self.settings_per_step > 0):
+            raise ValueError(
+                f"settings_per_step must be a positive integer, got {self.settings_per_step!r}"
+            )
+
+
+def calibratable(system: System) -> dict[str, Calibratable]:
+    """The entries a calibrated twin of ``system`` can fit, or a ConfigError."""
+    if system.name not in CALIBRATABLE:
+        raise ConfigError(
+            f"the calibrated twin has no nuisance model for system {system.name!r}; it supports "
+            f"{', '.join(sorted(CALIBRATABLE))} (the learned twin works on any system)"
+        )
+    return CALIBRATABLE[system.name]
+
+
+class CalibratedTwin(FittedTwin):
+    """The system's physics at the design nuisance, some entries replaced by fitted values.
+
+    Each fitted entry is a buffer ``offset_<name>``: its deviation from the design in the
+    entry's fit unit (before the fit: the start, zero for most entries).
+    """
+
+    kind = "calibrated"
+
+    def __init__(self, system: System, options: CalibratedOptions) -> None:
+        super().__init__(system, options)
+        offered = calibratable(system)
+        names = options.parameters or DEFAULT_PARAMETERS[system.name]
+        unknown = sorted(set(names) - set(offered))
+        if unknown:
+            raise ConfigError(
+                f"the calibrated twin cannot fit {', '.join(unknown)} of system "
+                f"{system.name!r}; it can fit {', '.join(offered)}"
+            )
+        self.entries = {name: offered[name] for name in names}
+        self.design: Nuisance = system.nominal_nuisance()
+        for name, entry in self.entries.items():
+            start = torch.full(self._shape(name, entry), entry.start)
+            self.register_buffer(f"offset_{name}", start)
+
+    def _shape(self, name: str, entry: Calibratable) -> tuple[int, ...]:
+        design = self.design[name]
+        if design is None:
+            assert entry.shape is not None, f"{name} needs a shape"
+            return entry.shape(self.system)
+        return tuple(torch.as_tensor(design).shape)
+
+    def offsets(self) -> dict[str, Tensor]:
+        return {name: getattr(self, f"offset_{name}") for name in self.entries}
+
+    def nuisance(self, offsets: dict[str, Tensor]) -> Nuisance:
+        """The design nuisance with every fitted entry at design + unit × offset."""
+        out = dict(self.design)
+        for name, entry in self.entries.items():
+            offset = offsets[name]
+            design = self.design[name]
+            base = torch.zeros_like(offset) if design is None else torch.as_tensor(design)
+            out[name] = base.to(offset) + entry.size(self.system) * offset
+        return out
+
+    def forward(self, x: Tensor, controls: Controls) -> Tensor:
+        return self.system(x, controls, self.nuisance(self.offsets()))
+
+    def train_on(self, data: FitData, steps: int, generator: torch.Generator) -> None:
+        params = {
+            name: value.detach().clone().requires_grad_() for name, value in self.offsets().items()
+        }
+        optimizer = torch.optim.Adam(params.values(), lr=self.options.lr)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, steps, eta_min=0.1 * self.options.lr
+        )
+        scale = self.output_scale.square()
+        for _ in range(steps):
+            picks = torch.multinomial(
+                data.weight.cpu(), self.options.settings_per_step, replacement=True,
+                generator=generator,
+            )  # fmt: skip
+            nuisance = self.nuisance(params)
+            loss = 0.0
+            for k in picks.tolist():
+                rows = (data.setting == k).nonzero().squeeze(1)
+                controls = unflatten_controls(data.controls[k], self.specs)
+                predicted = self.system(data.inputs[rows], controls, nuisance)
+                loss = loss + (predicted - data.outputs[rows]).square().mean() / scale
+            optimizer.zero_grad(set_to_none=True)
+            (loss / len(picks)).backward()
+            optimizer.step()
+            schedule.step()
+        for name, value in params.items():
+            setattr(self, f"offset_{name}", value.detach().clone())
+
+    def describe_fit(self) -> dict[str, Any]:
+        fitted = {}
+        for name, offset in self.offsets().items():
+            values = offset.detach().cpu()
+            summary: dict[str, Any] = {
+                "unit": self.entries[name].unit,
+                "count": values.numel(),
+                "rms": float(values.square().mean().sqrt()),
+            }
+            if values.numel() <= SMALL:
+                summary["values"] = values.tolist()
+            fitted[name] = summary
+        return {"parameters": fitted}

@@ -1,0 +1,188 @@
+"""Calibrated and learned twins: acquisition, fit, validation, drift refits, checkpoints."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import TINY_SYSTEM_OPTIONS, crash_at_estimate, without_timings
+from physnn.errors import ConfigError
+from physnn.hardware.device import SimulatedDevice
+from physnn.methods.pat import PhysicsAwareTraining
+from physnn.reality import make_reality
+from physnn.systems import SYSTEMS
+from physnn.train import TrainConfig, train
+from physnn.train.checkpoint import load_checkpoint
+from physnn.train.setup import build_experiment
+from physnn.twins import make_twin, prepare_twins
+from physnn.twins.acquisition import relative_error, unflatten_controls
+from physnn.twins.calibrated import CALIBRATABLE
+
+OSCILLATORS = TINY_SYSTEM_OPTIONS["oscillators"]
+SMALL_LEARNED = {"settings": 12, "samples_per_setting": 8, "steps": 40, "width": 16, "depth": 1}
+
+
+def fitted(config: TrainConfig):
+    """The experiment of ``config`` with its twins fitted, and the fit's report."""
+    exp = build_experiment(config)
+    return exp, prepare_twins(exp)
+
+
+def test_calibration_recovers_an_injected_lateral_misalignment():
+    """Planes shifted by N(0, (0.5 px)²) each, photon noise of 1e6 per input: the fitted shifts
+    agree with the hidden ones to 0.05 px (a tenth of the injected spread)."""
+    config = TrainConfig(
+        system_options=TINY_SYSTEM_OPTIONS["diffractive"],
+        limit_train=128,
+        gap="none",
+        gap_options={"lateral": 0.5, "photons": 1e6},
+        twin="calibrated",
+        twin_options={"settings": 24, "samples_per_setting": 16, "steps": 200, "lr": 0.2},
+    )
+    exp, report = fitted(config)
+    true = exp.device._nuisance["plane_shift"] / exp.system.config.pitch
+    found = torch.tensor(report["parameters"]["plane_shift"]["values"])
+    assert true.abs().max() > 0.3  # a misalignment worth finding
+    assert (found - true).abs().max() < 0.05
+    assert max(map(abs, report["parameters"]["plane_dz"]["values"])) < 0.05  # none injected
+    assert report["validation_error"] < 0.25 * report["error_before"]
+    assert report["queries"] == 24 * 16 and report["writes"] >= 24
+    assert exp.device.stats("calibration").queries == report["queries"]
+    assert exp.device.stats("train").queries == 0
+    block = exp.model.physical_blocks()[0]
+    assert torch.equal(exp.device.read_controls()["phase"], block.hardware_controls()["phase"])
+
+
+def test_learned_twin_generalizes_to_held_out_control_settings():
+    """Without any physics, the surrogate predicts control settings it never saw with an rms
+    error below 0.3 of the outputs' spread (it explains > 90 % of their variance), and at
+    least four times better than the device's own noise-free outputs at the operating point
+    would: it has learned how the controls act, which is what PAT takes from it."""
+    options = {"settings": 320, "samples_per_setting": 3, "steps": 500, "width": 64, "depth": 2,
+               "lr": 3e-3}  # fmt: skip
+    config = TrainConfig(
+        system="oscillators", system_options=OSCILLATORS, gap="moderate", twin="learned",
+        twin_options=options,
+    )  # fmt: skip
+    exp, report = fitted(config)
+    twin = exp.model.physical_blocks()[0].twin
+    data = twin.acquired()
+    held_out = data.held_out()
+    operating_point = unflatten_controls(data.controls[0], twin.specs)
+    unmoved = exp.device.oracle_forward(held_out.inputs, operating_point)
+    ignoring_controls = relative_error(unmoved, held_out.outputs, twin.output_scale)
+    assert report["validation_error"] < 0.3
+    assert report["validation_error"] < ignoring_controls / 4
+    assert report["network"] == "90 → 64 → 64 → 9 (+ affine shortcut)"
+
+
+class DriftingDevice(SimulatedDevice):
+    """A simulated oscillator chain whose frequencies all rise by 3 % after ``after`` training
+    queries (a temperature step in the lab)."""
+
+    def __init__(self, config: TrainConfig, after: int) -> None:
+        system = SYSTEMS[config.system].from_preset(config.preset, **config.system_options)
+        super().__init__(system, make_reality(system, config.gap), seed=config.seed)
+        self.after = after
+
+    def _measure(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stats("train").queries >= self.after:
+            self._nuisance = {**self._nuisance, "frequency_drift": 0.03}
+        return super()._measure(x)
+
+
+def test_a_drifting_device_triggers_a_refit_that_follows_it(tmp_path):
+    """The twin calibrates the chain's common frequency offset; when the device drifts by 3 %
+    in the second epoch, PAT's measurements show it, and one refit brings the twin back."""
+    options = {"parameters": ["frequency_drift"], "settings": 8, "samples_per_setting": 8,
+               "steps": 20, "lr": 1.0, "refit_window": 4, "refit_steps": 15}  # fmt: skip
+    config = TrainConfig(
+        system="oscillators", system_options=OSCILLATORS, gap="mild", method="pat",
+        limit_train=128, batch_size=16, epochs=2, twin="calibrated", twin_options=options,
+    )  # fmt: skip
+    steady = train(
+        config, tmp_path / "steady", progress=False, device=DriftingDevice(config, 10**9)
+    )
+    assert [row["twin_refits"] for row in steady["history"]] == [0, 0]
+
+    drifting = train(config, tmp_path / "drift", progress=False, device=DriftingDevice(config, 128))
+    assert [row["twin_refits"] for row in drifting["history"]] == [0, 1]
+    validation = drifting["twin_fit"]["validation_error"]
+    assert drifting["history"][-1]["twin_error"] < 2 * validation  # the refit caught up
+
+
+def test_pat_with_a_learned_twin_resumes_with_the_same_twin(tmp_path, monkeypatch):
+    """A crash in epoch 2 and a resume give the uninterrupted run's result and twin, bit for
+    bit: the fitted twin lives in the checkpoint, and is never among the trained parameters."""
+    config = TrainConfig(
+        system="oscillators", system_options=OSCILLATORS, method="pat", limit_train=64,
+        batch_size=16, epochs=2, twin="learned", twin_options=SMALL_LEARNED,
+    )  # fmt: skip
+    reference = train(config, tmp_path / "ref", progress=False)
+    crash_at_estimate(monkeypatch, PhysicsAwareTraining, config, tmp_path / "run", 6)
+    resumed = train(config, tmp_path / "run", resume=True, progress=False)
+    for result in (reference, resumed):
+        del result["twin_fit"]["seconds"]
+    assert without_timings(resumed) == without_timings(reference)
+    assert reference["calibration_queries"] == 12 * 8
+    assert {"twin_error", "twin_refits"} <= set(reference["history"][-1])
+
+    ref, run = (
+        load_checkpoint(p / "checkpoint.pt")["model"] for p in (tmp_path / "ref", tmp_path / "run")
+    )
+    twin_keys = [k for k in ref if ".twin." in k]
+    assert any(k.endswith("weight_0") for k in twin_keys)
+    assert all(torch.equal(ref[k], run[k]) for k in twin_keys)
+
+    exp = build_experiment(config)
+    twin_tensors = {
+        id(t) for t in exp.model.physical_blocks()[0].twin.state_dict(keep_vars=True).values()
+    }
+    assert not twin_tensors & {id(p) for p in exp.estimator.optimized_parameters(exp.model)}
+
+
+def test_stacked_blocks_are_fitted_on_the_inputs_they_receive():
+    config = TrainConfig(
+        system="oscillators", system_options=OSCILLATORS, model="stack:2", twin="learned",
+        twin_options=SMALL_LEARNED,
+    )  # fmt: skip
+    exp, report = fitted(config)
+    first, second = (b.twin.acquired().inputs for b in exp.model.physical_blocks())
+    assert first.shape[1:] == (8, 8)  # the digits
+    assert second.shape[1:] == (9,)  # the first block's rescaled measurements
+    assert second.max() <= 1 + 1e-6
+    assert len(report["blocks"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("system", "entry"), [(s, e) for s, entries in CALIBRATABLE.items() for e in entries]
+)
+def test_every_calibratable_entry_has_a_gradient_at_the_design(system, entry):
+    physics = SYSTEMS[system].from_preset("default", **TINY_SYSTEM_OPTIONS[system])
+    twin = make_twin("calibrated", physics, {"parameters": [entry]})
+    offset = twin.offsets()[entry].clone().requires_grad_()
+    controls = physics.init_controls(torch.Generator().manual_seed(0))
+    x = torch.rand(4, 8, 8, generator=torch.Generator().manual_seed(1))
+    physics(x, controls, twin.nuisance({entry: offset})).square().sum().backward()
+    assert offset.grad is not None and offset.grad.abs().sum() > 0
+
+
+def test_options_and_unsupported_combinations_fail_clearly(tmp_path):
+    physics = SYSTEMS["oscillators"].from_preset("default", **OSCILLATORS)
+    with pytest.raises(ConfigError, match="nominal, calibrated, learned"):
+        make_twin("neural", physics, {})
+    with pytest.raises(ConfigError, match=r"valid: .*samples_per_setting"):
+        make_twin("learned", physics, {"sample": 4})
+    with pytest.raises(ConfigError, match="validation must be a fraction"):
+        make_twin("learned", physics, {"validation": 1.5})
+    with pytest.raises(ConfigError, match="can fit frequency_error, coupling_error"):
+        make_twin("calibrated", physics, {"parameters": ["plane_shift"]})
+    crossbar = SYSTEMS["crossbar"].from_preset("default", **TINY_SYSTEM_OPTIONS["crossbar"])
+    with pytest.raises(ConfigError, match="supports diffractive, mzi, oscillators, shg"):
+        make_twin("calibrated", crossbar, {})
+    hybrid = TrainConfig(
+        system="oscillators", system_options=OSCILLATORS, model="hybrid:9", limit_train=32,
+        epochs=1, twin="learned", twin_options=SMALL_LEARNED,
+    )  # fmt: skip
+    with pytest.raises(ConfigError, match="use model pnn, stack:K or post"):
+        train(hybrid, tmp_path, progress=False)
