@@ -100,9 +100,23 @@ def _meta(record: dict, name: str) -> Any:
 
 
 def _group(record: dict) -> tuple[str, str, str]:
-    """(system/preset, dataset, gap): the rows of the tables and the learning-curve plots."""
+    """(system/preset, dataset, gap): the rows of the tables and the learning-curve plots; runs
+    of a system with other options are other rows."""
     system = f"{_get(record, 'system')}/{_get(record, 'preset')}"
+    system += _options(_get(record, "system_options"))
     return system, str(_get(record, "dataset")), str(_get(record, "gap"))
+
+
+def _method(record: dict) -> str:
+    """The method's name, with its options when it has some: the columns of the tables."""
+    return f"{_get(record, 'method')}{_options(_get(record, 'method_options'))}"
+
+
+def _options(options: dict | None) -> str:
+    """The label suffix " (k=v, …)" of a table of options; "" for none."""
+    if not options:
+        return ""
+    return " (" + ", ".join(f"{key}={value}" for key, value in sorted(options.items())) + ")"
 
 
 def _unique(items: Iterable[Any]) -> list[Any]:
@@ -152,10 +166,10 @@ def _results(plain: list[dict]) -> list[Block]:
 
 def _method_table(runs: list[dict], metric: str, *, queries: bool) -> tuple:
     """Rows (system/preset, dataset, gap), one column per method; best mean per row in bold."""
-    methods = _unique(str(_get(r, "method")) for r in runs)
+    methods = _unique(_method(r) for r in runs)
     cells: dict[tuple, list[dict]] = defaultdict(list)
     for r in runs:
-        cells[_group(r), str(_get(r, "method"))].append(r["result"])
+        cells[_group(r), _method(r)].append(r["result"])
     rows = []
     for group in _unique(_group(r) for r in runs):
         texts, means = [], []
@@ -203,7 +217,7 @@ def _gradcheck(records: list[dict]) -> list[Block]:
     checks: dict[tuple, list[dict]] = defaultdict(list)
     for r in records:
         if check := _meta(r, "gradcheck"):
-            checks[str(_get(r, "method")), _group(r)[0], _group(r)[2]].append(check)
+            checks[_method(r), _group(r)[0], _group(r)[2]].append(check)
     rows = [
         [*key, _fmt([c["cosine"] for c in found]), _fmt([c["relative_error"] for c in found]),
          str(len(found))]
@@ -229,7 +243,7 @@ def _learning_section(plain: list[dict], out: Path, taken: set[str]) -> list[Blo
     groups: dict[tuple, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for r in plain:
         if r["result"].get("history"):
-            groups[_group(r)][str(_get(r, "method"))].append(r["result"])
+            groups[_group(r)][_method(r)].append(r["result"])
     blocks: list[Block] = [("p", CURVES_NOTE)] if groups else []
     for group, by_method in groups.items():
         title = f"{group[0]} · {group[1]} · gap {group[2]}"
@@ -287,7 +301,7 @@ def _sweep_plot(path: Path, label: str, runs: list[dict]) -> None:
     points: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in runs:
         context = f" ({', '.join(_group(r)[:2])})" if len(contexts) > 1 else ""
-        name = str(_get(r, "method")) + context
+        name = _method(r) + context
         points[name][float(_meta(r, "sweep")["value"])].append(r["result"]["device_accuracy"])
     spans: list[tuple[float, float]] = []
     values: list[float] = []
