@@ -169,6 +169,7 @@ def train(
     transform = default_transforms(config.max_step)
     history: list[dict[str, Any]] = []
     start_epoch, elapsed_before, partial = 0, 0.0, EpochProgress()
+    session_start = time.perf_counter()  # the wall time includes fitting the twins
     if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
         _check_same_config(state["config"], config, ckpt_path)
@@ -180,9 +181,7 @@ def train(
         partial = EpochProgress(**state["partial"])
         twin_fit = state.get("twin_fit", {})
     else:
-        with exp.device.accounting("calibration"):
-            twin_fit = prepare_twins(exp, progress=progress)
-    session_start = time.perf_counter()
+        twin_fit = prepare_twins(exp, progress=progress)
 
     def elapsed() -> float:
         return elapsed_before + time.perf_counter() - session_start
