@@ -15,10 +15,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from physnn.errors import ConfigError
-from physnn.hardware.device import derived_seed
+from physnn.hardware.device import SimulatedDevice, derived_seed
 from physnn.nets import PNN, PhysicalBlock
 from physnn.train.config import TrainConfig
 from physnn.train.setup import build_experiment
+from physnn.twins import prepare_twins
 
 
 def _gradient(parameters: list[torch.nn.Parameter]) -> Tensor:
@@ -50,6 +51,12 @@ def gradcheck(config: TrainConfig, batches: int = 3) -> dict[str, Any]:
             f"method {config.method!r} sets the controls itself and estimates no gradient; "
             "gradcheck applies to gradient-estimating methods"
         )
+    if not isinstance(exp.device, SimulatedDevice):
+        raise ConfigError(
+            "gradcheck compares with the exact gradient of a simulated device's hidden physics; "
+            "a device server or lab instrument has none (drop --device-url)"
+        )
+    prepare_twins(exp)  # a calibrated or learned twin is fitted first, as in training
     model, data = exp.model, exp.dataset
     order = torch.randperm(
         len(data.x_train),
