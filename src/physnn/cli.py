@@ -179,6 +179,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_experiment_flags(grad)
     grad.add_argument("--batches", type=_positive_int, default=3)
     grad.add_argument("--json", action="store_true", help="machine-readable output")
+
+    perf = sub.add_parser("perf", help="time physnn against peer simulators and the FFT floor")
+    perf.add_argument("cases", nargs="*", metavar="CASE", default=["d2nn"], help="default: d2nn")
+    perf.add_argument("--reps", type=_positive_int, default=20, help="timed repetitions (20)")
+    perf.add_argument("--warmup", type=_positive_int, default=2, help="untimed rounds (2)")
+    perf.add_argument("--threads", type=_positive_int, default=2, help="torch threads (2)")
+    perf.add_argument("--size", choices=("small", "full"), default="full")
+    perf.add_argument("--device", help="torch device (default: cuda if present, else cpu)")
+    perf.add_argument("--peers", help="peer venv (default: $PHYSNN_PEERS, else .peers)")
+    perf.add_argument("--json", action="store_true", help="print the records as JSON")
     return parser
 
 
@@ -531,11 +541,32 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_perf(args: argparse.Namespace) -> int:
+    from physnn import perf
+
+    records, notes = perf.run(
+        args.cases,
+        reps=args.reps,
+        warmup=args.warmup,
+        threads=args.threads,
+        size=args.size,
+        device=args.device,
+        peers_dir=args.peers,
+    )
+    if args.json:
+        print(json.dumps(records, indent=2))
+        print("\n".join(notes), file=sys.stderr)
+    else:
+        print(perf.format_table(records))
+        print("\n".join(notes))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     commands = {"train": cmd_train, "list": cmd_list, "gradcheck": cmd_gradcheck,
                 "bench": cmd_bench, "report": cmd_report, "replay": cmd_replay,
-                "serve": cmd_serve}  # fmt: skip
+                "serve": cmd_serve, "perf": cmd_perf}  # fmt: skip
     command = commands[args.command]
     try:
         return command(args)

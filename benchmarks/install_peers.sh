@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Install the peer simulators that `physnn perf` compares against, in a venv of their own.
+#
+# The peers are never physnn dependencies. The venv sees the main environment's packages
+# (--system-site-packages), so torch, numpy and scipy come from there, and each peer is installed
+# with --no-deps so that it cannot replace them; the few pure-python packages a peer imports on
+# top of those are listed explicitly below. A peer that fails to install is reported and skipped:
+# `physnn perf` then notes it as missing.
+#
+# Usage: bash benchmarks/install_peers.sh [DIR]      (default DIR: .peers)
+#        physnn perf --peers DIR ...                 (or PHYSNN_PEERS=DIR, or .peers if present)
+set -uo pipefail
+
+dir="${1:-.peers}"
+python="${PYTHON:-python}"
+
+"$python" -m venv --system-site-packages "$dir" || exit 1
+pip=("$dir/bin/python" -m pip install --no-deps --quiet)
+
+# peer package  and the pure-python packages it imports that the main environment may lack
+peers=(
+  "torchoptics"   # diffractive networks (torchoptics.Field, elements.PhaseModulator)
+  "lightridge"    # diffractive networks (lightridge.layers.DiffractLayer)
+)
+extras=(
+  "psutil"        # peak RSS for `physnn perf` on CPU (optional; resource.getrusage otherwise)
+)
+
+status=0
+for pkg in "${peers[@]}" "${extras[@]}"; do
+  if "${pip[@]}" "$pkg"; then
+    echo "installed $pkg"
+  else
+    echo "could not install $pkg (physnn perf will skip it)" >&2
+    status=1
+  fi
+done
+echo "peers in $dir; run: physnn perf --peers $dir"
+exit $status

@@ -1,0 +1,147 @@
+"""``physnn perf``: physnn against the tools users would otherwise pick, and the arithmetic floor.
+
+:func:`run` builds each case (:mod:`physnn.perf.cases`), times physnn, every installed peer
+(:mod:`physnn.perf.peers`) and the floor in one process, alternating repetition by repetition
+(:mod:`physnn.perf.timing`), and returns one record per case and pass::
+
+    {"name": "d2nn/forward+backward", "physnn_s", "peer", "peer_s", "ratio",
+     "floor_s", "floor_ratio", "peak_mb", "peer_peak_mb"}
+
+``ratio`` = physnn median / the fastest peer's median for that pass (None without a peer),
+``floor_ratio`` = physnn median / floor median; ``peak_mb`` and ``peer_peak_mb`` are the peak
+memory of physnn's and that peer's pass (forward: forward alone; the others: forward and
+backward), see :func:`physnn.perf.timing.peak_memory_mb`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from physnn.errors import ConfigError
+from physnn.perf import cases, peers, timing
+
+RECORD_KEYS = (
+    "name",
+    "physnn_s",
+    "peer",
+    "peer_s",
+    "ratio",
+    "floor_s",
+    "floor_ratio",
+    "peak_mb",
+    "peer_peak_mb",
+)
+
+
+def case_records(
+    case: cases.Case, *, reps: int, warmup: int, device: torch.device
+) -> list[dict[str, Any]]:
+    """Time one case and summarise it as one record per pass."""
+    contenders = [case.physnn, *case.peers, case.floor]
+    times = timing.time_alternating(contenders, reps=reps, warmup=warmup, device=device)
+    medians = {c: {p: timing.median(t) for p, t in ps.items()} for c, ps in times.items()}
+    records = []
+    for name in timing.PASSES:
+        backward = name != "forward"
+        mine = medians["physnn"][name]
+        fastest = min(case.peers, key=lambda c: medians[c.name][name], default=None)
+        peer_s = None if fastest is None else medians[fastest.name][name]
+        floor_s = medians["floor"][name]
+        records.append(
+            {
+                "name": f"{case.name}/{name}",
+                "physnn_s": mine,
+                "peer": None if fastest is None else fastest.name,
+                "peer_s": peer_s,
+                "ratio": None if peer_s is None else mine / peer_s,
+                "floor_s": floor_s,
+                "floor_ratio": mine / floor_s,
+                "peak_mb": timing.peak_memory_mb(case.physnn, device, backward=backward),
+                "peer_peak_mb": None
+                if fastest is None
+                else timing.peak_memory_mb(fastest, device, backward=backward),
+                "physnn_iqr_s": timing.iqr(times["physnn"][name]),
+            }
+        )
+    return records
+
+
+def run(
+    names: Sequence[str] = ("d2nn",),
+    *,
+    reps: int = 20,
+    warmup: int = 2,
+    threads: int = 2,
+    size: str = "full",
+    device: str | None = None,
+    peers_dir: str | os.PathLike | None = None,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Records of every case in ``names`` and the notes (skipped peers, agreement checks).
+
+    ``device`` defaults to CUDA when present; torch runs with ``threads`` intra-op threads
+    (restored afterwards).
+    """
+    unknown = [n for n in names if n not in cases.CASES]
+    if unknown:
+        raise ConfigError(f"unknown perf case {unknown[0]!r}; known: {', '.join(cases.CASES)}")
+    if size not in cases.SIZES:
+        raise ConfigError(f"unknown size {size!r}; known: {', '.join(cases.SIZES)}")
+    if reps < 1 or threads < 1:
+        raise ConfigError("--reps and --threads must be at least 1")
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    site = peers.add_peer_path(peers_dir)
+    notes = [f"device {dev}, {threads} torch threads, {reps} repetitions after {warmup} warm-up"]
+    if site is None:
+        notes.append("no peer environment found (run benchmarks/install_peers.sh); peers skipped")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        records = []
+        for name in names:
+            case = cases.CASES[name](size=size, device=dev)
+            notes.extend(case.notes)
+            records.extend(case_records(case, reps=reps, warmup=warmup, device=dev))
+    finally:
+        torch.set_num_threads(previous)
+    return records, notes
+
+
+def format_table(records: Sequence[dict[str, Any]]) -> str:
+    """A plain-text table of the records (times in ms)."""
+
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{1e3 * value:.2f}"
+
+    def num(value: float | None, fmt: str = ".2f") -> str:
+        return "-" if value is None else format(value, fmt)
+
+    header = ("case/pass", "physnn ms", "iqr ms", "peer", "peer ms", "ratio", "floor ms",
+              "/floor", "peak MiB", "peer MiB")  # fmt: skip
+    rows = [header]
+    for r in records:
+        rows.append(
+            (
+                r["name"],
+                ms(r["physnn_s"]),
+                ms(r.get("physnn_iqr_s")),
+                r["peer"] or "-",
+                ms(r["peer_s"]),
+                num(r["ratio"]),
+                ms(r["floor_s"]),
+                num(r["floor_ratio"]),
+                num(r["peak_mb"], ".1f"),
+                num(r["peer_peak_mb"], ".1f"),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    )

@@ -1,0 +1,160 @@
+"""Timing harness: warm-up, alternating repetitions, medians, and peak memory.
+
+Every contender of a case (physnn, its peers, the arithmetic floor) runs in the same process and
+the repetitions alternate, A B C A B C …, so that load from other processes, frequency scaling
+and cache state hit all of them alike; a ratio of two medians from one such run is then a fair
+comparison even on a shared machine. Each repetition times the forward pass and, separately,
+the ``.backward()`` of a scalar (the sum) of its output; on CUDA both are bracketed by
+``torch.cuda.synchronize`` so that the times are those of the kernels, not of their launches.
+
+Peak memory is measured outside the timed repetitions, one contender at a time:
+
+* CUDA: ``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats``, minus the memory
+  allocated before the pass — the tensors the pass itself allocates (PyTorch's allocator).
+* CPU (Linux): the growth of the process's resident-set high-water mark (``VmHWM`` in
+  ``/proc/self/status``) over the pass, after resetting the mark (``clear_refs`` = 5) and handing
+  freed heap back to the OS (``malloc_trim``). It counts every page the pass touches, allocator
+  slack included, so it is an upper bound on the pass's tensor memory. Elsewhere it is None.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+PASSES = ("forward", "backward", "forward+backward")
+
+
+@dataclass(frozen=True)
+class Contender:
+    """One implementation of a case: ``forward()`` returns a real tensor; the backward pass is
+    the ``.backward()`` of its sum. ``reset()`` (optional) clears gradients between repetitions."""
+
+    name: str
+    forward: Callable[[], Tensor]
+    reset: Callable[[], None] | None = None
+
+
+def median(values: Sequence[float]) -> float:
+    """The median (mean of the two middle values for an even count)."""
+    return statistics.median(values)
+
+
+def iqr(values: Sequence[float]) -> float:
+    """Interquartile range (inclusive quartiles); 0 for fewer than two values."""
+    if len(values) < 2:
+        return 0.0
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q3 - q1
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def run_once(contender: Contender, device: torch.device) -> tuple[float, float]:
+    """Seconds of one forward pass and of the backward of the sum of its output."""
+    _sync(device)
+    start = time.perf_counter()
+    out = contender.forward()
+    _sync(device)
+    middle = time.perf_counter()
+    loss = out.sum()
+    _sync(device)
+    before_backward = time.perf_counter()
+    loss.backward()
+    _sync(device)
+    end = time.perf_counter()
+    if contender.reset is not None:
+        contender.reset()
+    return middle - start, end - before_backward
+
+
+def time_alternating(
+    contenders: Sequence[Contender],
+    *,
+    reps: int,
+    warmup: int = 2,
+    device: torch.device | str = "cpu",
+) -> dict[str, dict[str, list[float]]]:
+    """Per contender and pass (:data:`PASSES`), the seconds of each of ``reps`` repetitions.
+
+    ``warmup`` untimed rounds come first (caches, FFT plans, allocator); then each round runs
+    every contender once, in order, so the contenders alternate. ``forward+backward`` is the
+    per-repetition sum of the two.
+    """
+    if reps < 1:
+        raise ValueError(f"reps must be at least 1, got {reps}")
+    device = torch.device(device)
+    for _ in range(warmup):
+        for contender in contenders:
+            run_once(contender, device)
+    times = {c.name: {p: [] for p in PASSES} for c in contenders}
+    for _ in range(reps):
+        for contender in contenders:
+            fwd, bwd = run_once(contender, device)
+            times[contender.name]["forward"].append(fwd)
+            times[contender.name]["backward"].append(bwd)
+            times[contender.name]["forward+backward"].append(fwd + bwd)
+    return times
+
+
+_STATUS = Path("/proc/self/status")
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+def _rss_kib(field: str) -> int:
+    for line in _STATUS.read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise OSError(f"{field} not in {_STATUS}")
+
+
+def _release_heap() -> None:
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # glibc only
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def peak_memory_mb(
+    contender: Contender, device: torch.device | str = "cpu", *, backward: bool = True
+) -> float | None:
+    """Peak memory (MiB) that one forward (and backward) pass adds; see the module docstring.
+
+    None where it cannot be measured (a CPU that is not Linux's /proc).
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        _sync(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        out = contender.forward()
+        if backward:
+            out.sum().backward()
+        _sync(device)
+        peak = torch.cuda.max_memory_allocated(device) - base
+    else:
+        try:
+            _release_heap()
+            _CLEAR_REFS.write_text("5")
+            base = _rss_kib("VmRSS")
+            out = contender.forward()
+            if backward:
+                out.sum().backward()
+            peak = (_rss_kib("VmHWM") - base) * 1024
+        except OSError:
+            return None
+    del out
+    if contender.reset is not None:
+        contender.reset()
+    return max(peak, 0) / 2**20

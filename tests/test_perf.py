@@ -1,0 +1,119 @@
+"""physnn perf: timing harness, the D2NN floor, peer handling and the CLI, on tiny cases."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+import torch
+
+from physnn import perf
+from physnn.cli import main
+from physnn.perf import cases, peers, timing
+
+
+def test_median_and_iqr():
+    assert timing.median([3.0, 1.0, 2.0]) == 2.0
+    assert timing.median([4.0, 1.0, 3.0, 2.0]) == 2.5
+    assert timing.iqr([1.0, 2.0, 3.0, 4.0, 5.0]) == pytest.approx(2.0)
+    assert timing.iqr([7.0]) == 0.0
+
+
+def test_contenders_alternate_and_passes_are_timed_separately():
+    order: list[str] = []
+    w = torch.ones(3, requires_grad=True)
+
+    def contender(name: str) -> timing.Contender:
+        def forward() -> torch.Tensor:
+            order.append(name)
+            return w * 2
+
+        return timing.Contender(name, forward, lambda: setattr(w, "grad", None))
+
+    times = timing.time_alternating(
+        [contender("a"), contender("b")], reps=4, warmup=1, device="cpu"
+    )
+    assert order == ["a", "b"] * 5
+    for name in "ab":
+        t = times[name]
+        assert set(t) == set(timing.PASSES)
+        assert all(len(v) == 4 for v in t.values())
+        for f, b, fb in zip(t["forward"], t["backward"], t["forward+backward"], strict=True):
+            assert f > 0 and b > 0 and fb == pytest.approx(f + b)
+    assert w.grad is None  # reset after every repetition
+
+
+def test_floor_computes_the_same_field_as_physnn():
+    g = cases.D2NNGeometry(grid=24, layers=2, batch=3)
+    gen = torch.Generator().manual_seed(1)
+    system = cases.d2nn_system(g)
+    x = torch.rand(g.batch, 12, 12, generator=gen)
+    phase = 2 * torch.pi * torch.rand(g.layers, g.grid, g.grid, generator=gen)
+    field, _ = system._trace(x, {"phase": phase}, system.nominal_nuisance())
+    floor = cases.d2nn_floor(g, phase)(system.encode(x))
+    torch.testing.assert_close(floor, field.abs().square(), rtol=1e-5, atol=1e-7)
+
+
+def test_missing_peer_is_a_note(tmp_path, monkeypatch):
+    module, note = peers.import_peer("physnn_no_such_peer")
+    assert module is None and "skipped" in note and "physnn_no_such_peer" in note
+    monkeypatch.setattr(peers, "D2NN_PEERS", {"ghost": ("physnn_no_such_peer", None)})
+    case = cases.d2nn_case("small")
+    assert case.peers == []
+    assert any("physnn_no_such_peer" in n for n in case.notes)
+
+
+def test_peer_site_packages(tmp_path, monkeypatch):
+    site = tmp_path / "venv" / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    monkeypatch.setenv(peers.ENV_VAR, str(tmp_path / "venv"))
+    assert peers.peer_site_packages() == site
+    assert peers.peer_site_packages(tmp_path / "absent") is None
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    assert peers.add_peer_path() == site and str(site) in sys.path
+
+
+def test_records_without_peers(monkeypatch):
+    monkeypatch.setattr(peers, "D2NN_PEERS", {})
+    monkeypatch.setattr(cases.D2NNGeometry, "of_size", classmethod(lambda c, s: c(24, 2, 2)))
+    records, notes = perf.run(["d2nn"], reps=3, warmup=1, threads=1, size="small")
+    assert [r["name"] for r in records] == [f"d2nn/{p}" for p in timing.PASSES]
+    for r in records:
+        assert set(perf.RECORD_KEYS) <= set(r)
+        assert r["peer"] is None and r["ratio"] is None
+        assert r["floor_ratio"] == pytest.approx(r["physnn_s"] / r["floor_s"])
+    assert any("agree" in n for n in notes)
+
+
+def test_unknown_case_is_a_user_error(capsys):
+    assert main(["perf", "nope", "--size", "small", "--reps", "1"]) == 2
+    assert "unknown perf case 'nope'" in capsys.readouterr().err
+
+
+def test_cli_json(capsys, monkeypatch):
+    monkeypatch.setattr(peers, "D2NN_PEERS", {})  # peers (if installed) would only slow it down
+    monkeypatch.setattr(cases.D2NNGeometry, "of_size", classmethod(lambda c, s: c(24, 2, 2)))
+    assert main(["perf", "d2nn", "--size", "small", "--reps", "3", "--json"]) == 0
+    out = capsys.readouterr()
+    records = json.loads(out.out)
+    assert len(records) == 3 and all(set(perf.RECORD_KEYS) <= set(r) for r in records)
+    assert "torch threads" in out.err
+
+
+@pytest.mark.parametrize("name", sorted(peers.D2NN_PEERS))
+def test_installed_peer_matches_physnn_in_the_paraxial_regime(name):
+    """Skipped unless benchmarks/install_peers.sh ran. Paraxial, so that LightRidge's Fresnel
+    transfer function agrees with the exact angular spectrum too."""
+    peers.add_peer_path()
+    module, build = peers.D2NN_PEERS[name]
+    if peers.import_peer(module)[0] is None:
+        pytest.skip(f"peer {name} not installed")
+    g = cases.D2NNGeometry(24, 2, 2, pitch=20e-6, wavelength=0.5e-6, distance=2e-3)
+    gen = torch.Generator().manual_seed(2)
+    phase = 2 * torch.pi * torch.rand(g.layers, g.grid, g.grid, generator=gen)
+    field = torch.randn(g.batch, g.grid, g.grid, dtype=torch.complex64, generator=gen)
+    stack, params = build(g, phase)
+    assert len(params) == g.layers
+    floor = cases.d2nn_floor(g, phase)(field)
+    assert cases.d2nn_agreement(floor, stack(field).abs().square()) < 1e-3
