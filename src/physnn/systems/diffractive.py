@@ -206,8 +206,11 @@ class DiffractiveNetwork(System):
             extra_phase=None if extra is None else extra[layer],
         )
 
-    def _trace(self, x: Tensor, controls: Controls, nuisance: Nuisance) -> tuple[Tensor, Tensor]:
-        """The field on the detector plane and the fields right after each mask, (B, L, N, N)."""
+    def _trace(
+        self, x: Tensor, controls: Controls, nuisance: Nuisance
+    ) -> tuple[Tensor, list[Tensor]]:
+        """The field on the detector plane and the fields right after each mask (L of them,
+        each (B, N, N); autograd keeps them anyway, so listing them costs no memory)."""
         c = self.config  # deterministic physics: detector noise is added by the reality gap
         phase, amplitude = self._masks(controls, nuisance)
         extra = self._misalignment(nuisance, phase.device)
@@ -219,7 +222,7 @@ class DiffractiveNetwork(System):
                 amp = None if amplitude is None else amplitude[layer]
                 field = optics.modulate(field, phase[layer], amp)
                 after_masks.append(field)
-        return field, torch.stack(after_masks, 1)
+        return field, after_masks
 
     def measured_gradient(
         self,
@@ -250,7 +253,8 @@ class DiffractiveNetwork(System):
         c = self.config
         phase, amplitude = self._masks(controls, nuisance)
         extra = self._misalignment(nuisance, phase.device)
-        field, forward = self._trace(x, controls, nuisance)
+        field, after_masks = self._trace(x, controls, nuisance)
+        forward = torch.stack(after_masks, 1)
         measured = optics.detect(optics.intensity(field), self.detector_masks)
         weight = output_gradient.to(measured) @ self.detector_masks.flatten(1).to(measured)
         error = adjoint.output_cotangent(field, weight.view_as(field.real), "intensity").conj()
