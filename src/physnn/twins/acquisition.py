@@ -312,8 +312,8 @@ class FittedTwin(Twin):
     """A twin fitted to device data, watching its error during training and refitting on drift.
 
     Subclasses implement :meth:`forward`, :meth:`train_on` (optimizer steps on data, values
-    kept in buffers) and :meth:`describe_fit`. Until :meth:`fit` is called (or a fitted state
-    is loaded) the twin cannot watch the device.
+    kept in buffers) and :meth:`describe_fit`, and may widen :meth:`initial_fit`. Until
+    :meth:`fit` is called (or a fitted state is loaded) the twin cannot watch the device.
     """
 
     kind: str
@@ -348,6 +348,12 @@ class FittedTwin(Twin):
     def describe_fit(self) -> dict[str, Any]:
         """What was fitted, for the run's result (JSON-serializable)."""
 
+    def initial_fit(self, data: FitData, generator: torch.Generator) -> dict[str, Any]:
+        """The first fit, from the twin's initial values: ``steps`` optimizer steps unless a
+        subclass searches more widely; returns what the search found worth reporting."""
+        self.train_on(data, self.options.steps, generator)
+        return {}
+
     # ----------------------------------------------------------------------------- fit
     def require_fitted(self) -> None:
         if not bool(self.fitted):
@@ -379,7 +385,7 @@ class FittedTwin(Twin):
         nominal = _predict(NominalTwin(self.system), held_out, self.specs)
         error_before = relative_error(nominal, held_out.outputs, self.output_scale)
         generator = torch.Generator().manual_seed(seed)
-        self.train_on(fitting, self.options.steps, generator)
+        search = self.initial_fit(fitting, generator)
         self.fitted = torch.tensor(True, device=where)
         validation = self.error_on(held_out)
         self.reference_error = torch.tensor(validation, device=where)
@@ -387,6 +393,7 @@ class FittedTwin(Twin):
         return {
             "kind": self.kind,
             **self.describe_fit(),
+            **search,
             "error_before": error_before,
             "error_after": self.error_on(fitting),
             "validation_error": validation,

@@ -7,12 +7,16 @@ values. A calibrated twin fits a chosen subset to acquired device data,
 
     ν̂ = argmin_ν  Σ_settings Σ_samples ‖f(x, θ; ν) − y_measured‖² / σ_y²,
 
-with Adam on minibatches of control settings (seeded), starting from the design and working in
-units in which the expected errors are of order one (pixels of lateral shift, wavelengths of
-axial shift, per cent of relative error …). Everything else stays at its design value, so a
-perturbation that is not fitted (phase quantization, absorption, detector noise) leaves a
-residual error. Calibrating nuisance parameters against measurements is how the physics-based
-twins of Wright et al. (Nature 601, 549 (2022)) and Onodera et al. (arXiv:2402.17343) were made.
+with Adam on minibatches of control settings (seeded), working in units in which the expected
+errors are of order one (pixels of lateral shift, wavelengths of axial shift, per cent of
+relative error …). The error is not convex in the nuisance (a diffractive plane's shift has a
+basin about a pixel wide), so the fit explores from several starts — the design and random
+draws around it — keeps the one that fits the data best, fits it on and polishes it with
+full-batch L-BFGS (:meth:`CalibratedTwin.initial_fit`). Everything else stays at its design
+value, so a perturbation that is not fitted (fabrication phase error, quantization, noise)
+leaves a residual error, and biases the fitted values. Calibrating nuisance parameters against
+measurements is how the physics-based twins of Wright et al. (Nature 601, 549 (2022)) and
+Onodera et al. (arXiv:2402.17343) were made.
 
 Which entries can be fitted, per system, is :data:`CALIBRATABLE`; the defaults,
 :data:`DEFAULT_PARAMETERS`, are the low-dimensional ones that the data identify well. Where
@@ -32,7 +36,14 @@ from torch import Tensor
 
 from physnn.errors import ConfigError
 from physnn.systems.base import Controls, Nuisance, System
-from physnn.twins.acquisition import FitData, FitOptions, FittedTwin, unflatten_controls
+from physnn.twins.acquisition import (
+    FitData,
+    FitOptions,
+    FittedTwin,
+    _positive_int,
+    _require,
+    unflatten_controls,
+)
 
 SMALL = 16
 """Fitted entries with at most this many values are listed in the run's result."""
@@ -41,13 +52,16 @@ SMALL = 16
 @dataclass(frozen=True)
 class Calibratable:
     """A nuisance entry a calibrated twin can fit: its fit unit (physical value of one unit),
-    for entries whose design value is None its shape, and where the fit starts (in units from
-    the design; not zero for an effect the physics switches off at exactly zero)."""
+    for entries whose design value is None its shape, where the fit starts (in units from
+    the design; not zero for an effect the physics switches off at exactly zero), and the
+    spread σ of the other starts of a multi-start fit, drawn from N(start, σ²) in fit units
+    (0: every start at ``start``)."""
 
     unit: str
     size: Callable[[System], float]
     shape: Callable[[System], tuple[int, ...]] | None = None
     start: float = 0.0
+    spread: float = 0.0
 
 
 def _one(system: System) -> float:
@@ -70,7 +84,7 @@ def _mzi_heaters(system: System) -> tuple[int, ...]:
 
 CALIBRATABLE: dict[str, dict[str, Calibratable]] = {
     "diffractive": {
-        "plane_shift": Calibratable("pixel", lambda s: s.config.pitch),
+        "plane_shift": Calibratable("pixel", lambda s: s.config.pitch, spread=0.5),
         "plane_dz": Calibratable("wavelength", lambda s: s.config.wavelength),
         "phase_error": Calibratable("rad", _one, _spec_shape("phase")),
         "absorption": Calibratable("0.1 per rad", lambda s: 0.1, start=0.001),
@@ -109,6 +123,9 @@ class CalibratedOptions(FitOptions):
     settings_per_step: int = 4  # control settings in each optimizer step
     steps: int = 600
     lr: float = 0.1  # Adam step, in the entries' fit units
+    restarts: int = 3  # starts of the fit: the design and restarts − 1 random draws
+    scout_steps: int | None = None  # steps fitted from each start (None: steps // 2)
+    polish_iterations: int = 20  # full-batch L-BFGS iterations at the end (0: none)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -119,10 +136,29 @@ class CalibratedOptions(FitOptions):
             if not all(isinstance(p, str) for p in self.parameters) or not self.parameters:
                 raise ValueError(f"parameters must be a list of names, got {self.parameters!r}")
             object.__setattr__(self, "parameters", tuple(self.parameters))
-        if not (isinstance(self.settings_per_step, int) and self.settings_per_step > 0):
-            raise ValueError(
-                f"settings_per_step must be a positive integer, got {self.settings_per_step!r}"
+        for name in ("settings_per_step", "restarts"):
+            _require(
+                _positive_int(getattr(self, name)), name, "a positive integer", getattr(self, name)
             )
+        _require(
+            self.scout_steps is None
+            or (_positive_int(self.scout_steps) and self.scout_steps <= self.steps),
+            "scout_steps",
+            "a positive integer no larger than steps",
+            self.scout_steps,
+        )
+        _require(
+            isinstance(self.polish_iterations, int)
+            and not isinstance(self.polish_iterations, bool)
+            and self.polish_iterations >= 0,
+            "polish_iterations",
+            "a non-negative integer",
+            self.polish_iterations,
+        )
+
+    @property
+    def steps_per_start(self) -> int:
+        return self.scout_steps if self.scout_steps is not None else max(1, self.steps // 2)
 
 
 def calibratable(system: System) -> dict[str, Calibratable]:
@@ -183,33 +219,108 @@ class CalibratedTwin(FittedTwin):
     def forward(self, x: Tensor, controls: Controls) -> Tensor:
         return self.system(x, controls, self.nuisance(self.offsets()))
 
-    def train_on(self, data: FitData, steps: int, generator: torch.Generator) -> None:
+    def setting_loss(self, data: FitData, k: int, nuisance: Nuisance) -> Tensor:
+        """Mean squared error over the samples of setting ``k`` of ``data``, in units of σ_y²."""
+        rows = (data.setting == k).nonzero().squeeze(1)
+        controls = unflatten_controls(data.controls[k], self.specs)
+        predicted = self.system(data.inputs[rows], controls, nuisance)
+        return (predicted - data.outputs[rows]).square().mean() / self.output_scale.square()
+
+    def train_on(
+        self, data: FitData, steps: int, generator: torch.Generator, *, anneal: bool = True
+    ) -> None:
+        """Adam on minibatches of settings, its step annealed (cosine) to a tenth of ``lr``, or
+        kept at ``lr`` to explore (``anneal=False``)."""
         params = {
             name: value.detach().clone().requires_grad_() for name, value in self.offsets().items()
         }
         optimizer = torch.optim.Adam(params.values(), lr=self.options.lr)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, steps, eta_min=0.1 * self.options.lr
+            optimizer, steps, eta_min=0.1 * self.options.lr if anneal else self.options.lr
         )
-        scale = self.output_scale.square()
         for _ in range(steps):
             picks = torch.multinomial(
                 data.weight.cpu(), self.options.settings_per_step, replacement=True,
                 generator=generator,
             )  # fmt: skip
             nuisance = self.nuisance(params)
-            loss = 0.0
-            for k in picks.tolist():
-                rows = (data.setting == k).nonzero().squeeze(1)
-                controls = unflatten_controls(data.controls[k], self.specs)
-                predicted = self.system(data.inputs[rows], controls, nuisance)
-                loss = loss + (predicted - data.outputs[rows]).square().mean() / scale
+            loss = sum(self.setting_loss(data, k, nuisance) for k in picks.tolist())
             optimizer.zero_grad(set_to_none=True)
             (loss / len(picks)).backward()
             optimizer.step()
             schedule.step()
-        for name, value in params.items():
+        self.assign(params)
+
+    def assign(self, offsets: dict[str, Tensor]) -> None:
+        for name, value in offsets.items():
             setattr(self, f"offset_{name}", value.detach().clone())
+
+    def initial_fit(self, data: FitData, generator: torch.Generator) -> dict[str, Any]:
+        """Multi-start, then polish.
+
+        The fit is not convex: a diffractive mask is a pixel-scale random pattern, so the
+        error as a function of one plane's shift has a basin about a pixel wide around the
+        truth and is nearly flat beyond it, and the minibatch noise that carries Adam across
+        such plateaus also decides where it stops. So: ``restarts`` starts — the design, and
+        draws of N(start, spread²) for every entry with a spread — are each fitted for
+        ``scout_steps`` steps at the full step ``lr`` (exploring); the one with the least error
+        on the fitting data (never anything else) is fitted on, its step annealed, to ``steps``
+        steps in all; then ``polish_iterations`` of full-batch L-BFGS descend to the bottom of
+        its basin without minibatch noise. With one start it is ``steps`` annealed steps.
+        """
+        o = self.options
+        scout = o.steps_per_start if o.restarts > 1 else o.steps
+        design = self.offsets()
+        candidates, errors = [], []
+        for r in range(o.restarts):
+            self.assign(design if r == 0 else self.draw_start(generator))
+            self.train_on(data, scout, generator, anneal=o.restarts == 1)
+            candidates.append(self.offsets())
+            errors.append(self.error_on(data))
+        best = min(range(o.restarts), key=errors.__getitem__)
+        self.assign(candidates[best])
+        if scout < o.steps:
+            self.train_on(data, o.steps - scout, generator)
+        before = self.error_on(data)
+        if o.polish_iterations:
+            self.polish(data, o.polish_iterations, before)
+        return {
+            "starts": {"errors": errors, "chosen": best, "steps_each": scout},
+            "polish": {"error_before": before, "iterations": o.polish_iterations},
+        }
+
+    def draw_start(self, generator: torch.Generator) -> dict[str, Tensor]:
+        """A random start: each entry at start + spread × N(0, 1) (fit units)."""
+        out = {}
+        for name, offset in self.offsets().items():
+            entry = self.entries[name]
+            noise = torch.randn(offset.shape, generator=generator).to(offset)
+            out[name] = torch.full_like(offset, entry.start) + entry.spread * noise
+        return out
+
+    def polish(self, data: FitData, iterations: int, before: float) -> None:
+        """Full-batch L-BFGS (strong Wolfe line search) from the current values, whose error on
+        ``data`` is ``before``; its result is kept only if it lowers that error."""
+        previous = self.offsets()
+        params = {name: value.detach().clone().requires_grad_() for name, value in previous.items()}
+        optimizer = torch.optim.LBFGS(
+            list(params.values()), max_iter=iterations, line_search_fn="strong_wolfe"
+        )
+        weights = data.weight.tolist()
+
+        def closure() -> Tensor:
+            optimizer.zero_grad(set_to_none=True)
+            total = 0.0
+            for k, weight in enumerate(weights):  # one graph per setting: bounded memory
+                loss = weight * self.setting_loss(data, k, self.nuisance(params))
+                loss.backward()
+                total += float(loss.detach())
+            return torch.tensor(total)
+
+        optimizer.step(closure)
+        self.assign(params)
+        if not self.error_on(data) < before:
+            self.assign(previous)
 
     def describe_fit(self) -> dict[str, Any]:
         fitted = {}
