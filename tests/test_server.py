@@ -39,7 +39,7 @@ from physnn.errors import (
 )
 from physnn.hardware import client as client_module
 from physnn.hardware.client import RemoteDevice
-from physnn.hardware.device import SimulatedDevice
+from physnn.hardware.device import SimulatedDevice, simulated_device
 from physnn.hardware.protocol import (
     CHECKSUM_HEADER,
     CLIENT_HEADER,
@@ -51,7 +51,7 @@ from physnn.hardware.protocol import (
     encode,
     require,
 )
-from physnn.hardware.server import DeviceServer, bind, simulated_device, url_of
+from physnn.hardware.server import DeviceServer, bind, url_of
 from physnn.methods.pat import PhysicsAwareTraining
 from physnn.reality import make_reality
 from physnn.systems.diffractive import DiffractiveNetwork

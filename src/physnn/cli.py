@@ -414,8 +414,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import logging
     import signal
 
+    from physnn.hardware.device import simulated_device
     from physnn.hardware.protocol import resolve_token
-    from physnn.hardware.server import MIB, DeviceServer, check_exposure, serve, simulated_device
+    from physnn.hardware.server import MIB, DeviceServer, check_exposure, serve
 
     token = resolve_token(token_file=args.token_file)
     check_exposure(args.host, token)  # before a lab instrument is touched

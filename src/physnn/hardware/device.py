@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -321,6 +321,24 @@ class SimulatedDevice(Device):
         self._noise.set_state(state["noise_rng"])
         if "write_rng" in state:
             self._write_noise.set_state(state["write_rng"])
+
+
+def simulated_device(
+    system: str,
+    *,
+    preset: str = "default",
+    gap: str = "moderate",
+    seed: int = 0,
+    system_options: Mapping[str, Any] | None = None,
+    gap_options: Mapping[str, Any] | None = None,
+) -> SimulatedDevice:
+    """The simulated device a run with the same options would train in process."""
+    from physnn.reality import make_reality
+    from physnn.systems import SYSTEMS
+
+    built = SYSTEMS[system].from_preset(preset, **dict(system_options or {}))
+    reality = make_reality(built, gap, dict(gap_options or {}))
+    return SimulatedDevice(built, reality, seed=seed)
 
 
 def _to_device(nuisance: Nuisance, device: torch.device) -> Nuisance:

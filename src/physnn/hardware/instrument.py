@@ -35,9 +35,8 @@ from torch import Tensor
 
 from physnn.errors import ConfigError, ControlBoundsError
 from physnn.hardware.adapter import Instrument, InstrumentCapabilities, InstrumentTimeout
-from physnn.hardware.device import SimulatedDevice, derived_seed
-from physnn.reality import make_reality
-from physnn.systems import SYSTEMS, Controls, ControlSpec
+from physnn.hardware.device import derived_seed, simulated_device
+from physnn.systems import Controls, ControlSpec
 from physnn.systems.energy import Equilibrium
 
 HOUR = 3600.0
@@ -76,13 +75,16 @@ class SimulatedInstrument(Instrument):
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        physics = SYSTEMS[str(system)].from_preset(
-            str(preset), **_mapping("system_options", system_options)
-        )
-        reality = make_reality(physics, str(gap), _mapping("gap_options", gap_options))
         self.seed = int(_number("seed", seed, int))
-        self._device = SimulatedDevice(physics, reality, seed=self.seed)
-        self.system = physics
+        self._device = simulated_device(
+            str(system),
+            preset=str(preset),
+            gap=str(gap),
+            seed=self.seed,
+            system_options=_mapping("system_options", system_options),
+            gap_options=_mapping("gap_options", gap_options),
+        )
+        physics = self.system = self._device.system
         self.latency = _number("latency", latency)
         self.latency_per_sample = _number("latency_per_sample", latency_per_sample)
         self.timeout_rate = _number("timeout_rate", timeout_rate, high=1.0)

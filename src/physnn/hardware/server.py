@@ -46,7 +46,7 @@ from physnn.errors import (
     IncompatibleError,
     PhysnnError,
 )
-from physnn.hardware.device import Device, SimulatedDevice
+from physnn.hardware.device import Device
 from physnn.hardware.protocol import (
     CHECKSUM_HEADER,
     CLIENT_HEADER,
@@ -578,24 +578,6 @@ class DeviceServer:
             controls=target,
         )  # fmt: skip
         logger.warning("device put in its safe state (%s); %d values changed", reason, changed)
-
-
-def simulated_device(
-    system: str,
-    *,
-    preset: str = "default",
-    gap: str = "moderate",
-    seed: int = 0,
-    system_options: Mapping[str, Any] | None = None,
-    gap_options: Mapping[str, Any] | None = None,
-) -> SimulatedDevice:
-    """The simulated device a run with the same options would train in process."""
-    from physnn.reality import make_reality
-    from physnn.systems import SYSTEMS
-
-    built = SYSTEMS[system].from_preset(preset, **dict(system_options or {}))
-    reality = make_reality(built, gap, dict(gap_options or {}))
-    return SimulatedDevice(built, reality, seed=seed)
 
 
 def bind(host: str, port: int) -> socket.socket:
