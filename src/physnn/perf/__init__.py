@@ -38,7 +38,7 @@ RECORD_KEYS = (
 
 
 def case_records(
-    case: cases.Case, *, reps: int, warmup: int, device: torch.device
+    case: timing.Case, *, reps: int, warmup: int, device: torch.device
 ) -> list[dict[str, Any]]:
     """Time one case and summarise it as one record per pass."""
     contenders = [case.physnn, *case.peers, case.floor]

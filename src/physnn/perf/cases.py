@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from physnn.perf import peers as peer_stacks
-from physnn.perf.timing import Contender
+from physnn.perf.timing import Case, Contender
 from physnn.physics import optics
 from physnn.systems.diffractive import DiffractiveConfig, DiffractiveNetwork
 
@@ -53,17 +53,6 @@ class D2NNGeometry:
         if size == "full":
             return cls(grid=200, layers=5, batch=64)
         return cls(grid=32, layers=3, batch=8)
-
-
-@dataclass
-class Case:
-    """The contenders of one case; ``physnn`` and ``floor`` are named so."""
-
-    name: str
-    physnn: Contender
-    floor: Contender
-    peers: list[Contender]
-    notes: list[str]
 
 
 def d2nn_system(g: D2NNGeometry) -> DiffractiveNetwork:

@@ -44,6 +44,17 @@ class Contender:
     reset: Callable[[], None] | None = None
 
 
+@dataclass
+class Case:
+    """The contenders of one case; ``physnn`` and ``floor`` are named so."""
+
+    name: str
+    physnn: Contender
+    floor: Contender
+    peers: list[Contender]
+    notes: list[str]
+
+
 def median(values: Sequence[float]) -> float:
     """The median (mean of the two middle values for an even count)."""
     return statistics.median(values)
