@@ -19,11 +19,15 @@ pip=("$dir/bin/python" -m pip install --no-deps --quiet)
 
 # peer package  and the pure-python packages it imports that the main environment may lack
 peers=(
-  "torchoptics"   # diffractive networks (torchoptics.Field, elements.PhaseModulator)
-  "lightridge"    # diffractive networks (lightridge.layers.DiffractLayer)
+  "torchoptics"       # diffractive networks (torchoptics.Field, elements.PhaseModulator)
+  "lightridge"        # diffractive networks (lightridge.layers.DiffractLayer)
+  "wavetorch==0.2.1"  # wave RNN (WaveCell, WaveRNN; physnn imports its modules, not its __init__)
 )
 extras=(
   "psutil"        # peak RSS for `physnn perf` on CPU (optional; resource.getrusage otherwise)
+  "scikit-image"  # imported by wavetorch's source module
+  "lazy_loader"   # imported by scikit-image
+  "scikit-learn" "joblib" "threadpoolctl"  # wavetorch's utils import sklearn.metrics
 )
 
 status=0
@@ -35,5 +39,12 @@ for pkg in "${peers[@]}" "${extras[@]}"; do
     status=1
   fi
 done
+# aihwkit: only its pure-torch tile (no wheel for every Python; its C++ extension is not built)
+if "$dir/bin/python" "$(dirname "$0")/aihwkit_torch_tile.py"; then
+  echo "installed aihwkit (pure-torch tile)"
+else
+  echo "could not install aihwkit (physnn perf will skip it)" >&2
+  status=1
+fi
 echo "peers in $dir; run: physnn perf --peers $dir"
 exit $status

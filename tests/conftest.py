@@ -22,6 +22,16 @@ def _threads_and_seed():
 
 
 @pytest.fixture
+def one_thread():
+    """One intra-op thread for tests of many tiny calls: waking a pool for each costs more than
+    it saves, and two threads oversubscribe a shared two-core machine."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture
 def tiny_system() -> DiffractiveNetwork:
     """A 16×16, 2-layer D2NN with 4 detectors (milliseconds per forward)."""
     return DiffractiveNetwork.from_preset("default", **TINY)

@@ -88,13 +88,7 @@ class Recorder(Instrument):
         return y
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These tests make many tiny calls: one thread avoids the cost of waking a pool each time."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@ from physnn.physics.wave import (
     absorbing_profile,
     discrete_energy,
     leapfrog_step,
+    point_source,
+    propagate,
 )
 from physnn.reality import make_reality
 from physnn.systems.wave import WaveRNN
@@ -145,6 +147,41 @@ def test_checkpointed_gradients_equal_plain_gradients():
     for y, grad in grads[1:]:
         assert torch.equal(y, grads[0][0])
         assert torch.equal(grad, grads[0][1])
+
+
+def test_linear_fast_path_equals_the_step_by_step_recurrence_with_its_gradients():
+    """The fused linear path (in-place stencil, hand-written adjoint) against autograd through
+    ``leapfrog_step``: same probe intensities and the same gradients for the speed map, the
+    damping map and the source signal, with and without checkpointing."""
+    nx, ny, steps, src, probes = 12, 10, 30, (3, 5), ((8, 3), (8, 5), (8, 5))
+    gen = torch.Generator().manual_seed(4)
+    speed = (0.5 + 0.5 * torch.rand(nx, ny, generator=gen, dtype=F64)).requires_grad_()
+    damping = absorbing_profile(nx, ny, 2, 3.0, 4.0, dtype=F64).requires_grad_()
+    signal = torch.randn(2, steps, generator=gen, dtype=F64).requires_grad_()
+    weights = torch.rand(2, 3, generator=gen, dtype=F64)
+    inputs = (speed, damping, signal)
+
+    medium = WaveMedium(speed, damping, 0.7, 1.42)
+    u = u_prev = torch.zeros(2, nx, ny, dtype=F64)
+    reference = 0
+    for t in range(steps):
+        u, u_prev = leapfrog_step(u, u_prev, medium, point_source(signal[:, t], (nx, ny), src)), u
+        reference = reference + torch.stack([u[:, x, y] for x, y in probes], dim=1).square()
+    assert (reference > 1e-4).all()  # the waves reach the probes
+    expected = torch.autograd.grad((weights * reference).sum(), inputs)
+
+    results = []
+    for every in (None, 1, 7, 100):
+        y = propagate(signal, medium, src, probes, checkpoint_every=every)
+        results.append((y, torch.autograd.grad((weights * y).sum(), inputs)))
+    torch.testing.assert_close(results[0][0], reference, rtol=1e-12, atol=0)
+    for got, want in zip(results[0][1], expected, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-14)
+    for y, grads in results[1:]:  # checkpointing changes nothing, bit for bit
+        assert torch.equal(y, results[0][0])
+        assert all(torch.equal(a, b) for a, b in zip(grads, results[0][1], strict=True))
+    with torch.no_grad():
+        assert torch.equal(propagate(signal, medium, src, probes), results[0][0])
 
 
 def _saved_bytes(system: WaveRNN, x: torch.Tensor) -> int:

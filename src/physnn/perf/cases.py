@@ -27,7 +27,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from physnn.perf import peers as peer_stacks
+from physnn.perf.crossbar import crossbar_case
 from physnn.perf.timing import Case, Contender
+from physnn.perf.wave import wave_case
 from physnn.physics import optics
 from physnn.systems.diffractive import DiffractiveConfig, DiffractiveNetwork
 
@@ -154,4 +156,8 @@ def d2nn_case(size: str = "full", device: torch.device | str = "cpu", seed: int 
     return Case("d2nn", physnn, floor, contenders, notes)
 
 
-CASES: dict[str, Callable[..., Case]] = {"d2nn": d2nn_case}
+CASES: dict[str, Callable[..., Case]] = {
+    "d2nn": d2nn_case,
+    "crossbar": crossbar_case,
+    "wave": wave_case,
+}

@@ -48,25 +48,21 @@ from physnn.physics.quantization import quantize_ste, snap_to_levels
 
 G_MAX_US = 25.0  # µS: the conductance the model's coefficients are fitted for
 PROGRAMMING_COEFFS = (0.2635, 1.9650, -1.1731)  # σ_P = c0 + c1 g_T + c2 g_T², in µS
+_SIGMA_P = tuple(c / G_MAX_US for c in PROGRAMMING_COEFFS)  # the same in units of g_max
 T0 = 20.0  # s: reference time of the drift model after programming
 T_READ = 250e-9  # s: read pulse width
 _MIN_G = 1e-6  # conductances below this are treated as this in logarithms and powers
 
 
-def differential_pair(weight: Tensor) -> tuple[Tensor, Tensor]:
-    """W ∈ [−1, 1] → (G⁺, G⁻)/g_max: the sign picks the device, the other one is reset to 0."""
-    return weight.clamp_min(0.0), (-weight).clamp_min(0.0)
-
-
 def programming_sigma(g_target: Tensor) -> Tensor:
-    """σ_P(g_T) in units of g_max: max(c0 + c1 g_T + c2 g_T², 0) µS / 25 µS."""
-    c0, c1, c2 = PROGRAMMING_COEFFS
-    return (c0 + c1 * g_target + c2 * g_target.square()).clamp_min(0.0) / G_MAX_US
+    """σ_P(g_T) in units of g_max: max(c0 + c1 g_T + c2 g_T², 0) µS / 25 µS (Horner form)."""
+    c0, c1, c2 = _SIGMA_P
+    return (c0 + g_target * (c1 + c2 * g_target)).clamp_min(0.0)
 
 
 def program(g_target: Tensor, epsilon: Tensor, scale: float = 1.0) -> Tensor:
     """Programmed conductance g_P = max(g_T + scale · σ_P(g_T) · ε, 0) for standard normal ε."""
-    return (g_target + scale * programming_sigma(g_target) * epsilon).clamp_min(0.0)
+    return torch.addcmul(g_target, programming_sigma(g_target), epsilon, value=scale).clamp_min(0.0)
 
 
 def drift_exponent_mean(g_target: Tensor) -> Tensor:
@@ -93,14 +89,14 @@ def drift(g_programmed: Tensor, nu: Tensor, time: float, t0: float = T0) -> Tens
 
 def read_noise_q(g_target: Tensor) -> Tensor:
     """Q_s(g_T) = min(0.0088 / g_T^0.65, 0.2): relative 1/f noise per √decade."""
-    return (0.0088 / g_target.clamp_min(_MIN_G).pow(0.65)).clamp_max(0.2)
+    return g_target.clamp_min(_MIN_G).pow(-0.65).mul(0.0088).clamp_max(0.2)
 
 
 def read_noise_sigma(g_drifted: Tensor, g_target: Tensor, time: float, t0: float = T0) -> Tensor:
     """σ_nG(t) = g(t) Q_s(g_T) √ln((t + t₀ + t_read)/(2 t_read)): the 1/f noise integrated from
     the read bandwidth 1/(2 t_read) down to 1/(t + t₀)."""
     bandwidth = math.sqrt(math.log((time + t0 + T_READ) / (2 * T_READ)))
-    return g_drifted * read_noise_q(g_target) * bandwidth
+    return g_drifted * (read_noise_q(g_target) * bandwidth)
 
 
 def quantize(value: Tensor, bits: int | None, bound: float) -> Tensor:

@@ -17,10 +17,18 @@ can carry a Kerr-like term, c = c_lin + c_nl u² (capped at the CFL speed), and 
 saturable absorption, b = b_lin + b_nl / (1 + u²/u_th²), both only inside the design region.
 The output of the network is the time-integrated intensity Σ_t u(x_p, t)² at a few probe cells.
 
-Memory: plain autograd keeps every time step's fields for the backward pass. With
-``checkpoint_every = K`` the loop runs in segments of K steps under
-:func:`torch.utils.checkpoint.checkpoint`: only the fields at the segment boundaries are kept,
-and each segment is recomputed during the backward pass (memory ∝ T/K + K instead of T).
+Speed and memory. A linear medium (no Kerr term, no saturable absorption) takes a fused path,
+:class:`LinearLeapfrog`: the update is rewritten as uⁿ⁺¹ = α′ uⁿ + κ Σ_nb uⁿ − γ uⁿ⁻¹ + σ f
+with maps computed once per run (Σ_nb: the sum of the four neighbours; κ = c²/(h² D),
+α′ = 2/(dt² D) − 4κ, γ = (1/dt² − b/2dt)/D, σ = 1/D, D = 1/dt² + b/2dt), the fields live in
+zero-bordered buffers that are overwritten in place (no autograd graph, no padding, no
+allocation per step), only the probe values are recorded, and the backward pass is the
+hand-written adjoint recurrence λⁿ = ∂J/∂uⁿ + α′ λⁿ⁺¹ + Σ_nb(κ λⁿ⁺¹) − γ λⁿ⁺² (the 5-point
+stencil is symmetric), run backwards in time. A nonlinear medium goes through plain
+autograd. Either way, plain reverse mode keeps every time step's fields for the backward pass;
+with ``checkpoint_every = K`` only the fields at every K-th step are kept and each segment of
+K steps is recomputed during the backward pass (memory ∝ T/K + K instead of T; the nonlinear
+path uses :func:`torch.utils.checkpoint.checkpoint`). Results and gradients do not depend on K.
 """
 
 from __future__ import annotations
@@ -119,6 +127,172 @@ def point_source(signal_t: Tensor, shape: tuple[int, int], cell: tuple[int, int]
     return field
 
 
+def interior(padded: Tensor) -> Tensor:
+    """The grid inside the zero border of a (B, Nx + 2, Ny + 2) buffer (a view)."""
+    return padded[:, 1:-1, 1:-1]
+
+
+def neighbour_sum(padded: Tensor, out: Tensor) -> Tensor:
+    """Σ of the four neighbours of every cell of a zero-bordered buffer, written into ``out``."""
+    torch.add(padded[:, :-2, 1:-1], padded[:, 2:, 1:-1], out=out)
+    out.add_(padded[:, 1:-1, :-2])
+    return out.add_(padded[:, 1:-1, 2:])
+
+
+@dataclass(frozen=True)
+class _LinearUpdate:
+    """uⁿ⁺¹ = α′ uⁿ + κ Σ_nb uⁿ − γ uⁿ⁻¹ + σ fⁿ on zero-bordered buffers (α′ = α − 4κ)."""
+
+    alpha: Tensor  # α − 4κ: the centre weight of the stencil
+    kappa: Tensor
+    gamma: Tensor
+    drive: Tensor  # σ f at the source cell, (T, B)
+    source: tuple[int, int]  # source cell, padded coordinates
+    probes: Tensor  # flat indices of the probe cells in a padded buffer
+    scratch: Tensor  # (B, Nx, Ny)
+
+    def run(self, fields: Tensor, first: int, count: int, record: Tensor) -> None:
+        """fields[0], fields[1] = u^{first−1}, u^{first}: write the next ``count`` steps into
+        fields[2], fields[3], … (cyclically) and the probe values of uⁿ⁺¹ into record[n]."""
+        size = fields.shape[0]
+        for i in range(count):
+            n = first + i
+            prev, cur, nxt = fields[i % size], fields[(i + 1) % size], fields[(i + 2) % size]
+            out = interior(nxt)
+            torch.mul(neighbour_sum(cur, self.scratch), self.kappa, out=out)
+            out.addcmul_(self.alpha, interior(cur))
+            out.addcmul_(self.gamma, interior(prev), value=-1)
+            nxt[:, self.source[0], self.source[1]].add_(self.drive[n])
+            torch.index_select(nxt.flatten(1), 1, self.probes, out=record[n])
+
+
+class LinearLeapfrog(torch.autograd.Function):
+    """The leapfrog run of a linear medium with its adjoint; returns the probe trace (T, B, P).
+
+    Inputs: the source signal f (B, T); the maps α = 2/(dt² D), κ = c²/(h² D), γ = (1/dt² −
+    b/2dt)/D with D = 1/dt² + b/2dt; σ = 1/D at the source cell (a 0-dim tensor); the source
+    cell; the probe cells; ``every`` (K, or None to keep the whole trajectory).
+
+    Forward: the fields start at rest and are overwritten in place (three buffers in turn when
+    no input needs a gradient); with K the pair (uⁿ, uⁿ⁻¹) is kept at every K-th step, without
+    K every step's field. Backward (reverse mode by hand): each segment is recomputed from
+    its pair, then the adjoint λⁿ = ∂J/∂uⁿ + α′λⁿ⁺¹ + Σ_nb(κλⁿ⁺¹) − γλⁿ⁺² runs back through it
+    and accumulates ∂J/∂κ = Σ λⁿ⁺¹ ∇²ₕuⁿ (∇²ₕ: the 5-point stencil without 1/h²), ∂J/∂α = Σ
+    λⁿ⁺¹uⁿ, ∂J/∂γ = −Σ λⁿ⁺¹uⁿ⁻¹, ∂J/∂fⁿ = σ λⁿ⁺¹(source) (only those the inputs need).
+    """
+
+    @staticmethod
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx,
+        signal: Tensor,
+        alpha: Tensor,
+        kappa: Tensor,
+        gamma: Tensor,
+        sigma: Tensor,
+        source_cell: tuple[int, int],
+        probe_cells: tuple[tuple[int, int], ...],
+        every: int | None,
+    ) -> Tensor:
+        batch, steps = signal.shape
+        nx, ny = kappa.shape[-2:]
+        padded = (batch, nx + 2, ny + 2)
+        every = steps if every is None else min(every, steps)
+        flat = [(x + 1) * (ny + 2) + y + 1 for x, y in probe_cells]
+        update = _LinearUpdate(
+            alpha=alpha - 4 * kappa,
+            kappa=kappa,
+            gamma=gamma,
+            drive=(sigma * signal).t().contiguous(),
+            source=(source_cell[0] + 1, source_cell[1] + 1),
+            probes=torch.tensor(flat, device=signal.device),
+            scratch=signal.new_empty((batch, nx, ny)),
+        )
+        record = signal.new_empty((steps, batch, len(probe_cells)))
+        if not any(ctx.needs_input_grad[:5]):  # nothing to differentiate: three buffers suffice
+            update.run(signal.new_zeros((3, *padded)), 0, steps, record)
+            return record
+        keep_all = every >= steps
+        fields = signal.new_zeros((every + 2, *padded))
+        starts = range(0, steps, max(every, 1))
+        pairs = None if keep_all else signal.new_empty((len(starts), 2, *padded))
+        for k, start in enumerate(starts):
+            if pairs is not None:
+                pairs[k].copy_(fields[:2])
+            stop = min(start + every, steps)
+            update.run(fields, start, stop - start, record)
+            if pairs is not None and stop < steps:
+                fields[0].copy_(fields[stop - start])
+                fields[1].copy_(fields[stop - start + 1])
+        ctx.save_for_backward(signal, sigma, fields if keep_all else pairs)
+        ctx.keep_all = keep_all
+        ctx.update = update
+        ctx.every = every
+        ctx.cells = (source_cell, probe_cells)
+        return record
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad_record: Tensor):
+        signal, sigma, kept = ctx.saved_tensors
+        update: _LinearUpdate = ctx.update
+        kappa, gamma = update.kappa, update.gamma
+        (sx, sy), probe_cells = ctx.cells
+        batch, steps = signal.shape
+        nx, ny = kappa.shape[-2:]
+        need_signal, need_alpha, need_kappa, need_gamma, need_sigma = ctx.needs_input_grad[:5]
+        keep_all = ctx.keep_all
+        fields = kept if keep_all else signal.new_zeros((ctx.every + 2, batch, nx + 2, ny + 2))
+        probes = torch.tensor([x * ny + y for x, y in probe_cells], device=signal.device)
+        scratch = update.scratch
+        weighted = signal.new_zeros((batch, nx + 2, ny + 2))  # κλ with a zero border
+        lam = [signal.new_zeros((batch, nx, ny)) for _ in range(3)]  # λᵐ, λᵐ⁺¹, λᵐ⁺²
+        acc = {
+            name: signal.new_zeros((batch, nx, ny))
+            for name, needed in (
+                ("alpha", need_alpha),
+                ("kappa", need_kappa),
+                ("gamma", need_gamma),
+            )
+            if needed
+        }
+        at_source = signal.new_zeros((steps, batch))
+        throwaway = signal.new_empty((steps, batch, len(probe_cells)))
+        for k in reversed(range(len(range(0, steps, max(ctx.every, 1))))):
+            start = k * ctx.every
+            stop = min(start + ctx.every, steps)
+            if not keep_all:
+                fields[:2].copy_(kept[k])
+                update.run(fields, start, stop - start, throwaway)
+            for m in range(stop, start, -1):  # λᵐ from λᵐ⁺¹, λᵐ⁺²; fields[j] = u^{start + j − 1}
+                lam = [lam[2], lam[0], lam[1]]
+                new, nxt, nxt2 = lam
+                torch.mul(nxt, kappa, out=interior(weighted))
+                neighbour_sum(weighted, new)
+                new.addcmul_(update.alpha, nxt).addcmul_(gamma, nxt2, value=-1)
+                new.flatten(1).index_add_(1, probes, grad_record[m - 1])
+                at_source[m - 1] = new[:, sx, sy]
+                cur, prev = fields[m - start], fields[m - start - 1]  # u^{m−1}, u^{m−2}
+                if "kappa" in acc:
+                    neighbour_sum(cur, scratch).add_(interior(cur), alpha=-4)
+                    acc["kappa"].addcmul_(new, scratch)
+                if "alpha" in acc:
+                    acc["alpha"].addcmul_(new, interior(cur))
+                if "gamma" in acc:
+                    acc["gamma"].addcmul_(new, interior(prev), value=-1)
+        grads = {name: total.sum_to_size(kappa.shape) for name, total in acc.items()}
+        grad_signal = (sigma * at_source).t() if need_signal else None
+        grad_sigma = (at_source * signal.t()).sum() if need_sigma else None
+        return (
+            grad_signal,
+            grads.get("alpha"),
+            grads.get("kappa"),
+            grads.get("gamma"),
+            grad_sigma,
+            None,
+            None,
+            None,
+        )
+
+
 def _run_segment(
     u: Tensor,
     u_prev: Tensor,
@@ -152,6 +326,8 @@ def propagate(
     ``checkpoint_every = K`` recomputes segments of K steps in the backward pass; the result and
     its gradients are the same as without checkpointing.
     """
+    if medium.kerr is None and medium.saturable is None:
+        return _linear_propagate(signal, medium, source_cell, probe_cells, checkpoint_every)
     batch, steps = signal.shape
     nx, ny = medium.speed.shape[-2:]
     u = signal.new_zeros((batch, nx, ny))
@@ -178,6 +354,27 @@ def propagate(
             use_reentrant=False,
         )
     return intensity
+
+
+def _linear_propagate(
+    signal: Tensor,
+    medium: WaveMedium,
+    source_cell: tuple[int, int],
+    probe_cells: tuple[tuple[int, int], ...],
+    every: int | None,
+) -> Tensor:
+    """Σ_t u(probe)² of a linear medium through :class:`LinearLeapfrog`."""
+    dt, h = medium.dt, medium.h
+    shape = torch.broadcast_shapes(medium.speed.shape, medium.damping.shape)
+    inv_d = 1 / (1 / dt**2 + medium.damping / (2 * dt))
+    alpha = (2 / dt**2 * inv_d).expand(shape)
+    kappa = (medium.speed.square() / h**2 * inv_d).expand(shape)
+    gamma = ((1 / dt**2 - medium.damping / (2 * dt)) * inv_d).expand(shape)
+    sigma = inv_d.expand(shape)[..., source_cell[0], source_cell[1]]
+    trace = LinearLeapfrog.apply(
+        signal, alpha, kappa, gamma, sigma, source_cell, probe_cells, every
+    )
+    return trace.square().sum(dim=0)
 
 
 def discrete_energy(u: Tensor, u_prev: Tensor, speed: Tensor, dt: float, h: float) -> Tensor:

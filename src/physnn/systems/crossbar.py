@@ -1,7 +1,8 @@
 """Analog in-memory matrix-vector multiplication on PCM crossbar tiles (IBM HERMES chip).
 
 The controls are the layer's weights ``W ∈ [−1, 1]^{m×n}``, stored as differential PCM pairs
-``W = (G⁺ − G⁻)/g_max`` (:func:`~physnn.physics.crossbar.differential_pair`). A sample x is
+``W = (G⁺ − G⁻)/g_max``, the sign picking the device that holds |W| and the other one reset
+(:mod:`physnn.physics.crossbar`, :class:`PairConductances`). A sample x is
 resampled to n inputs, converted by a signed ``input_bits`` DAC over [−input_range,
 input_range], and applied to the rows of ⌈n/tile_size⌉ × ⌈m/tile_size⌉ tiles; each tile's column
 currents are digitized by a signed ``output_bits`` ADC over [−output_range, output_range] (in
@@ -44,6 +45,35 @@ from physnn.systems.base import (
 from physnn.systems.encoding import as_vector
 
 ACTIVATIONS = ("none", "relu")
+
+
+@dataclass(frozen=True)
+class PairConductances:
+    """A layer's differential pairs by role: of each pair, the *on* device holds |W| (G⁺ where
+    W ≥ 0, G⁻ elsewhere) and the *off* device is reset (target 0). Only the on device depends on
+    W, and the PCM statistics of the off one are those of g_T = 0, so the model is evaluated on
+    m × n on devices plus constants instead of on all 2 × m × n devices; an off device without
+    noise is the scalar 0. Conductances are in units of g_max, each pair ``(on, off)``."""
+
+    positive: Tensor  # W ≥ 0: G⁺ is the on device
+    target: Tensor  # |W|: the on device's target conductance
+    programmed: tuple[Tensor, Tensor]  # after programming (with its noise)
+    now: tuple[Tensor, Tensor]  # at inference time (drifted)
+
+    def weight(self, pair: tuple[Tensor, Tensor]) -> Tensor:
+        """(G⁺ − G⁻)/g_max of a pair of conductances, (m, n)."""
+        on, off = pair
+        difference = on - off
+        return torch.where(self.positive, difference, -difference)
+
+
+def _by_role(draws: Tensor | None, positive: Tensor, like: Tensor) -> tuple[Tensor, Tensor] | None:
+    """Per-device draws (2, m, n) of (G⁺, G⁻) → the draws of the (on, off) devices, on the
+    device and in the dtype of ``like``."""
+    if draws is None:
+        return None
+    plus, minus = draws.to(like)
+    return torch.where(positive, plus, minus), torch.where(positive, minus, plus)
 
 
 @dataclass(frozen=True)
@@ -127,18 +157,24 @@ class Crossbar(System):
         c = self.config
         return pcm.quantize(as_vector(x, c.num_inputs), c.input_bits, c.input_range)
 
-    def conductances(self, weight: Tensor, nuisance: Nuisance) -> tuple[Tensor, Tensor]:
-        """(G_P, G(t)) of the pairs, (2, m, n) in units of g_max: programmed, then drifted."""
-        target = torch.stack(pcm.differential_pair(weight))
-        eps = nuisance.get("programming_noise")
+    def conductances(self, weight: Tensor, nuisance: Nuisance) -> PairConductances:
+        """The pairs' conductances in units of g_max, programmed and drifted, by role."""
+        positive = weight >= 0
+        on, off = weight.abs(), weight.new_zeros(())  # the targets
+        programmed = (on, off)
+        draws = _by_role(nuisance.get("programming_noise"), positive, weight)
         scale = nuisance.get("programming_noise_scale", 0.0)
-        programmed = target
-        if eps is not None and scale:
-            programmed = pcm.program(target, eps.to(weight), scale)
-        if not self.drifts(nuisance):
-            return programmed, programmed
-        nu = pcm.drift_exponent(target, nuisance["drift_noise"].to(weight))
-        return programmed, pcm.drift(programmed, nu, nuisance["inference_time"])
+        if draws is not None and scale:
+            programmed = (pcm.program(on, draws[0], scale), pcm.program(off, draws[1], scale))
+        now = programmed
+        if self.drifts(nuisance):
+            nu_on, nu_off = _by_role(nuisance["drift_noise"], positive, weight)
+            time = nuisance["inference_time"]
+            now = (
+                pcm.drift(programmed[0], pcm.drift_exponent(on, nu_on), time),
+                pcm.drift(programmed[1], pcm.drift_exponent(off, nu_off), time),
+            )
+        return PairConductances(positive, on, programmed, now)
 
     @staticmethod
     def drifts(nuisance: Nuisance) -> bool:
@@ -151,29 +187,36 @@ class Crossbar(System):
         c = self.config
         weight = controls["weight"]
         volts = pcm.tile_inputs(self.encode(x).to(weight), c.tile_size)  # (B, K, T)
-        g_prog, g_now = self.conductances(weight, nuisance)
-        effective = g_now[0] - g_now[1]
+        pairs = self.conductances(weight, nuisance)
+        effective = pairs.weight(pairs.now)
         partial = torch.einsum("bkt,mkt->bkm", volts, pcm.split_rows(effective, c.tile_size))
         read_scale = nuisance.get("read_noise_scale", 0.0)
         if noise is not None and read_scale:
-            partial = partial + read_scale * self.read_noise(volts, weight, g_now, nuisance, noise)
+            partial = partial + read_scale * self.read_noise(volts, pairs, nuisance, noise)
         partial = pcm.quantize(partial, c.output_bits, c.output_range)
         if c.drift_compensation and self.drifts(nuisance):
-            alpha = pcm.global_drift_compensation(g_prog[0] - g_prog[1], effective, c.tile_size)
+            programmed = pairs.weight(pairs.programmed)
+            alpha = pcm.global_drift_compensation(programmed, effective, c.tile_size)
             partial = partial * alpha.T
         y = partial.sum(dim=1)
         return y.relu() if c.activation == "relu" else y
 
     def read_noise(
-        self, volts: Tensor, weight: Tensor, g_now: Tensor, nuisance: Nuisance, noise: NoiseSource
+        self, volts: Tensor, pairs: PairConductances, nuisance: Nuisance, noise: NoiseSource
     ) -> Tensor:
         """1/f read noise of each tile's column current, (B, K, m): every device fluctuates
         independently by σ_nG, so the current Σ_i G_i V_i has variance Σ_i (σ⁺_i² + σ⁻_i²) V_i²."""
-        c = self.config
-        target = torch.stack(pcm.differential_pair(weight))
-        sigma = pcm.read_noise_sigma(g_now, target, nuisance.get("inference_time", 0.0))
-        variance = pcm.split_rows(sigma.square().sum(dim=0), c.tile_size)
+        variance = self.read_noise_variance(pairs, nuisance)
         std = torch.einsum("bkt,mkt->bkm", volts.square(), variance).clamp_min(1e-30).sqrt()
         gen = noise.generator
         eps = torch.randn(std.shape, generator=gen, device=gen.device, dtype=std.dtype)
         return std * eps.to(std.device)
+
+    def read_noise_variance(self, pairs: PairConductances, nuisance: Nuisance) -> Tensor:
+        """σ⁺² + σ⁻² of every pair, (m, K, tile_size): the read-noise variance each device row
+        adds to a column current per unit input squared."""
+        time = nuisance.get("inference_time", 0.0)
+        on, off = pairs.now
+        sigma_on = pcm.read_noise_sigma(on, pairs.target, time)
+        sigma_off = pcm.read_noise_sigma(off, pairs.target.new_zeros(()), time)
+        return pcm.split_rows(sigma_on.square() + sigma_off.square(), self.config.tile_size)
