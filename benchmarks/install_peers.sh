@@ -22,6 +22,7 @@ peers=(
   "torchoptics"       # diffractive networks (torchoptics.Field, elements.PhaseModulator)
   "lightridge"        # diffractive networks (lightridge.layers.DiffractLayer)
   "wavetorch==0.2.1"  # wave RNN (WaveCell, WaveRNN; physnn imports its modules, not its __init__)
+  "reservoirpy==0.4.2"  # reservoirs (Reservoir >> Ridge)
 )
 extras=(
   "psutil"        # peak RSS for `physnn perf` on CPU (optional; resource.getrusage otherwise)
@@ -44,6 +45,14 @@ if "$dir/bin/python" "$(dirname "$0")/aihwkit_torch_tile.py"; then
   echo "installed aihwkit (pure-torch tile)"
 else
   echo "could not install aihwkit (physnn perf will skip it)" >&2
+  status=1
+fi
+# the Physics-Aware-Training oscillator example's integrator (not on PyPI): a clone
+if [ -d "$dir/Physics-Aware-Training" ] || git clone --quiet --depth 1 \
+    https://github.com/mcmahon-lab/Physics-Aware-Training "$dir/Physics-Aware-Training"; then
+  echo "installed Physics-Aware-Training (ode_utils.make_ode_map)"
+else
+  echo "could not clone Physics-Aware-Training (physnn perf will skip it)" >&2
   status=1
 fi
 echo "peers in $dir; run: physnn perf --peers $dir"

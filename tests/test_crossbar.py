@@ -124,6 +124,24 @@ def test_read_noise_matches_the_integrated_one_over_f_noise(time):
     assert torch.allclose(noiseless, torch.full_like(noiseless, n * g_target), atol=1e-12)
 
 
+def test_gaussian_weight_and_output_noise_add_their_variances():
+    """aihwkit's model: y_j = Σ_i (W_ji + σ_w ε_ji) x_i + σ_y η_j, so over weight draws and reads
+    Var y_j = σ_w² Σ_i x_i² + σ_y²; the weight draw is a nuisance, the output noise per read."""
+    n, draws, sigma_w, sigma_y = 16, 4000, 0.05, 0.3
+    system = Crossbar.from_preset("default", num_inputs=n, num_outputs=1, **IDEAL)
+    reality = make_reality(system, "none", {"weight_noise": sigma_w, "output_noise": sigma_y})
+    gen, noise = torch.Generator().manual_seed(6), NoiseSource(torch.Generator().manual_seed(7))
+    x = torch.full((1, n), 0.5, dtype=torch.float64)
+    controls = constant_weight(system, 0.2)
+    y = torch.cat([system(x, controls, reality.sample_nuisance(system, gen), noise)[:, 0]
+                   for _ in range(draws)])  # fmt: skip
+    expected = math.sqrt(sigma_w**2 * n * 0.25 + sigma_y**2)
+    assert y.mean().item() == pytest.approx(n * 0.2 * 0.5, abs=4 * expected / math.sqrt(draws))
+    assert y.std().item() == pytest.approx(expected, rel=4 / math.sqrt(2 * draws))
+    clean = system(x, controls, system.nominal_nuisance(), noise)
+    torch.testing.assert_close(clean, x @ controls["weight"].T)  # both knobs at zero: none
+
+
 def test_global_drift_compensation_undoes_a_uniform_drift():
     system = Crossbar.from_preset("default", num_inputs=12, num_outputs=5, tile_size=8, **IDEAL)
     gen = torch.Generator().manual_seed(6)

@@ -182,10 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     perf = sub.add_parser("perf", help="time physnn against peer simulators and the FFT floor")
     perf.add_argument("cases", nargs="*", metavar="CASE", default=["d2nn"], help="default: d2nn")
-    perf.add_argument("--reps", type=_positive_int, default=20, help="timed repetitions (20)")
+    perf.add_argument("--reps", type=_positive_int, help="timed repetitions (20; --scaling: 5)")
     perf.add_argument("--warmup", type=_positive_int, default=2, help="untimed rounds (2)")
-    perf.add_argument("--threads", type=_positive_int, default=2, help="torch threads (2)")
-    perf.add_argument("--size", choices=("small", "full"), default="full")
+    perf.add_argument("--threads", type=_positive_int, help="torch threads (2; --scaling: 1)")
+    perf.add_argument("--size", choices=("small", "full"), default="full",
+                      help="problem sizes (--scaling: small is the quick sweep)")  # fmt: skip
+    perf.add_argument("--scaling", metavar="DIR",
+                      help="measure time and memory vs problem size instead; plots and a "
+                      "table with the growth exponents go to DIR")  # fmt: skip
     perf.add_argument("--device", help="torch device (default: cuda if present, else cpu)")
     perf.add_argument("--peers", help="peer venv (default: $PHYSNN_PEERS, else .peers)")
     perf.add_argument("--json", action="store_true", help="print the records as JSON")
@@ -545,11 +549,22 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_perf(args: argparse.Namespace) -> int:
     from physnn import perf
 
+    if args.scaling:
+        from physnn.perf import scaling
+
+        records = scaling.run(args.scaling, quick=args.size == "small", reps=args.reps,
+                              threads=args.threads or 1, device=args.device)  # fmt: skip
+        if args.json:
+            print(json.dumps(records, indent=2))
+        else:
+            print(scaling.markdown_table(records))
+            print(f"plots and scaling.md in {args.scaling}")
+        return 0
     records, notes = perf.run(
         args.cases,
-        reps=args.reps,
+        reps=args.reps or 20,
         warmup=args.warmup,
-        threads=args.threads,
+        threads=args.threads or 2,
         size=args.size,
         device=args.device,
         peers_dir=args.peers,

@@ -40,12 +40,14 @@ RECORD_KEYS = (
 def case_records(
     case: timing.Case, *, reps: int, warmup: int, device: torch.device
 ) -> list[dict[str, Any]]:
-    """Time one case and summarise it as one record per pass."""
+    """Time one case and summarise it as one record per pass (``case.passes``)."""
     contenders = [case.physnn, *case.peers, case.floor]
-    times = timing.time_alternating(contenders, reps=reps, warmup=warmup, device=device)
+    times = timing.time_alternating(
+        contenders, reps=reps, warmup=warmup, device=device, backward="backward" in case.passes
+    )
     medians = {c: {p: timing.median(t) for p, t in ps.items()} for c, ps in times.items()}
     records = []
-    for name in timing.PASSES:
+    for name in case.passes:
         backward = name != "forward"
         mine = medians["physnn"][name]
         fastest = min(case.peers, key=lambda c: medians[c.name][name], default=None)

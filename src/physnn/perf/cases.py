@@ -27,7 +27,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from physnn.perf import peers as peer_stacks
-from physnn.perf.crossbar import crossbar_case
+from physnn.perf.crossbar import crossbar_case, crossbar_pcm_case
+from physnn.perf.oscillators import oscillators_case
+from physnn.perf.reservoir import reservoir_case
 from physnn.perf.timing import Case, Contender
 from physnn.perf.wave import wave_case
 from physnn.physics import optics
@@ -159,5 +161,8 @@ def d2nn_case(size: str = "full", device: torch.device | str = "cpu", seed: int 
 CASES: dict[str, Callable[..., Case]] = {
     "d2nn": d2nn_case,
     "crossbar": crossbar_case,
+    "crossbar-pcm": crossbar_pcm_case,
     "wave": wave_case,
+    "oscillators": oscillators_case,
+    "reservoir": reservoir_case,
 }

@@ -1,22 +1,38 @@
-"""Benchmark case ``crossbar``: one hardware-aware training step of an analog crossbar layer.
+"""Benchmark cases ``crossbar`` and ``crossbar-pcm``: one hardware-aware training step of an
+analog crossbar layer.
 
 Issue 9's acceptance: a 512 × 512 crossbar, batch 128, noisy forward + backward, against IBM
 aihwkit's pure-torch inference tile (``TorchInferenceRPUConfig``; Rasch et al., "Hardware-aware
 training for large-scale and diverse deep learning inference workloads using in-memory computing-
-based accelerators", Nat. Commun. 14, 5282 (2023)). "full" is that size, "small" a 64 → 32 layer
-with batch 16 for tests. Weights are uniform in [−0.25, 0.25] (g_max units), inputs uniform in
-[−1, 1], so that the column currents (std ≈ 1.9) sit well inside the ADC range.
+based accelerators", Nat. Commun. 14, 5282 (2023)) "with comparable noise settings". "full" is
+that size, "small" a 64 → 32 layer with batch 16 for tests. Weights are uniform in
+[−0.25, 0.25] (g_max units), inputs uniform in [−1, 1], so that the column currents
+(std ≈ 1.9) sit well inside the ADC range.
 
 * physnn: what ``noise-aware`` training does per step (:class:`physnn.methods.insilico.NoiseAware`)
   on a :class:`~physnn.systems.crossbar.Crossbar` with one tile covering the layer, 8-bit DAC on
-  [−1, 1], 8-bit ADC on [−8, 8], no activation: draw the PCM programming errors of all 2·m·n
-  devices afresh (:class:`~physnn.reality.crossbar.ProgrammingNoise`, scale 1), then the forward
-  pass with the 1/f read noise drawn inside it (:class:`~physnn.reality.crossbar.ReadNoise`,
-  scale 1, reparameterized so that it is differentiated too); no drift (t = 0).
+  [−1, 1], 8-bit ADC on [−8, 8], no activation: draw the nuisance afresh, then the forward pass
+  with the per-read noise drawn inside it (reparameterized, so that it is differentiated too).
+  Its noise model is the case's:
+
+  - ``crossbar`` — the same noise model as aihwkit's torch tile: an additive Gaussian error
+    N(0, σ_w²) on every weight (:class:`~physnn.reality.crossbar.WeightNoise`; aihwkit's
+    ``ADD_NORMAL`` modifier) and N(0, σ_y²) on every column current before the ADC
+    (:class:`~physnn.reality.crossbar.OutputNoise`; aihwkit's ``out_noise``);
+  - ``crossbar-pcm`` — physnn's PCM statistics instead: programming errors of all 2·m·n devices
+    (:class:`~physnn.reality.crossbar.ProgrammingNoise`, scale 1) and the 1/f read noise
+    (:class:`~physnn.reality.crossbar.ReadNoise`, scale 1); no drift (t = 0). aihwkit's torch
+    tile cannot express these (its PCM-shaped modifier ``PCM_NOISE`` is not supported there),
+    so it runs its Gaussian noise at the same levels: a comparison of a richer model against a
+    simpler one, reported for what the PCM model costs.
+
 * aihwkit: ``AnalogLinear`` (bias-free) with ``TorchInferenceRPUConfig`` in training mode: the
   weight modifier draws weight noise, then ``AnalogMVM`` quantizes the inputs, multiplies, adds
   output noise and quantizes the outputs.
 * floor: the bare matmul ``x Wᵀ`` of the same shape (forward and backward to W).
+
+In both cases σ_w and σ_y are computed from physnn's PCM model on the case's weights and inputs
+(:func:`matched_noise`), so that the noise has the size a PCM chip gives it.
 
 Mapping of the settings (aihwkit field ← physnn):
 
@@ -30,19 +46,16 @@ forward.out_res = 1/(2⁸ − 2)           output_bits = 8
 noise/bound management NONE            fixed converter ranges (no per-sample rescaling)
 mapping: one 512 × 512 tile, no        tile_size = 512, weights W = (G⁺ − G⁻)/g_max as is
 weight scaling, no remap, no clip
-forward.out_noise = σ_y                read noise: RMS over the batch of physnn's σ of each
-                                       column current, √(Σᵢ (σ⁺ᵢ² + σ⁻ᵢ²) Vᵢ²), σ = σ_nG
-modifier ADD_NORMAL, std_dev = σ_w,    programming noise: RMS of (G⁺_P − G⁻_P)/g_max − W over
-assumed_wmax = 1 (absolute)            one draw of the PCM model's σ_P(g_T) on both devices
+forward.out_noise = σ_y                OutputNoise(σ_y); σ_y: RMS over the batch of the PCM
+                                       read noise σ of each column current,
+                                       √(Σᵢ (σ⁺ᵢ² + σ⁻ᵢ²) Vᵢ²), σ = σ_nG
+modifier ADD_NORMAL, std_dev = σ_w,    WeightNoise(σ_w); σ_w: RMS of (G⁺_P − G⁻_P)/g_max − W
+assumed_wmax = 1 (absolute)            over one draw of the PCM model's σ_P(g_T)
 =====================================  ====================================================
 
 The converters are the same, and that is checked on every run: with the noise off, the two
-outputs agree to an ADC step and so do the gradients (:func:`crossbar_agreement`). The noise
-*levels* are matched (σ_w, σ_y computed from physnn's PCM model on the case's weights and inputs)
-but not their shape: physnn's noise depends on every device's conductance and on the inputs
-(that is the PCM model), aihwkit's torch tile adds the same σ everywhere (its PCM-shaped
-modifier, ``PCM_NOISE``, is not supported by the torch tile). The notes report both noise
-levels and the resulting output deviations.
+outputs agree to an ADC step and so do the gradients (:func:`crossbar_agreement`). The notes
+report both noise levels and the resulting output deviations of the two contenders.
 """
 
 from __future__ import annotations
@@ -57,7 +70,7 @@ from torch import Tensor
 from physnn.perf import peers as peer_env
 from physnn.perf.timing import Case, Contender
 from physnn.reality.base import Reality
-from physnn.reality.crossbar import ProgrammingNoise, ReadNoise
+from physnn.reality.crossbar import OutputNoise, ProgrammingNoise, ReadNoise, WeightNoise
 from physnn.systems.base import NoiseSource
 from physnn.systems.crossbar import Crossbar, CrossbarConfig
 
@@ -65,8 +78,14 @@ SIZES = ("small", "full")
 BITS = 8
 INPUT_RANGE = 1.0
 OUTPUT_RANGE = 8.0
-# One hardware-aware training step's reality: fresh programming errors, read noise, no drift.
-REALITY = Reality((ProgrammingNoise(1.0), ReadNoise(1.0)), level="custom")
+NOISE_MODELS = ("gaussian", "pcm")
+# One hardware-aware training step's PCM reality: fresh programming errors, read noise, no drift.
+PCM_REALITY = Reality((ProgrammingNoise(1.0), ReadNoise(1.0)), level="custom")
+
+
+def gaussian_reality(sigma_w: float, sigma_y: float) -> Reality:
+    """aihwkit's noise model: additive Gaussian weight and output noise."""
+    return Reality((WeightNoise(sigma_w), OutputNoise(sigma_y)), level="custom")
 
 
 @dataclass(frozen=True)
@@ -103,12 +122,15 @@ def crossbar_system(g: CrossbarGeometry) -> Crossbar:
 
 
 def noisy_step(
-    system: Crossbar, cpu_generator: torch.Generator, noise: NoiseSource
+    system: Crossbar,
+    cpu_generator: torch.Generator,
+    noise: NoiseSource,
+    reality: Reality = PCM_REALITY,
 ) -> Callable[[Tensor, Tensor], Tensor]:
     """(x, W) → the outputs of one noise-aware training step: fresh nuisance, noisy forward."""
 
     def step(x: Tensor, weight: Tensor) -> Tensor:
-        nuisance = REALITY.sample_nuisance(system, cpu_generator)
+        nuisance = reality.sample_nuisance(system, cpu_generator)
         return system.forward(x, {"weight": weight}, nuisance, noise)
 
     return step
@@ -119,7 +141,7 @@ def matched_noise(
 ) -> tuple[float, float]:
     """(σ_w, σ_y): the RMS weight error of one programming draw and the RMS read-noise σ of the
     column currents, both from physnn's PCM model on these weights and inputs."""
-    nuisance = REALITY.sample_nuisance(system, generator)
+    nuisance = PCM_REALITY.sample_nuisance(system, generator)
     with torch.no_grad():
         pairs = system.conductances(weight, nuisance)
         sigma_w = (pairs.weight(pairs.programmed) - weight).square().mean().sqrt()
@@ -180,7 +202,12 @@ def crossbar_agreement(system: Crossbar, x: Tensor, weight: Tensor) -> tuple[flo
     return steps, grad_error
 
 
-def crossbar_case(size: str = "full", device: torch.device | str = "cpu", seed: int = 0) -> Case:
+def crossbar_case(
+    size: str = "full", device: torch.device | str = "cpu", seed: int = 0, noise: str = "gaussian"
+) -> Case:
+    """The case with physnn on the noise model ``noise`` ("gaussian": aihwkit's, "pcm")."""
+    if noise not in NOISE_MODELS:
+        raise ValueError(f"noise must be one of {', '.join(NOISE_MODELS)}, got {noise!r}")
     g = CrossbarGeometry.of_size(size)
     device = torch.device(device)
     gen = torch.Generator().manual_seed(seed)
@@ -195,17 +222,20 @@ def crossbar_case(size: str = "full", device: torch.device | str = "cpu", seed: 
 
         return reset
 
-    noise = NoiseSource(torch.Generator(device=device).manual_seed(seed + 1), differentiable=True)
-    step = noisy_step(system, torch.Generator().manual_seed(seed + 2), noise)
+    sigma_w, sigma_y = matched_noise(system, x, weight0, torch.Generator().manual_seed(seed + 3))
+    reality = PCM_REALITY if noise == "pcm" else gaussian_reality(sigma_w, sigma_y)
+    read_noise = NoiseSource(torch.Generator(device=device).manual_seed(seed + 1), True)
+    step = noisy_step(system, torch.Generator().manual_seed(seed + 2), read_noise, reality)
     weight = weight0.clone().requires_grad_(True)
     physnn = Contender("physnn", lambda: step(x, weight), clear(weight))
     floor_weight = weight0.clone().requires_grad_(True)
     floor = Contender("floor", lambda: x @ floor_weight.T, clear(floor_weight))
 
-    sigma_w, sigma_y = matched_noise(system, x, weight0, torch.Generator().manual_seed(seed + 3))
+    name = "crossbar" if noise == "gaussian" else "crossbar-pcm"
+    model = "additive Gaussian (aihwkit's model)" if noise == "gaussian" else "PCM statistics"
     notes = [
-        f"crossbar: {g.inputs}→{g.outputs}, batch {g.batch}, 8-bit DAC/ADC; matched noise "
-        f"levels from physnn's PCM model: weight σ_w = {sigma_w:.2e} g_max, "
+        f"{name}: {g.inputs}→{g.outputs}, batch {g.batch}, 8-bit DAC/ADC; physnn noise model: "
+        f"{model}; levels from physnn's PCM model: weight σ_w = {sigma_w:.2e} g_max, "
         f"output σ_y = {sigma_y:.2e} (ADC step {2 * OUTPUT_RANGE / (2**BITS - 2):.2e})"
     ]
     contenders = []
@@ -214,10 +244,18 @@ def crossbar_case(size: str = "full", device: torch.device | str = "cpu", seed: 
         notes.append(missing)
     else:
         try:
-            contenders.append(_aihwkit_contender(system, g, x, weight0, sigma_w, sigma_y, notes))
+            contenders.append(_aihwkit_contender(system, g, x, weight0, (sigma_w, sigma_y),
+                                                 step, notes))  # fmt: skip
         except Exception as err:  # a peer that breaks here is skipped, not fatal
             notes.append(f"peer aihwkit skipped: {type(err).__name__}: {err}")
-    return Case("crossbar", physnn, floor, contenders, notes)
+    return Case(name, physnn, floor, contenders, notes)
+
+
+def crossbar_pcm_case(
+    size: str = "full", device: torch.device | str = "cpu", seed: int = 0
+) -> Case:
+    """physnn's PCM statistics against aihwkit's Gaussian noise at the same levels."""
+    return crossbar_case(size, device, seed, noise="pcm")
 
 
 def _aihwkit_contender(
@@ -225,8 +263,8 @@ def _aihwkit_contender(
     g: CrossbarGeometry,
     x: Tensor,
     weight0: Tensor,
-    sigma_w: float,
-    sigma_y: float,
+    sigmas: tuple[float, float],
+    step: Callable[[Tensor, Tensor], Tensor],
     notes: list[str],
 ) -> Contender:
     steps, grad_error = crossbar_agreement(system, x, weight0)
@@ -234,11 +272,14 @@ def _aihwkit_contender(
         f"crossbar: noise off, aihwkit vs physnn outputs differ by ≤ {steps:.0f} ADC step(s), "
         f"weight gradients by {grad_error:.1e} (relative)"
     )
-    layer = aihwkit_layer(g, weight0, sigma_w, sigma_y)
-    deviations = _deviations(system, layer, x, weight0)
+    layer = aihwkit_layer(g, weight0, *sigmas)
+    with torch.no_grad():
+        clean = system.forward(x, {"weight": weight0}, system.nominal_nuisance())
+        noisy = {"physnn": step(x, weight0), "aihwkit": layer(x)}
+    rms = {k: float((v - clean).square().mean().sqrt()) for k, v in noisy.items()}
     notes.append(
-        "crossbar: RMS output deviation from the noise-free result, physnn "
-        f"{deviations['physnn']:.3f}, aihwkit {deviations['aihwkit']:.3f}"
+        "crossbar: RMS output deviation of one noisy step from the noise-free result, physnn "
+        f"{rms['physnn']:.3f}, aihwkit {rms['aihwkit']:.3f}"
     )
     param = aihwkit_weight(layer)
 
@@ -246,15 +287,3 @@ def _aihwkit_contender(
         param.grad = None
 
     return Contender("aihwkit", lambda: layer(x), reset)
-
-
-def _deviations(
-    system: Crossbar, layer: torch.nn.Module, x: Tensor, weight: Tensor
-) -> dict[str, float]:
-    """RMS of (noisy − noise-free) outputs of one training step of each contender."""
-    noise = NoiseSource(torch.Generator(device=x.device).manual_seed(7))
-    step = noisy_step(system, torch.Generator().manual_seed(8), noise)
-    with torch.no_grad():
-        clean = system.forward(x, {"weight": weight}, system.nominal_nuisance())
-        noisy = {"physnn": step(x, weight), "aihwkit": layer(x)}
-    return {k: float((v - clean).square().mean().sqrt()) for k, v in noisy.items()}

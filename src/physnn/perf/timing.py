@@ -46,13 +46,16 @@ class Contender:
 
 @dataclass
 class Case:
-    """The contenders of one case; ``physnn`` and ``floor`` are named so."""
+    """The contenders of one case; ``physnn`` and ``floor`` are named so. ``passes`` are the
+    passes timed and reported: ``("forward",)`` for a case without a backward pass (a reservoir
+    whose readout is solved in closed form)."""
 
     name: str
     physnn: Contender
     floor: Contender
     peers: list[Contender]
     notes: list[str]
+    passes: tuple[str, ...] = PASSES
 
 
 def median(values: Sequence[float]) -> float:
@@ -73,13 +76,20 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def run_once(contender: Contender, device: torch.device) -> tuple[float, float]:
-    """Seconds of one forward pass and of the backward of the sum of its output."""
+def run_once(
+    contender: Contender, device: torch.device, backward: bool = True
+) -> tuple[float, float]:
+    """Seconds of one forward pass and of the backward of the sum of its output (0 when
+    ``backward`` is False: the pass is then not run)."""
     _sync(device)
     start = time.perf_counter()
     out = contender.forward()
     _sync(device)
     middle = time.perf_counter()
+    if not backward:
+        if contender.reset is not None:
+            contender.reset()
+        return middle - start, 0.0
     loss = out.sum()
     _sync(device)
     before_backward = time.perf_counter()
@@ -97,26 +107,29 @@ def time_alternating(
     reps: int,
     warmup: int = 2,
     device: torch.device | str = "cpu",
+    backward: bool = True,
 ) -> dict[str, dict[str, list[float]]]:
     """Per contender and pass (:data:`PASSES`), the seconds of each of ``reps`` repetitions.
 
     ``warmup`` untimed rounds come first (caches, FFT plans, allocator); then each round runs
     every contender once, in order, so the contenders alternate. ``forward+backward`` is the
-    per-repetition sum of the two.
+    per-repetition sum of the two. With ``backward`` False only ``forward`` is run and timed.
     """
     if reps < 1:
         raise ValueError(f"reps must be at least 1, got {reps}")
     device = torch.device(device)
     for _ in range(warmup):
         for contender in contenders:
-            run_once(contender, device)
-    times = {c.name: {p: [] for p in PASSES} for c in contenders}
+            run_once(contender, device, backward)
+    passes = PASSES if backward else ("forward",)
+    times = {c.name: {p: [] for p in passes} for c in contenders}
     for _ in range(reps):
         for contender in contenders:
-            fwd, bwd = run_once(contender, device)
+            fwd, bwd = run_once(contender, device, backward)
             times[contender.name]["forward"].append(fwd)
-            times[contender.name]["backward"].append(bwd)
-            times[contender.name]["forward+backward"].append(fwd + bwd)
+            if backward:
+                times[contender.name]["backward"].append(bwd)
+                times[contender.name]["forward+backward"].append(fwd + bwd)
     return times
 
 

@@ -114,13 +114,17 @@ def split_rows(matrix: Tensor, tile: int) -> Tensor:
     """(out, in) → (out, K, tile): the input rows of the crossbar split into K tiles (zero pad)."""
     out, rows = matrix.shape
     pad = -rows % tile
-    return torch.nn.functional.pad(matrix, (0, pad)).reshape(out, -1, tile)
+    if pad:
+        matrix = torch.nn.functional.pad(matrix, (0, pad))
+    return matrix.reshape(out, -1, tile)
 
 
 def tile_inputs(x: Tensor, tile: int) -> Tensor:
     """(B, in) → (B, K, tile), zero padded like :func:`split_rows`."""
     pad = -x.shape[1] % tile
-    return torch.nn.functional.pad(x, (0, pad)).reshape(x.shape[0], -1, tile)
+    if pad:
+        x = torch.nn.functional.pad(x, (0, pad))
+    return x.reshape(x.shape[0], -1, tile)
 
 
 def tile_sums(matrix: Tensor, tile: int) -> Tensor:

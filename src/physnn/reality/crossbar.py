@@ -11,6 +11,11 @@ Nandakumar et al. (ICECS 2019) / Joshi et al. (Nat. Commun. 11, 2473, 2020), as 
   compensation, a design option of the system, removes its mean);
 * **read noise** — every read fluctuates by s · σ_nG(t) (1/f noise), drawn inside the forward
   pass for every sample (so it reaches noise-aware training as a reparameterized draw);
+* **additive Gaussian noise** (off at every level; set with ``--gap-option``) — the simpler
+  model of hardware-aware training (Joshi et al. 2020; Rasch et al., Nat. Commun. 14, 5282
+  (2023), aihwkit's ``ADD_NORMAL`` weight modifier and ``out_noise``): ``weight_noise`` σ_w adds
+  one N(0, σ_w²) error to every weight W (units of g_max), ``output_noise`` σ_y adds N(0, σ_y²)
+  to every column current before the ADC at every read;
 * **pulsed updates** (in-situ training on RRAM, off at every level: the levels model a chip
   programmed with verify) — with ``pulse_step`` Δw_min > 0 every write is sent as pulses whose
   steps follow :func:`physnn.physics.crossbar.apply_pulses`, with ``update_nonlinearity`` γ,
@@ -93,6 +98,31 @@ class ReadNoise(Perturbation):
 
 
 @dataclass(frozen=True)
+class WeightNoise(Perturbation):
+    """Every weight is realized with an additive error N(0, std²), std in units of g_max."""
+
+    std: float
+    name = "gaussian-weight-noise"
+    nuisance_keys = ("weight_noise", "weight_noise_std")
+
+    def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
+        eps = torch.randn(system.control_specs()["weight"].shape, generator=generator)
+        return {**nuisance, "weight_noise": eps, "weight_noise_std": self.std}
+
+
+@dataclass(frozen=True)
+class OutputNoise(Perturbation):
+    """Every read adds N(0, std²) to each column current before the ADC."""
+
+    std: float
+    name = "gaussian-output-noise"
+    nuisance_keys = ("output_noise_std",)
+
+    def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
+        return {**nuisance, "output_noise_std": self.std}
+
+
+@dataclass(frozen=True)
 class PulsedUpdates(Perturbation):
     """Writes as identical pulses with nonlinear, asymmetric, variable steps (RRAM in situ)."""
 
@@ -141,13 +171,16 @@ def _crossbar_perturbations(system: System, k: dict[str, float]) -> tuple[Pertur
         (k["programming_noise"], lambda: ProgrammingNoise(k["programming_noise"])),
         (k["inference_time"], lambda: ConductanceDrift(k["inference_time"])),
         (k["read_noise"], lambda: ReadNoise(k["read_noise"])),
+        (k["weight_noise"], lambda: WeightNoise(k["weight_noise"])),
+        (k["output_noise"], lambda: OutputNoise(k["output_noise"])),
         (k["pulse_step"], lambda: pulsed),
     )
     return tuple(make() for value, make in candidates if value)
 
 
 _WRITE_VERIFIED = {"pulse_step": 0.0, "update_nonlinearity": 0.0, "update_asymmetry": 0.0,
-                   "device_variation": 0.0, "cycle_variation": 0.0}  # fmt: skip
+                   "device_variation": 0.0, "cycle_variation": 0.0,
+                   "weight_noise": 0.0, "output_noise": 0.0}  # fmt: skip
 _CROSSBAR_LEVELS = {
     "mild": {"programming_noise": 0.5, "inference_time": HOUR, "read_noise": 0.5,
              **_WRITE_VERIFIED},
@@ -163,6 +196,8 @@ GAP_FAMILIES.register("crossbar")(
             "programming_noise": "PCM programming noise, multiple of the model's σ_P(g_T)",
             "inference_time": "time of inference after programming, s (0: no drift)",
             "read_noise": "PCM 1/f read noise, multiple of the model's σ_nG(t)",
+            "weight_noise": "additive Gaussian weight error σ_w, g_max units (0: none)",
+            "output_noise": "additive Gaussian noise σ_y on each column current before the ADC",
             "pulse_step": "RRAM in-situ updates: weight step Δw_min of one pulse (0: writes are "
             "programmed with verify)",
             "update_nonlinearity": "RRAM pulse nonlinearity γ (0: constant steps, 1: soft bounds)",

@@ -11,11 +11,12 @@ units of g_max × full-scale input), and the partial sums of the row tiles are a
     y_j = act( Σ_k α_jk · ADC( Σ_{i ∈ tile k} (G⁺_ji(t) − G⁻_ji(t))/g_max · DAC(x_i) + n_jk ) ),
 
 where G(t) are the programmed and drifted conductances, n the 1/f read noise of the summed
-devices, α the global drift compensation and ``act`` the digital activation of the tile
-periphery (ReLU or none). Le Gallo et al., "A 64-core mixed-signal in-memory compute chip based
-on phase-change memory for deep neural network inference", Nat. Electron. 6, 680 (2023),
-arXiv:2212.02872: 256×256 unit cells per core, 8-bit inputs (pulse-width modulation) and
-8-bit outputs (current-controlled oscillator ADCs).
+devices (plus, optionally, the additive Gaussian weight and output noise of
+:mod:`physnn.reality.crossbar`), α the global drift compensation and ``act`` the digital
+activation of the tile periphery (ReLU or none). Le Gallo et al., "A 64-core mixed-signal
+in-memory compute chip based on phase-change memory for deep neural network inference",
+Nat. Electron. 6, 680 (2023), arXiv:2212.02872: 256×256 unit cells per core, 8-bit inputs
+(pulse-width modulation) and 8-bit outputs (current-controlled oscillator ADCs).
 
 Nuisance (the PCM statistics of :mod:`physnn.physics.crossbar`): the standard normal draws of
 every device's programming error and drift exponent (so that the same device realizes whatever
@@ -143,6 +144,9 @@ class Crossbar(System):
             "inference_time": 0.0,  # s after the drift reference time t₀ = 20 s
             "read_noise_scale": 0.0,  # 1: the PCM model's 1/f read noise σ_nG(t)
             "pulse_scales": None,  # (2, m, n) up/down step scales of pulsed updates (reality)
+            "weight_noise": None,  # (m, n) standard normals of additive weight errors
+            "weight_noise_std": 0.0,  # σ_w of the additive weight errors, g_max units
+            "output_noise_std": 0.0,  # σ_y of additive noise on each column current per read
         }
 
     output_kind = "real"
@@ -177,6 +181,13 @@ class Crossbar(System):
         return PairConductances(positive, on, programmed, now)
 
     @staticmethod
+    def _programming_noise(nuisance: Nuisance) -> bool:
+        return (
+            nuisance.get("programming_noise") is not None
+            and nuisance.get("programming_noise_scale", 0.0) != 0
+        )
+
+    @staticmethod
     def drifts(nuisance: Nuisance) -> bool:
         """Whether the conductances have drifted (drift draws and an inference time t > 0)."""
         return nuisance.get("drift_noise") is not None and nuisance.get("inference_time", 0.0) > 0
@@ -187,18 +198,29 @@ class Crossbar(System):
         c = self.config
         weight = controls["weight"]
         volts = pcm.tile_inputs(self.encode(x).to(weight), c.tile_size)  # (B, K, T)
-        pairs = self.conductances(weight, nuisance)
-        effective = pairs.weight(pairs.now)
+        read_scale = nuisance.get("read_noise_scale", 0.0) if noise is not None else 0.0
+        pcm_model = read_scale or self.drifts(nuisance) or self._programming_noise(nuisance)
+        pairs = self.conductances(weight, nuisance) if pcm_model else None
+        effective = weight if pairs is None else pairs.weight(pairs.now)  # ideal pairs: W
+        weight_std = nuisance.get("weight_noise_std", 0.0)
+        if weight_std and nuisance.get("weight_noise") is not None:
+            effective = torch.add(
+                effective, nuisance["weight_noise"].to(effective), alpha=weight_std
+            )
         partial = torch.einsum("bkt,mkt->bkm", volts, pcm.split_rows(effective, c.tile_size))
-        read_scale = nuisance.get("read_noise_scale", 0.0)
-        if noise is not None and read_scale:
+        if pairs is not None and read_scale:
             partial = partial + read_scale * self.read_noise(volts, pairs, nuisance, noise)
+        output_std = nuisance.get("output_noise_std", 0.0)
+        if noise is not None and output_std:
+            gen = noise.generator
+            eps = torch.randn(partial.shape, generator=gen, device=gen.device, dtype=partial.dtype)
+            partial = torch.add(partial, eps.to(partial.device), alpha=output_std)
         partial = pcm.quantize(partial, c.output_bits, c.output_range)
-        if c.drift_compensation and self.drifts(nuisance):
+        if c.drift_compensation and pairs is not None and self.drifts(nuisance):
             programmed = pairs.weight(pairs.programmed)
             alpha = pcm.global_drift_compensation(programmed, effective, c.tile_size)
             partial = partial * alpha.T
-        y = partial.sum(dim=1)
+        y = partial[:, 0] if partial.shape[1] == 1 else partial.sum(dim=1)  # one tile: no copy
         return y.relu() if c.activation == "relu" else y
 
     def read_noise(
