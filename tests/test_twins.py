@@ -57,10 +57,10 @@ def test_calibration_recovers_an_injected_lateral_misalignment():
 
 def test_a_multi_start_fit_recovers_a_misalignment_a_single_start_misses():
     """Planes shifted by N(0, (1 px)²); in seed 3 by up to 2.4 px, beyond the basin (about a
-    pixel wide) around the truth that a fit from the design can slide into. The fit from the
-    design alone stalls on a plateau; the best of three starts (each fitted briefly, chosen by
-    the error on the fitting data alone, then fitted on and polished) recovers every shift to
-    0.05 px."""
+    pixel wide) around the truth that a fit from the design can slide into. Without the coarse
+    scan, the fit from the design alone stalls on a plateau; the best of three starts (each
+    fitted briefly, chosen by the error on the fitting data alone, then fitted on and polished)
+    recovers every shift to 0.05 px."""
     found = {}
     for restarts in (1, 3):
         config = TrainConfig(
@@ -71,7 +71,7 @@ def test_a_multi_start_fit_recovers_a_misalignment_a_single_start_misses():
             seed=3,
             twin="calibrated",
             twin_options={"settings": 24, "samples_per_setting": 16, "steps": 200, "lr": 0.2,
-                          "restarts": restarts},
+                          "restarts": restarts, "scan_rounds": 0},
         )  # fmt: skip
         exp, report = fitted(config)
         true = exp.device._nuisance["plane_shift"] / exp.system.config.pitch
@@ -83,6 +83,36 @@ def test_a_multi_start_fit_recovers_a_misalignment_a_single_start_misses():
     starts = found[3][1]["starts"]
     assert starts["errors"][starts["chosen"]] == min(starts["errors"])
     assert found[3][1]["error_after"] < found[1][1]["error_after"] / 5
+
+
+def test_the_coarse_scan_brings_a_plane_two_pixels_off_into_the_basin_of_the_fit():
+    """One plane 2 px off in x and 1.5 px in y, the others aligned: the gradient fit from the
+    design stalls (the basin is about a pixel wide); the coarse scan moves that plane onto the
+    grid point nearest the truth, and the same fit from there recovers it to 0.05 px."""
+    found = {}
+    for rounds in (0, 2):
+        config = TrainConfig(
+            system_options=TINY_SYSTEM_OPTIONS["diffractive"],
+            limit_train=128,
+            gap="none",
+            gap_options={"photons": 1e6},
+            twin="calibrated",
+            twin_options={"settings": 24, "samples_per_setting": 16, "steps": 200, "lr": 0.2,
+                          "restarts": 1, "scan_rounds": rounds},
+        )  # fmt: skip
+        exp = build_experiment(config)
+        pitch = exp.system.config.pitch
+        true = torch.zeros_like(exp.system.nominal_nuisance()["plane_shift"])
+        true[1] = torch.tensor([2.0, -1.5])
+        exp.device._nuisance["plane_shift"] = true * pitch
+        report = prepare_twins(exp)
+        shift = torch.tensor(report["parameters"]["plane_shift"]["values"])
+        found[rounds] = ((shift - true).abs().max(), report)
+    assert found[0][0] > 0.5
+    assert found[2][0] < 0.05
+    scan = found[2][1]["scan"]
+    assert scan["moves"] >= 2 and scan["error_after"] < scan["error_before"]
+    assert found[0][1]["scan"]["rounds"] == 0
 
 
 def test_learned_twin_generalizes_to_held_out_control_settings():

@@ -55,13 +55,15 @@ class Calibratable:
     for entries whose design value is None its shape, where the fit starts (in units from
     the design; not zero for an effect the physics switches off at exactly zero), and the
     spread σ of the other starts of a multi-start fit, drawn from N(start, σ²) in fit units
-    (0: every start at ``start``)."""
+    (0: every start at ``start``), and the steps, in fit units, that the coarse scan tries on
+    each of its values one at a time (empty: not scanned)."""
 
     unit: str
     size: Callable[[System], float]
     shape: Callable[[System], tuple[int, ...]] | None = None
     start: float = 0.0
     spread: float = 0.0
+    scan: tuple[float, ...] = ()
 
 
 def _one(system: System) -> float:
@@ -84,7 +86,9 @@ def _mzi_heaters(system: System) -> tuple[int, ...]:
 
 CALIBRATABLE: dict[str, dict[str, Calibratable]] = {
     "diffractive": {
-        "plane_shift": Calibratable("pixel", lambda s: s.config.pitch, spread=0.5),
+        "plane_shift": Calibratable(
+            "pixel", lambda s: s.config.pitch, spread=0.5, scan=(-2, -1.5, -1, -0.5, 0.5, 1, 1.5, 2)
+        ),
         "plane_dz": Calibratable("wavelength", lambda s: s.config.wavelength),
         "phase_error": Calibratable("rad", _one, _spec_shape("phase")),
         "absorption": Calibratable("0.1 per rad", lambda s: 0.1, start=0.001),
@@ -126,6 +130,8 @@ class CalibratedOptions(FitOptions):
     restarts: int = 3  # starts of the fit: the design and restarts − 1 random draws
     scout_steps: int | None = None  # steps fitted from each start (None: steps // 2)
     polish_iterations: int = 20  # full-batch L-BFGS iterations at the end (0: none)
+    scan_rounds: int = 2  # coarse scans of the design start, until one changes nothing (0: none)
+    scan_settings: int = 12  # control settings that score the coarse scan
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -136,7 +142,7 @@ class CalibratedOptions(FitOptions):
             if not all(isinstance(p, str) for p in self.parameters) or not self.parameters:
                 raise ValueError(f"parameters must be a list of names, got {self.parameters!r}")
             object.__setattr__(self, "parameters", tuple(self.parameters))
-        for name in ("settings_per_step", "restarts"):
+        for name in ("settings_per_step", "restarts", "scan_settings"):
             _require(
                 _positive_int(getattr(self, name)), name, "a positive integer", getattr(self, name)
             )
@@ -147,14 +153,14 @@ class CalibratedOptions(FitOptions):
             "a positive integer no larger than steps",
             self.scout_steps,
         )
-        _require(
-            isinstance(self.polish_iterations, int)
-            and not isinstance(self.polish_iterations, bool)
-            and self.polish_iterations >= 0,
-            "polish_iterations",
-            "a non-negative integer",
-            self.polish_iterations,
-        )
+        for name in ("polish_iterations", "scan_rounds"):
+            value = getattr(self, name)
+            _require(
+                isinstance(value, int) and not isinstance(value, bool) and value >= 0,
+                name,
+                "a non-negative integer",
+                value,
+            )
 
     @property
     def steps_per_start(self) -> int:
@@ -261,7 +267,9 @@ class CalibratedTwin(FittedTwin):
         The fit is not convex: a diffractive mask is a pixel-scale random pattern, so the
         error as a function of one plane's shift has a basin about a pixel wide around the
         truth and is nearly flat beyond it, and the minibatch noise that carries Adam across
-        such plateaus also decides where it stops. So: ``restarts`` starts — the design, and
+        such plateaus also decides where it stops. So: first a coarse scan moves the design
+        start towards the basin (:meth:`coarse_scan`); then ``restarts`` starts — the scanned
+        design, and
         draws of N(start, spread²) for every entry with a spread — are each fitted for
         ``scout_steps`` steps at the full step ``lr`` (exploring); the one with the least error
         on the fitting data (never anything else) is fitted on, its step annealed, to ``steps``
@@ -270,10 +278,10 @@ class CalibratedTwin(FittedTwin):
         """
         o = self.options
         scout = o.steps_per_start if o.restarts > 1 else o.steps
-        design = self.offsets()
+        scan = self.coarse_scan(data)
         candidates, errors = [], []
         for r in range(o.restarts):
-            self.assign(design if r == 0 else self.draw_start(generator))
+            self.assign(scan["offsets"] if r == 0 else self.draw_start(generator))
             self.train_on(data, scout, generator, anneal=o.restarts == 1)
             candidates.append(self.offsets())
             errors.append(self.error_on(data))
@@ -285,9 +293,50 @@ class CalibratedTwin(FittedTwin):
         if o.polish_iterations:
             self.polish(data, o.polish_iterations, before)
         return {
+            "scan": {k: v for k, v in scan.items() if k != "offsets"},
             "starts": {"errors": errors, "chosen": best, "steps_each": scout},
             "polish": {"error_before": before, "iterations": o.polish_iterations},
         }
+
+    def coarse_scan(self, data: FitData) -> dict[str, Any]:
+        """Coordinate search on a grid, from the current offsets, without gradients.
+
+        Each value of every entry with ``scan`` steps (a plane's x or y shift) is tried at its
+        current value plus each step, one value at a time, the others held; the best value
+        (least squared error on the first ``scan_settings`` settings) is kept before the next
+        one is tried. Rounds repeat until one changes nothing, at most ``scan_rounds``. A
+        plane 2 px off lies beyond the reach of the gradient (its basin is about a pixel wide)
+        but on the grid's; the gradient fit then takes it to the bottom of its basin.
+        """
+        offsets = {name: value.clone() for name, value in self.offsets().items()}
+        scanned = [name for name in offsets if self.entries[name].scan]
+        settings = range(min(self.options.scan_settings, len(data.controls)))
+
+        @torch.no_grad()
+        def score() -> float:
+            nuisance = self.nuisance(offsets)
+            return sum(float(self.setting_loss(data, k, nuisance)) for k in settings)
+
+        best = before = score()
+        moves, rounds = 0, 0
+        for _ in range(self.options.scan_rounds if scanned else 0):
+            rounds += 1
+            moved = False
+            for name in scanned:
+                flat = offsets[name].view(-1)
+                for i in range(flat.numel()):
+                    here = keep = float(flat[i])
+                    for step in self.entries[name].scan:
+                        flat[i] = here + step
+                        if (error := score()) < best:
+                            best, keep = error, here + step
+                    flat[i] = keep
+                    if keep != here:
+                        moves, moved = moves + 1, True
+            if not moved:
+                break
+        return {"offsets": offsets, "rounds": rounds, "moves": moves, "error_before": before,
+                "error_after": best}  # fmt: skip
 
     def draw_start(self, generator: torch.Generator) -> dict[str, Tensor]:
         """A random start: each entry at start + spread × N(0, 1) (fit units)."""
