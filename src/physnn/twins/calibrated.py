@@ -267,25 +267,28 @@ class CalibratedTwin(FittedTwin):
         The fit is not convex: a diffractive mask is a pixel-scale random pattern, so the
         error as a function of one plane's shift has a basin about a pixel wide around the
         truth and is nearly flat beyond it, and the minibatch noise that carries Adam across
-        such plateaus also decides where it stops. So: first a coarse scan moves the design
-        start towards the basin (:meth:`coarse_scan`); then ``restarts`` starts — the scanned
-        design, and
-        draws of N(start, spread²) for every entry with a spread — are each fitted for
-        ``scout_steps`` steps at the full step ``lr`` (exploring); the one with the least error
-        on the fitting data (never anything else) is fitted on, its step annealed, to ``steps``
-        steps in all; then ``polish_iterations`` of full-batch L-BFGS descend to the bottom of
-        its basin without minibatch noise. With one start it is ``steps`` annealed steps.
+        such plateaus also decides where it stops. So: first a coarse scan moves a copy of the
+        design towards the basin (:meth:`coarse_scan`); then the starts — the design, the
+        scanned design if the scan moved anything (its score on a few settings can mislead it
+        out of a basin the design was in), and ``restarts`` − 1 draws of N(start, spread²) for
+        every entry with a spread — are each fitted for ``scout_steps`` steps at the full step
+        ``lr`` (exploring); the one with the least error on the fitting data (never anything
+        else) is fitted on, its step annealed, to ``steps`` steps in all; then
+        ``polish_iterations`` of full-batch L-BFGS descend to the bottom of its basin without
+        minibatch noise. With one start it is ``steps`` annealed steps.
         """
         o = self.options
-        scout = o.steps_per_start if o.restarts > 1 else o.steps
         scan = self.coarse_scan(data)
+        fixed = [self.offsets()] + ([scan["offsets"]] if scan["moves"] else [])
+        count = len(fixed) + o.restarts - 1
+        scout = o.steps_per_start if count > 1 else o.steps
         candidates, errors = [], []
-        for r in range(o.restarts):
-            self.assign(scan["offsets"] if r == 0 else self.draw_start(generator))
-            self.train_on(data, scout, generator, anneal=o.restarts == 1)
+        for r in range(count):
+            self.assign(fixed[r] if r < len(fixed) else self.draw_start(generator))
+            self.train_on(data, scout, generator, anneal=count == 1)
             candidates.append(self.offsets())
             errors.append(self.error_on(data))
-        best = min(range(o.restarts), key=errors.__getitem__)
+        best = min(range(count), key=errors.__getitem__)
         self.assign(candidates[best])
         if scout < o.steps:
             self.train_on(data, o.steps - scout, generator)
