@@ -32,7 +32,7 @@ import dataclasses
 import torch
 from torch import Tensor
 
-from physnn.physics.oscillators import Chain, acceleration, drive_waveform
+from physnn.physics.oscillators import Chain, drive_waveform, rk4_stages
 
 Work = dict[str, Tensor]
 """Per sample, ∫ ∂H/∂θ dt for every trainable Hamiltonian parameter: "coupling" (B, N − 1),
@@ -48,26 +48,12 @@ def local_derivatives(t: float, q: Tensor, chain: Chain) -> Work:
 
 
 def step(t: float, q: Tensor, v: Tensor, dt: float, chain: Chain) -> tuple[Tensor, Tensor, Work]:
-    """One RK4 step of (q, v) (the same arithmetic as :func:`physics.oscillators.rk4_step`) and
-    of the integrals A_θ = ∫ ∂H/∂θ dt, advanced as extra state variables with the same stages."""
-    k1q, k1v = v, acceleration(t, q, v, chain)
-    k2q = v + 0.5 * dt * k1v
-    q2 = q + 0.5 * dt * k1q
-    k2v = acceleration(t + 0.5 * dt, q2, k2q, chain)
-    k3q = v + 0.5 * dt * k2v
-    q3 = q + 0.5 * dt * k2q
-    k3v = acceleration(t + 0.5 * dt, q3, k3q, chain)
-    k4q = v + dt * k3v
-    q4 = q + dt * k3q
-    k4v = acceleration(t + dt, q4, k4q, chain)
-    stages = [
-        local_derivatives(time, position, chain)
-        for time, position in ((t, q), (t + 0.5 * dt, q2), (t + 0.5 * dt, q3), (t + dt, q4))
-    ]
-    s1, s2, s3, s4 = stages
+    """One RK4 step of (q, v) (:func:`physics.oscillators.rk4_stages`, the device's arithmetic)
+    and of the integrals A_θ = ∫ ∂H/∂θ dt, advanced as extra state variables with the same
+    stages."""
+    q, v, stages = rk4_stages(t, q, v, dt, chain)
+    s1, s2, s3, s4 = (local_derivatives(time, position, chain) for time, position in stages)
     work = {name: dt / 6 * (s1[name] + 2 * s2[name] + 2 * s3[name] + s4[name]) for name in s1}
-    q = q + dt / 6 * (k1q + 2 * k2q + 2 * k3q + k4q)
-    v = v + dt / 6 * (k1v + 2 * k2v + 2 * k3v + k4v)
     return q, v, work
 
 

@@ -87,20 +87,28 @@ def acceleration(t: float, q: Tensor, v: Tensor, chain: Chain) -> Tensor:
     return a
 
 
-def rk4_step(t: float, q: Tensor, v: Tensor, dt: float, chain: Chain) -> tuple[Tensor, Tensor]:
-    """One classical Runge–Kutta step of (q̇, v̇) = (v, a(t, q, v)). The position slopes are
-    k_q = v, v + a₁ dt/2, v + a₂ dt/2, v + a₃ dt, so their weighted sum is folded:
-    Σ w k_q = 6 v + dt (a₁ + a₂ + a₃)."""
+def rk4_stages(
+    t: float, q: Tensor, v: Tensor, dt: float, chain: Chain
+) -> tuple[Tensor, Tensor, tuple[tuple[float, Tensor], ...]]:
+    """One classical Runge–Kutta step of (q̇, v̇) = (v, a(t, q, v)), and the (time, position) of
+    its four stages. The position slopes are k_q = v, v + a₁ dt/2, v + a₂ dt/2, v + a₃ dt, so
+    their weighted sum is folded: Σ w k_q = 6 v + dt (a₁ + a₂ + a₃)."""
     h = 0.5 * dt
     a1 = acceleration(t, q, v, chain)
-    v2 = torch.add(v, a1, alpha=h)
-    a2 = acceleration(t + h, torch.add(q, v, alpha=h), v2, chain)
-    v3 = torch.add(v, a2, alpha=h)
-    a3 = acceleration(t + h, torch.add(q, v2, alpha=h), v3, chain)
-    v4 = torch.add(v, a3, alpha=dt)
-    a4 = acceleration(t + dt, torch.add(q, v3, alpha=dt), v4, chain)
-    q = q + dt * (v + dt / 6 * (a1 + a2 + a3))
-    v = v + dt / 6 * (a1 + 2 * (a2 + a3) + a4)
+    v2, q2 = torch.add(v, a1, alpha=h), torch.add(q, v, alpha=h)
+    a2 = acceleration(t + h, q2, v2, chain)
+    v3, q3 = torch.add(v, a2, alpha=h), torch.add(q, v2, alpha=h)
+    a3 = acceleration(t + h, q3, v3, chain)
+    v4, q4 = torch.add(v, a3, alpha=dt), torch.add(q, v3, alpha=dt)
+    a4 = acceleration(t + dt, q4, v4, chain)
+    q_next = q + dt * (v + dt / 6 * (a1 + a2 + a3))
+    v_next = v + dt / 6 * (a1 + 2 * (a2 + a3) + a4)
+    return q_next, v_next, ((t, q), (t + h, q2), (t + h, q3), (t + dt, q4))
+
+
+def rk4_step(t: float, q: Tensor, v: Tensor, dt: float, chain: Chain) -> tuple[Tensor, Tensor]:
+    """One classical Runge–Kutta step of (q̇, v̇) = (v, a(t, q, v))."""
+    q, v, _ = rk4_stages(t, q, v, dt, chain)
     return q, v
 
 
