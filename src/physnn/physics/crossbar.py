@@ -127,6 +127,16 @@ def tile_inputs(x: Tensor, tile: int) -> Tensor:
     return x.reshape(x.shape[0], -1, tile)
 
 
+def tile_currents(x: Tensor, volts: Tensor, weight: Tensor, tile: int) -> Tensor:
+    """Column currents of every row tile, (B, K, m): Σ_{i ∈ tile k} W_ji x_i, from the inputs x
+    (B, n), the same split into tiles ``volts`` (B, K, tile) and the weights (m, n). One tile
+    is a plain ``linear``, whose weight gradient comes out contiguous (no copy when it is
+    accumulated)."""
+    if volts.shape[1] == 1:
+        return torch.nn.functional.linear(x, weight).unsqueeze(1)
+    return torch.einsum("bkt,mkt->bkm", volts, split_rows(weight, tile))
+
+
 def tile_sums(matrix: Tensor, tile: int) -> Tensor:
     """Σ_i over each row tile: the column currents for an all-ones input, (out, K)."""
     return split_rows(matrix, tile).sum(dim=-1)

@@ -197,7 +197,8 @@ class Crossbar(System):
     ) -> Tensor:
         c = self.config
         weight = controls["weight"]
-        volts = pcm.tile_inputs(self.encode(x).to(weight), c.tile_size)  # (B, K, T)
+        encoded = self.encode(x).to(weight)
+        volts = pcm.tile_inputs(encoded, c.tile_size)  # (B, K, T)
         read_scale = nuisance.get("read_noise_scale", 0.0) if noise is not None else 0.0
         pcm_model = read_scale or self.drifts(nuisance) or self._programming_noise(nuisance)
         pairs = self.conductances(weight, nuisance) if pcm_model else None
@@ -207,7 +208,7 @@ class Crossbar(System):
             effective = torch.add(
                 effective, nuisance["weight_noise"].to(effective), alpha=weight_std
             )
-        partial = torch.einsum("bkt,mkt->bkm", volts, pcm.split_rows(effective, c.tile_size))
+        partial = pcm.tile_currents(encoded, volts, effective, c.tile_size)
         if pairs is not None and read_scale:
             partial = partial + read_scale * self.read_noise(volts, pairs, nuisance, noise)
         output_std = nuisance.get("output_noise_std", 0.0)
@@ -220,7 +221,7 @@ class Crossbar(System):
             programmed = pairs.weight(pairs.programmed)
             alpha = pcm.global_drift_compensation(programmed, effective, c.tile_size)
             partial = partial * alpha.T
-        y = partial[:, 0] if partial.shape[1] == 1 else partial.sum(dim=1)  # one tile: no copy
+        y = partial.squeeze(1) if partial.shape[1] == 1 else partial.sum(dim=1)  # one tile: a view
         return y.relu() if c.activation == "relu" else y
 
     def read_noise(
