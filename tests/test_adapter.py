@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import asdict
 
 import pytest
 import torch
@@ -323,6 +324,17 @@ def test_quiet_simulated_instrument_is_the_simulated_device(tmp_path):
     )
     for key in ("device_accuracy", "twin_accuracy", "device_queries", "param_writes"):
         assert wrapped[key] == direct[key], key
+
+
+def test_a_recorded_run_reports_the_instrument_health(tmp_path):
+    """--record wraps the instrument in a recording device; its health still reaches the result."""
+    instrument = SimulatedInstrument(
+        system_options=TINY_SYSTEM_OPTIONS["diffractive"], seed=0, **{**QUIET, "corrupt_rate": 0.2}
+    )
+    device = InstrumentDevice(instrument)
+    result = train(tiny_pat(), tmp_path / "run", progress=False, device=device, record=True)
+    assert result["device_health"] == asdict(device.health())
+    assert result["device_health"]["corrupted_frames"] == instrument.injected.corrupted_frames > 0
 
 
 def test_pat_training_survives_injected_faults(tmp_path):

@@ -248,9 +248,8 @@ def train(
     stopped_by = over_budget() or "epochs"  # before the test evaluation adds to the wall time
     test = evaluate(exp, data.x_test.to(exp.torch_device), data.y_test.to(exp.torch_device))
     result = {**_result(exp, test, history, elapsed()), "stopped_by": stopped_by}
-    health = getattr(exp.device, "health", None)
-    if callable(health):  # a lab instrument: how often it timed out or returned a bad frame
-        result["device_health"] = asdict(health())
+    if (health := _instrument_health(exp.device)) is not None:
+        result["device_health"] = health
     if twin_fit:
         result["twin_fit"] = twin_fit
     save_json(result_path, result)
@@ -313,6 +312,17 @@ def _check_same_config(saved: dict[str, Any], config: TrainConfig, path: Path) -
 def _title(config: TrainConfig) -> str:
     run = f"{config.dataset}, gap {config.gap}, seed {config.seed}"
     return f"{config.method} on {config.system} ({run})"
+
+
+def _instrument_health(device: Device | None) -> dict[str, Any] | None:
+    """How often a lab instrument timed out or returned a bad frame, also through a wrapper
+    that passes operations to an inner device (a recording); None for other devices."""
+    while device is not None:
+        health = getattr(device, "health", None)
+        if callable(health):
+            return asdict(health())
+        device = getattr(device, "inner", None)
+    return None
 
 
 def _plot_history(history: list[dict[str, Any]], path: Path, title: str) -> None:
