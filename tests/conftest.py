@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from physnn.systems.diffractive import DiffractiveNetwork
+from physnn.threads import intra_op_threads
 from physnn.train import train
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -25,10 +26,8 @@ def _threads_and_seed():
 def one_thread():
     """One intra-op thread for tests of many tiny calls: waking a pool for each costs more than
     it saves, and two threads oversubscribe a shared two-core machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+    with intra_op_threads(1):
+        yield
 
 
 @pytest.fixture

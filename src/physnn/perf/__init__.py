@@ -23,6 +23,7 @@ import torch
 
 from physnn.errors import ConfigError
 from physnn.perf import cases, peers, timing
+from physnn.threads import intra_op_threads
 
 RECORD_KEYS = (
     "name",
@@ -94,21 +95,17 @@ def run(
         raise ConfigError(f"unknown size {size!r}; known: {', '.join(cases.SIZES)}")
     if reps < 1 or threads < 1:
         raise ConfigError("--reps and --threads must be at least 1")
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dev = timing.default_device(device)
     site = peers.add_peer_path(peers_dir)
     notes = [f"device {dev}, {threads} torch threads, {reps} repetitions after {warmup} warm-up"]
     if site is None:
         notes.append("no peer environment found (run benchmarks/install_peers.sh); peers skipped")
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        records = []
+    records = []
+    with intra_op_threads(threads):
         for name in names:
             case = cases.CASES[name](size=size, device=dev)
             notes.extend(case.notes)
             records.extend(case_records(case, reps=reps, warmup=warmup, device=dev))
-    finally:
-        torch.set_num_threads(previous)
     return records, notes
 
 

@@ -30,7 +30,7 @@ from physnn.perf import peers as peer_stacks
 from physnn.perf.crossbar import crossbar_case, crossbar_pcm_case
 from physnn.perf.oscillators import oscillators_case
 from physnn.perf.reservoir import reservoir_case
-from physnn.perf.timing import Case, Contender
+from physnn.perf.timing import Case, Contender, clear_grads
 from physnn.perf.wave import wave_case
 from physnn.physics import optics
 from physnn.systems.diffractive import DiffractiveConfig, DiffractiveNetwork
@@ -121,19 +121,12 @@ def d2nn_case(size: str = "full", device: torch.device | str = "cpu", seed: int 
 
     phase = phase0.clone().requires_grad_(True)
 
-    def clear(*params: Tensor) -> Callable[[], None]:
-        def reset() -> None:
-            for p in params:
-                p.grad = None
-
-        return reset
-
     physnn = Contender(
-        "physnn", lambda: system.forward(x, {"phase": phase}, nuisance), clear(phase)
+        "physnn", lambda: system.forward(x, {"phase": phase}, nuisance), clear_grads(phase)
     )
     floor_phase = phase0.clone().requires_grad_(True)
     floor_fn = d2nn_floor(g, floor_phase)
-    floor = Contender("floor", lambda: floor_fn(field), clear(floor_phase))
+    floor = Contender("floor", lambda: floor_fn(field), clear_grads(floor_phase))
 
     notes: list[str] = []
     with torch.no_grad():
@@ -154,7 +147,7 @@ def d2nn_case(size: str = "full", device: torch.device | str = "cpu", seed: int 
             notes.append(f"peer {name} skipped: {type(err).__name__}: {err}")
             continue
         notes.append(f"d2nn: {name} vs physnn detector energies differ by {error:.1e} (relative)")
-        contenders.append(Contender(name, lambda s=stack: detect(s(field)), clear(*params)))
+        contenders.append(Contender(name, lambda s=stack: detect(s(field)), clear_grads(*params)))
     return Case("d2nn", physnn, floor, contenders, notes)
 
 

@@ -68,7 +68,7 @@ import torch
 from torch import Tensor
 
 from physnn.perf import peers as peer_env
-from physnn.perf.timing import Case, Contender
+from physnn.perf.timing import Case, Contender, clear_grads
 from physnn.reality.base import Reality
 from physnn.reality.crossbar import OutputNoise, ProgrammingNoise, ReadNoise, WeightNoise
 from physnn.systems.base import NoiseSource
@@ -215,21 +215,14 @@ def crossbar_case(
     x = (2 * torch.rand(g.batch, g.inputs, generator=gen) - 1).to(device)
     weight0 = (g.weight_scale * (2 * torch.rand(g.outputs, g.inputs, generator=gen) - 1)).to(device)
 
-    def clear(*params: Tensor) -> Callable[[], None]:
-        def reset() -> None:
-            for p in params:
-                p.grad = None
-
-        return reset
-
     sigma_w, sigma_y = matched_noise(system, x, weight0, torch.Generator().manual_seed(seed + 3))
     reality = PCM_REALITY if noise == "pcm" else gaussian_reality(sigma_w, sigma_y)
     read_noise = NoiseSource(torch.Generator(device=device).manual_seed(seed + 1), True)
     step = noisy_step(system, torch.Generator().manual_seed(seed + 2), read_noise, reality)
     weight = weight0.clone().requires_grad_(True)
-    physnn = Contender("physnn", lambda: step(x, weight), clear(weight))
+    physnn = Contender("physnn", lambda: step(x, weight), clear_grads(weight))
     floor_weight = weight0.clone().requires_grad_(True)
-    floor = Contender("floor", lambda: x @ floor_weight.T, clear(floor_weight))
+    floor = Contender("floor", lambda: x @ floor_weight.T, clear_grads(floor_weight))
 
     name = "crossbar" if noise == "gaussian" else "crossbar-pcm"
     model = "additive Gaussian (aihwkit's model)" if noise == "gaussian" else "PCM statistics"
@@ -281,9 +274,4 @@ def _aihwkit_contender(
         "crossbar: RMS output deviation of one noisy step from the noise-free result, physnn "
         f"{rms['physnn']:.3f}, aihwkit {rms['aihwkit']:.3f}"
     )
-    param = aihwkit_weight(layer)
-
-    def reset() -> None:
-        param.grad = None
-
-    return Contender("aihwkit", lambda: layer(x), reset)
+    return Contender("aihwkit", lambda: layer(x), clear_grads(aihwkit_weight(layer)))

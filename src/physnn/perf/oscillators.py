@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from physnn.perf.peers import DEFAULT_DIR
-from physnn.perf.timing import Case, Contender
+from physnn.perf.timing import Case, Contender, clear_grads
 from physnn.physics.oscillators import stiffness_matrix
 from physnn.systems.oscillators import OscillatorChain
 
@@ -156,14 +156,6 @@ def _leaves(controls: dict[str, Tensor]) -> dict[str, Tensor]:
     return {name: value.clone().requires_grad_(True) for name, value in controls.items()}
 
 
-def _clear(params: dict[str, Tensor]) -> Callable[[], None]:
-    def reset() -> None:
-        for p in params.values():
-            p.grad = None
-
-    return reset
-
-
 def oscillators_case(
     size: str = "full",
     device: torch.device | str = "cpu",
@@ -185,7 +177,9 @@ def oscillators_case(
     omega_sq = torch.ones(g.oscillators, device=device)
 
     mine = _leaves(controls0)
-    physnn = Contender("physnn", lambda: system.forward(x, mine, nuisance), _clear(mine))
+    physnn = Contender(
+        "physnn", lambda: system.forward(x, mine, nuisance), clear_grads(*mine.values())
+    )
 
     floor_fn = floor_integrator(g)
     low = _leaves(controls0)
@@ -193,7 +187,7 @@ def oscillators_case(
     def floor_forward(p: dict[str, Tensor] = low) -> Tensor:
         return floor_fn(scale * pixels + p["offset"], omega_sq, p["coupling"], p["drive"])
 
-    floor = Contender("floor", floor_forward, _clear(low))
+    floor = Contender("floor", floor_forward, clear_grads(*low.values()))
 
     notes: list[str] = []
     with torch.no_grad():
@@ -225,5 +219,5 @@ def oscillators_case(
             notes.append(
                 f"oscillators: pat vs physnn final displacements differ by {error:.1e} (relative)"
             )
-            peers.append(Contender("pat", pat_forward, _clear(theirs)))
+            peers.append(Contender("pat", pat_forward, clear_grads(*theirs.values())))
     return Case("oscillators", physnn, floor, peers, notes)

@@ -51,6 +51,7 @@ from physnn.systems.crossbar import Crossbar
 from physnn.systems.mzi import MZIMesh
 from physnn.systems.oscillators import OscillatorChain
 from physnn.systems.wave import WaveRNN
+from physnn.threads import intra_op_threads
 
 Builder = Callable[[int, torch.device, torch.Generator], timing.Contender]
 
@@ -77,12 +78,9 @@ def system_contender(
     controls = {k: v.to(device).requires_grad_(True) for k, v in system.init_controls(gen).items()}
     nuisance = system.nominal_nuisance()
     x = x.to(device)
-
-    def reset() -> None:
-        for value in controls.values():
-            value.grad = None
-
-    return timing.Contender(name, lambda: system.forward(x, controls, nuisance), reset)
+    return timing.Contender(
+        name, lambda: system.forward(x, controls, nuisance), timing.clear_grads(*controls.values())
+    )
 
 
 def d2nn_grid(
@@ -256,11 +254,9 @@ def run(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dev = timing.default_device(device)
     reps = reps or (2 if quick else 5)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with intra_op_threads(threads):
         records = [
             measure(
                 sweep,
@@ -272,8 +268,6 @@ def run(
             )
             for sweep in sweeps
         ]
-    finally:
-        torch.set_num_threads(previous)
     for record in records:
         plot(record, out / f"{record['sweep']}.png")
     header = (

@@ -58,6 +58,21 @@ class Case:
     passes: tuple[str, ...] = PASSES
 
 
+def clear_grads(*params: Tensor) -> Callable[[], None]:
+    """A ``reset`` that drops the gradients of ``params`` (so that none accumulate)."""
+
+    def reset() -> None:
+        for p in params:
+            p.grad = None
+
+    return reset
+
+
+def default_device(device: str | torch.device | None) -> torch.device:
+    """``device``, else CUDA when present, else the CPU."""
+    return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
 def median(values: Sequence[float]) -> float:
     """The median (mean of the two middle values for an even count)."""
     return statistics.median(values)
@@ -85,20 +100,18 @@ def run_once(
     start = time.perf_counter()
     out = contender.forward()
     _sync(device)
-    middle = time.perf_counter()
-    if not backward:
-        if contender.reset is not None:
-            contender.reset()
-        return middle - start, 0.0
-    loss = out.sum()
-    _sync(device)
-    before_backward = time.perf_counter()
-    loss.backward()
-    _sync(device)
-    end = time.perf_counter()
+    forward = time.perf_counter() - start
+    backward_s = 0.0
+    if backward:
+        loss = out.sum()
+        _sync(device)
+        start = time.perf_counter()
+        loss.backward()
+        _sync(device)
+        backward_s = time.perf_counter() - start
     if contender.reset is not None:
         contender.reset()
-    return middle - start, end - before_backward
+    return forward, backward_s
 
 
 def time_alternating(

@@ -39,7 +39,7 @@ from types import ModuleType
 import torch
 from torch import Tensor
 
-from physnn.perf.timing import Case, Contender
+from physnn.perf.timing import Case, Contender, clear_grads
 from physnn.physics.wave import interior, neighbour_sum
 from physnn.systems.wave import WaveConfig, WaveRNN, probe_cells, source_cell
 
@@ -184,14 +184,6 @@ def agreement(reference: Tensor, other: Tensor) -> float:
     return float((reference - other).abs().max() / reference.abs().max())
 
 
-def _clear(*params: Tensor):
-    def reset() -> None:
-        for p in params:
-            p.grad = None
-
-    return reset
-
-
 def wave_case(size: str = "full", device: torch.device | str = "cpu", seed: int = 0) -> Case:
     g = WaveGeometry.of_size(size)
     device = torch.device(device)
@@ -204,11 +196,11 @@ def wave_case(size: str = "full", device: torch.device | str = "cpu", seed: int 
 
     speed = speed0.clone().requires_grad_(True)
     physnn = Contender(
-        "physnn", lambda: system.forward(x, {"speed": speed}, nuisance), _clear(speed)
+        "physnn", lambda: system.forward(x, {"speed": speed}, nuisance), clear_grads(speed)
     )
     kappa = (system.speed_map({"speed": speed0}, nuisance) * c.dt / c.h) ** 2
     u0 = torch.randn(g.batch, c.nx, c.ny, generator=gen).to(device).requires_grad_()
-    floor = Contender("floor", lambda: BareLeapfrog.apply(kappa, u0, g.steps), _clear(u0))
+    floor = Contender("floor", lambda: BareLeapfrog.apply(kappa, u0, g.steps), clear_grads(u0))
 
     notes = [
         f"wave: {c.nx}×{c.ny} grid, {g.steps} steps, batch {g.batch}, linear medium; physnn "
@@ -234,5 +226,7 @@ def wave_case(size: str = "full", device: torch.device | str = "cpu", seed: int 
                 f"wave: {PEER} vs physnn probe intensities differ by {error:.1e} (relative, "
                 f"{reference.dtype}); b and the source scaled to its convention"
             )
-            peers.append(Contender(PEER, lambda: rnn(signal).sum(dim=1), _clear(geometry.speed)))
+            peers.append(
+                Contender(PEER, lambda: rnn(signal).sum(dim=1), clear_grads(geometry.speed))
+            )
     return Case("wave", physnn, floor, peers, notes)

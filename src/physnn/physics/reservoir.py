@@ -40,6 +40,8 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
+from physnn.threads import intra_op_threads
+
 NONLINEARITIES = ("sin2", "mackey-glass")
 
 
@@ -133,15 +135,8 @@ def serial_threads(device: torch.device) -> Iterator[None]:
     thread waits for a descheduled sibling, far more (measured: 10-50× slower per step with two
     threads on two busy cores). Elsewhere (CUDA) it changes nothing.
     """
-    if device.type != "cpu":
+    with intra_op_threads(1) if device.type == "cpu" else contextlib.nullcontext():
         yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def echo_state_network(
