@@ -64,17 +64,6 @@ def test_serial_threads_is_one_thread_on_cpu_and_restores():
     assert torch.get_num_threads() == before
 
 
-def test_normal_equations_are_the_augmented_gram():
-    gen = torch.Generator().manual_seed(2)
-    x, y = torch.randn(70, 13, generator=gen, dtype=F64), torch.randn(70, generator=gen)
-    design = torch.cat([x, torch.ones(70, 1, dtype=F64)], dim=1)
-    gram, cross = rcase.normal_equations(x, y)
-    torch.testing.assert_close(gram, design.T @ design)
-    torch.testing.assert_close(cross, design.T @ y.double()[:, None])
-    for blocks in (1, 3, 13):
-        torch.testing.assert_close(rcase.symmetric_gram(x, blocks), x.T @ x)
-
-
 def test_forward_only_timing_never_runs_backward():
     w = torch.ones(3)  # no grad: a backward would raise
     contender = timing.Contender("a", lambda: w * 2)

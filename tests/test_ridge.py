@@ -12,11 +12,17 @@ import physnn.systems.reservoir  # noqa: F401  (registers the reservoir system)
 from conftest import TINY_RUN
 from physnn.errors import ConfigError, IncompatibleError
 from physnn.methods import METHODS
-from physnn.methods.ridge import augmented, ridge_solution
+from physnn.methods.ridge import normal_equations, ridge_solution, symmetric_gram
 from physnn.train import TrainConfig, build_experiment, train
 
 RESERVOIR_RUN = {**TINY_RUN, "system": "reservoir",
                  "system_options": {"nodes": 10, "readout_times": 2}}  # fmt: skip
+
+
+def augmented(features: torch.Tensor) -> torch.Tensor:
+    """The design matrix [X, 1] in float64: the reference the normal equations must match."""
+    x = features.reshape(features.shape[0], -1).double()
+    return torch.cat([x, x.new_ones(x.shape[0], 1)], dim=1)
 
 
 class NoTwin(torch.nn.Module):
@@ -86,3 +92,14 @@ def test_refuses_models_without_a_final_linear_readout_and_bad_options():
         build_experiment(TrainConfig(method="ridge", **one_pixel_per_class))
     with pytest.raises(ConfigError, match="alpha must be a number ≥ 0"):
         METHODS["ridge"]({"alpha": -1.0})
+
+
+def test_normal_equations_are_the_augmented_gram():
+    gen = torch.Generator().manual_seed(2)
+    x, y = torch.randn(70, 13, generator=gen, dtype=torch.float64), torch.randn(70, generator=gen)
+    design = augmented(x)
+    gram, cross = normal_equations(x, y)
+    torch.testing.assert_close(gram, design.T @ design)
+    torch.testing.assert_close(cross, design.T @ y.double()[:, None])
+    for blocks in (1, 3, 13):
+        torch.testing.assert_close(symmetric_gram(x, blocks), x.T @ x)

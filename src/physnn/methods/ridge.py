@@ -17,6 +17,7 @@ keep their values; the twin is never called; each step costs B device queries an
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,10 +59,33 @@ def ridge_solution(gram: Tensor, cross: Tensor, penalty: float) -> Tensor:
     return torch.linalg.lstsq(system, cross).solution  # singular (alpha = 0, few samples)
 
 
-def augmented(features: Tensor) -> Tensor:
-    """[X, 1] in float64."""
+def symmetric_gram(x: Tensor, blocks: int = 4) -> Tensor:
+    """XᵀX (N, N) from its upper block triangle, mirrored: (k + 1) / 2k of the product's flops
+    for k column blocks (a BLAS syrk, which torch does not expose, computes half)."""
+    n = x.shape[1]
+    edges = [round(i * n / blocks) for i in range(blocks + 1)]
+    gram = x.new_empty(n, n)
+    for a, b in itertools.pairwise(edges):
+        block = x[:, a:b].T @ x[:, a:]
+        gram[a:b, a:] = block
+        gram[b:, a:b] = block[:, b - a :].T
+    return gram
+
+
+def normal_equations(features: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
+    """A = [X 1]ᵀ[X 1] and B = [X 1]ᵀ Y, the augmented normal equations of a readout with a bias
+    (the last row), without forming [X 1]."""
     x = features.reshape(features.shape[0], -1).double()
-    return torch.cat([x, x.new_ones(x.shape[0], 1)], dim=1)
+    y = targets.double().reshape(features.shape[0], -1)
+    n = x.shape[1]
+    sums = x.sum(dim=0)
+    gram = x.new_empty(n + 1, n + 1)
+    gram[:n, :n] = symmetric_gram(x)
+    gram[:n, n] = sums
+    gram[n, :n] = sums
+    gram[n, n] = x.shape[0]
+    cross = torch.cat([x.T @ y, y.sum(dim=0, keepdim=True)])
+    return gram, cross
 
 
 @METHODS.register("ridge")
@@ -105,9 +129,8 @@ class Ridge(GradientEstimator):
         features = self.features(model, x)
         logits = readout(features)  # before this batch's update: a prediction, not a fit
         loss = loss_fn(logits, y)
-        design = augmented(features)
-        targets = F.one_hot(y, readout.out_features).double()
-        gram, cross = design.T @ design, design.T @ targets
+        targets = F.one_hot(y, readout.out_features)
+        gram, cross = normal_equations(features, targets)
         self._gram = gram if self._gram is None else self._gram + gram
         self._cross = cross if self._cross is None else self._cross + cross
         self._count += len(y)

@@ -17,7 +17,8 @@ gradient), so only the forward pass is timed: states, normal equations and solve
   α W (sparse, as reservoirpy's default; int32 indices), written in place, one intra-op
   thread, then the normal equations and a Cholesky solve.
 
-The normal equations of physnn and the floor use :func:`normal_equations` (the upper block
+The normal equations of physnn and the floor use
+:func:`~physnn.methods.ridge.normal_equations` (the upper block
 triangle of XᵀX, mirrored; reservoirpy's numpy ``X.T @ X`` is a BLAS syrk, which also computes
 half). Agreement of the states and readouts of all three is checked whenever the case is
 built, on the first :data:`CHECK_STEPS` steps.
@@ -26,7 +27,6 @@ built, on the first :data:`CHECK_STEPS` steps.
 from __future__ import annotations
 
 import importlib
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 
 from physnn.data.timeseries import mackey_glass, nmse
-from physnn.methods.ridge import ridge_solution
+from physnn.methods.ridge import normal_equations, ridge_solution
 from physnn.perf.peers import import_peer
 from physnn.perf.timing import Case, Contender
 from physnn.physics.reservoir import csr_if_sparse, serial_threads
@@ -64,34 +64,6 @@ class ESNProblem:
 
 
 CHECK_STEPS = 3000  # steps of the agreement checks run when a case is built
-
-
-def symmetric_gram(x: Tensor, blocks: int = 4) -> Tensor:
-    """XᵀX (N, N) from its upper block triangle, mirrored: (k + 1) / 2k of the product's flops
-    for k column blocks (a BLAS syrk, which torch does not expose, computes half)."""
-    n = x.shape[1]
-    edges = [round(i * n / blocks) for i in range(blocks + 1)]
-    gram = x.new_empty(n, n)
-    for a, b in itertools.pairwise(edges):
-        block = x[:, a:b].T @ x[:, a:]
-        gram[a:b, a:] = block
-        gram[b:, a:b] = block[:, b - a :].T
-    return gram
-
-
-def normal_equations(features: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
-    """A = [X 1]ᵀ[X 1] and B = [X 1]ᵀ Y, the augmented normal equations of a readout with a bias
-    (the last row), without forming [X 1]."""
-    x, y = features.double(), targets.double().reshape(features.shape[0], -1)
-    n = x.shape[1]
-    sums = x.sum(dim=0)
-    gram = x.new_empty(n + 1, n + 1)
-    gram[:n, :n] = symmetric_gram(x)
-    gram[:n, n] = sums
-    gram[n, :n] = sums
-    gram[n, n] = x.shape[0]
-    cross = torch.cat([x.T @ y, y.sum(dim=0, keepdim=True)])
-    return gram, cross
 
 
 def relative_difference(reference: Tensor, other: Tensor) -> float:
