@@ -127,13 +127,13 @@ def tile_inputs(x: Tensor, tile: int) -> Tensor:
     return x.reshape(x.shape[0], -1, tile)
 
 
-def tile_currents(x: Tensor, volts: Tensor, weight: Tensor, tile: int) -> Tensor:
-    """Column currents of every row tile, (B, K, m): Σ_{i ∈ tile k} W_ji x_i, from the inputs x
-    (B, n), the same split into tiles ``volts`` (B, K, tile) and the weights (m, n). One tile
-    is a plain ``linear``, whose weight gradient comes out contiguous (no copy when it is
-    accumulated)."""
+def tile_currents(volts: Tensor, weight: Tensor, tile: int) -> Tensor:
+    """Column currents of every row tile, (B, K, m): Σ_{i ∈ tile k} W_ji V_i, from the inputs
+    split into tiles, ``volts`` (B, K, tile), and the weights (m, n). One tile is a plain
+    ``linear`` on the n used rows, whose weight gradient comes out contiguous (no copy when it
+    is accumulated)."""
     if volts.shape[1] == 1:
-        return torch.nn.functional.linear(x, weight).unsqueeze(1)
+        return torch.nn.functional.linear(volts[:, 0, : weight.shape[1]], weight).unsqueeze(1)
     return torch.einsum("bkt,mkt->bkm", volts, split_rows(weight, tile))
 
 

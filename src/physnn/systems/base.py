@@ -138,6 +138,13 @@ class NoiseSource:
     generator: torch.Generator
     differentiable: bool = False
 
+    def standard_normal(self, like: Tensor) -> Tensor:
+        """N(0, 1) draws shaped like ``like`` (real, in its precision), drawn on the generator's
+        device and moved to ``like``'s."""
+        gen = self.generator
+        eps = torch.randn(like.shape, generator=gen, device=gen.device, dtype=like.real.dtype)
+        return eps.to(like.device)
+
 
 @dataclass(frozen=True)
 class Capabilities:

@@ -197,8 +197,7 @@ class Crossbar(System):
     ) -> Tensor:
         c = self.config
         weight = controls["weight"]
-        encoded = self.encode(x).to(weight)
-        volts = pcm.tile_inputs(encoded, c.tile_size)  # (B, K, T)
+        volts = pcm.tile_inputs(self.encode(x).to(weight), c.tile_size)  # (B, K, T)
         read_scale = nuisance.get("read_noise_scale", 0.0) if noise is not None else 0.0
         pcm_model = read_scale or self.drifts(nuisance) or self._programming_noise(nuisance)
         pairs = self.conductances(weight, nuisance) if pcm_model else None
@@ -208,14 +207,12 @@ class Crossbar(System):
             effective = torch.add(
                 effective, nuisance["weight_noise"].to(effective), alpha=weight_std
             )
-        partial = pcm.tile_currents(encoded, volts, effective, c.tile_size)
+        partial = pcm.tile_currents(volts, effective, c.tile_size)
         if pairs is not None and read_scale:
             partial = partial + read_scale * self.read_noise(volts, pairs, nuisance, noise)
         output_std = nuisance.get("output_noise_std", 0.0)
         if noise is not None and output_std:
-            gen = noise.generator
-            eps = torch.randn(partial.shape, generator=gen, device=gen.device, dtype=partial.dtype)
-            partial = torch.add(partial, eps.to(partial.device), alpha=output_std)
+            partial = torch.add(partial, noise.standard_normal(partial), alpha=output_std)
         partial = pcm.quantize(partial, c.output_bits, c.output_range)
         if c.drift_compensation and pairs is not None and self.drifts(nuisance):
             programmed = pairs.weight(pairs.programmed)
@@ -231,9 +228,7 @@ class Crossbar(System):
         independently by σ_nG, so the current Σ_i G_i V_i has variance Σ_i (σ⁺_i² + σ⁻_i²) V_i²."""
         variance = self.read_noise_variance(pairs, nuisance)
         std = torch.einsum("bkt,mkt->bkm", volts.square(), variance).clamp_min(1e-30).sqrt()
-        gen = noise.generator
-        eps = torch.randn(std.shape, generator=gen, device=gen.device, dtype=std.dtype)
-        return std * eps.to(std.device)
+        return std * noise.standard_normal(std)
 
     def read_noise_variance(self, pairs: PairConductances, nuisance: Nuisance) -> Tensor:
         """σ⁺² + σ⁻² of every pair, (m, K, tile_size): the read-noise variance each device row

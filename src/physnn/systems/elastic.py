@@ -284,9 +284,7 @@ class ElasticNetwork(EnergySystem):
         sigma = nuisance.get("gauge_noise", 0.0)
         if noise is None or not sigma:
             return strain
-        gen = noise.generator
-        eps = torch.randn(strain.shape, generator=gen, device=gen.device, dtype=strain.real.dtype)
-        return strain + sigma * eps.to(strain.device)
+        return strain + sigma * noise.standard_normal(strain)
 
 
 def _scale(nuisance: Nuisance, key: str, like: Tensor) -> Tensor | float:

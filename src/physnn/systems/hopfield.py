@@ -182,9 +182,7 @@ class HopfieldNetwork(EnergySystem):
     @staticmethod
     def mean_noise(value: Tensor, sigma: float, batch: int, noise: NoiseSource) -> Tensor:
         """Noise of a batch mean of per-sample measurements with noise σ each: σ/√B · ε."""
-        gen = noise.generator
-        eps = torch.randn(value.shape, generator=gen, device=gen.device, dtype=value.dtype)
-        return sigma / math.sqrt(batch) * eps.to(value.device)
+        return sigma / math.sqrt(batch) * noise.standard_normal(value)
 
     def forward(
         self, x: Tensor, controls: Controls, nuisance: Nuisance, noise: NoiseSource | None = None

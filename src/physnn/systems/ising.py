@@ -156,15 +156,9 @@ class IsingMachine(EnergySystem):
             fields = [ising.quantize(h, c.field_bound, bits) for h in fields]
         sigma = nuisance.get("control_noise", 0.0)
         if noise is not None and sigma:
-            weights = [w + sigma * self.draw_normal(w, noise) for w in weights]
-            fields = [h + sigma * self.draw_normal(h, noise) for h in fields]
+            weights = [w + sigma * noise.standard_normal(w) for w in weights]
+            fields = [h + sigma * noise.standard_normal(h) for h in fields]
         return weights, fields
-
-    @staticmethod
-    def draw_normal(like: Tensor, noise: NoiseSource) -> Tensor:
-        gen = noise.generator
-        eps = torch.randn(like.shape, generator=gen, device=gen.device, dtype=like.dtype)
-        return eps.to(like.device)
 
     def effective_temperature(self, nuisance: Nuisance) -> float:
         return self.config.temperature * nuisance.get("temperature_scale", 1.0)
