@@ -148,7 +148,12 @@ def _fmt(values: list[float]) -> str:
 
 
 def _num(value: float) -> str:
-    return f"{value:,.0f}".replace(",", " ") if abs(value) >= 100 else f"{value:.4f}"
+    return _count(value) if abs(value) >= 100 else f"{value:.4f}"
+
+
+def _count(value: float) -> str:
+    """A whole number with thin groups of thousands: 18 885."""
+    return f"{value:,.0f}".replace(",", " ")
 
 
 def _versions(done: list[dict]) -> str:
@@ -175,14 +180,20 @@ def _results(plain: list[dict]) -> list[Block]:
             ("p", "Twin test accuracy, mean ± std over seeds."), ("table", twin)]  # fmt: skip
 
 
-def _method_table(runs: list[dict], metric: str, *, queries: bool) -> tuple:
-    """Rows (system/preset, dataset, gap), one column per method; best mean per row in bold."""
-    methods = _unique(_method(r) for r in runs)
+def _cells(runs: list[dict]) -> tuple[list[tuple], list[str], dict[tuple, list[dict]]]:
+    """The rows (groups) and columns (methods) of a table of ``runs``, in order of first
+    appearance, and the results of each (group, method) cell."""
     cells: dict[tuple, list[dict]] = defaultdict(list)
     for r in runs:
         cells[_group(r), _method(r)].append(r["result"])
+    return _unique(_group(r) for r in runs), _unique(_method(r) for r in runs), cells
+
+
+def _method_table(runs: list[dict], metric: str, *, queries: bool) -> tuple:
+    """Rows (system/preset, dataset, gap), one column per method; best mean per row in bold."""
+    groups, methods, cells = _cells(runs)
     rows = []
-    for group in _unique(_group(r) for r in runs):
+    for group in groups:
         texts, means = [], []
         for method in methods:
             results = cells.get((group, method), [])
@@ -191,7 +202,7 @@ def _method_table(runs: list[dict], metric: str, *, queries: bool) -> tuple:
             means.append(round(statistics.fmean(values), 3) if values else None)
             if results and queries:
                 mean_queries = statistics.fmean(res.get("device_queries", 0) for res in results)
-                texts[-1] += f" ({mean_queries:,.0f} queries)".replace(",", " ")
+                texts[-1] += f" ({_count(mean_queries)} queries)"
         best = max((m for m in means if m is not None), default=None)
         if len(set(means) - {None}) >= 2:  # bold only where methods differ
             texts = [Bold(t) if m == best else t for t, m in zip(texts, means, strict=True)]
@@ -266,20 +277,17 @@ def _learning_section(plain: list[dict], out: Path, taken: set[str]) -> list[Blo
 
 def _cost_to_target(plain: list[dict]) -> list[Block]:
     """Rows (system/preset, dataset, gap), one column per method: what reaching the target took."""
-    runs = [r for r in plain if r["result"].get("history")]
-    methods = _unique(_method(r) for r in runs)
-    cells: dict[tuple, list[list[dict]]] = defaultdict(list)
-    for r in runs:
-        cells[_group(r), _method(r)].append(r["result"]["history"])
+    groups, methods, cells = _cells([r for r in plain if r["result"].get("history")])
+    histories = {key: [res["history"] for res in results] for key, results in cells.items()}
     rows = []
-    for group in _unique(_group(r) for r in runs):
+    for group in groups:
         finals = [
-            statistics.fmean(h[-1]["val_device_accuracy"] for h in histories)
+            statistics.fmean(h[-1]["val_device_accuracy"] for h in found)
             for method in methods
-            if (histories := cells.get((group, method)))
+            if (found := histories.get((group, method)))
         ]
         target = TARGET_FRACTION * max(finals)
-        texts = [_cost_cell(cells.get((group, m), []), target) for m in methods]
+        texts = [_cost_cell(histories.get((group, m), []), target) for m in methods]
         rows.append([*group, f"{target:.3f}", *texts])
     headers = ["system/preset", "dataset", "gap", "target", *methods]
     return [("p", TARGET_NOTE), ("table", (headers, rows))] if rows else []
@@ -300,8 +308,7 @@ def _cost_cell(histories: list[list[dict]], target: float) -> str:
         return f"— (0/{len(histories)})"
     queries = statistics.fmean(q for q, _ in reached)
     seconds = statistics.fmean(t for _, t in reached)
-    count = f"{queries:,.0f}".replace(",", " ")
-    return f"{count} queries, {seconds:.1f} s ({len(reached)}/{len(histories)})"
+    return f"{_count(queries)} queries, {seconds:.1f} s ({len(reached)}/{len(histories)})"
 
 
 def _curve(results: list[dict], x_key: str) -> tuple[list[float], list[float]]:
