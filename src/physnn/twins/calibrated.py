@@ -323,8 +323,7 @@ class CalibratedTwin(FittedTwin):
         best = before = score()
         moves, rounds = 0, 0
         for _ in range(self.options.scan_rounds if scanned else 0):
-            rounds += 1
-            moved = False
+            rounds, moves_before = rounds + 1, moves
             for name in scanned:
                 flat = offsets[name].view(-1)
                 for i in range(flat.numel()):
@@ -334,9 +333,8 @@ class CalibratedTwin(FittedTwin):
                         if (error := score()) < best:
                             best, keep = error, here + step
                     flat[i] = keep
-                    if keep != here:
-                        moves, moved = moves + 1, True
-            if not moved:
+                    moves += keep != here
+            if moves == moves_before:
                 break
         return {"offsets": offsets, "rounds": rounds, "moves": moves, "error_before": before,
                 "error_after": best}  # fmt: skip
