@@ -28,22 +28,38 @@ def fitted(config: TrainConfig):
     return exp, prepare_twins(exp)
 
 
+SMALL_CALIBRATION = {"settings": 24, "samples_per_setting": 16, "steps": 200, "lr": 0.2}
+
+
+def calibration_config(gap_options: dict, seed: int = 0, **twin_options) -> TrainConfig:
+    """The tiny D2NN at gap none with ``gap_options``, calibrated with a small fit."""
+    return TrainConfig(
+        system_options=TINY_SYSTEM_OPTIONS["diffractive"],
+        limit_train=128,
+        gap="none",
+        gap_options=gap_options,
+        seed=seed,
+        twin="calibrated",
+        twin_options={**SMALL_CALIBRATION, **twin_options},
+    )
+
+
+def fitted_shifts(report: dict) -> torch.Tensor:
+    """The plane shifts the calibration found, in pixels."""
+    return torch.tensor(report["parameters"]["plane_shift"]["values"])
+
+
+def hidden_shifts(exp) -> torch.Tensor:
+    """The device's hidden plane shifts, in pixels (read for the test only)."""
+    return exp.device._nuisance["plane_shift"] / exp.system.config.pitch
+
+
 def test_calibration_recovers_an_injected_lateral_misalignment():
     """Planes shifted by N(0, (0.5 px)²) each, photon noise of 1e6 per input: one start (the
     design) suffices, and the fitted shifts agree with the hidden ones to 0.05 px (a tenth of
     the injected spread)."""
-    config = TrainConfig(
-        system_options=TINY_SYSTEM_OPTIONS["diffractive"],
-        limit_train=128,
-        gap="none",
-        gap_options={"lateral": 0.5, "photons": 1e6},
-        twin="calibrated",
-        twin_options={"settings": 24, "samples_per_setting": 16, "steps": 200, "lr": 0.2,
-                      "restarts": 1},
-    )  # fmt: skip
-    exp, report = fitted(config)
-    true = exp.device._nuisance["plane_shift"] / exp.system.config.pitch
-    found = torch.tensor(report["parameters"]["plane_shift"]["values"])
+    exp, report = fitted(calibration_config({"lateral": 0.5, "photons": 1e6}, restarts=1))
+    true, found = hidden_shifts(exp), fitted_shifts(report)
     assert true.abs().max() > 0.3  # a misalignment worth finding
     assert (found - true).abs().max() < 0.05
     assert max(map(abs, report["parameters"]["plane_dz"]["values"])) < 0.05  # none injected
@@ -63,20 +79,12 @@ def test_a_multi_start_fit_recovers_a_misalignment_a_single_start_misses():
     recovers every shift to 0.05 px."""
     found = {}
     for restarts in (1, 3):
-        config = TrainConfig(
-            system_options=TINY_SYSTEM_OPTIONS["diffractive"],
-            limit_train=128,
-            gap="none",
-            gap_options={"lateral": 1.0, "photons": 1e6},
-            seed=3,
-            twin="calibrated",
-            twin_options={"settings": 24, "samples_per_setting": 16, "steps": 200, "lr": 0.2,
-                          "restarts": restarts, "scan_rounds": 0},
-        )  # fmt: skip
+        config = calibration_config(
+            {"lateral": 1.0, "photons": 1e6}, seed=3, restarts=restarts, scan_rounds=0
+        )
         exp, report = fitted(config)
-        true = exp.device._nuisance["plane_shift"] / exp.system.config.pitch
-        shift = torch.tensor(report["parameters"]["plane_shift"]["values"])
-        found[restarts] = ((shift - true).abs().max(), report)
+        true = hidden_shifts(exp)
+        found[restarts] = ((fitted_shifts(report) - true).abs().max(), report)
     assert true.abs().max() > 2
     assert found[1][0] > 0.5
     assert found[3][0] < 0.05
@@ -91,23 +99,13 @@ def test_the_coarse_scan_brings_a_plane_two_pixels_off_into_the_basin_of_the_fit
     grid point nearest the truth, and the same fit from there recovers it to 0.05 px."""
     found = {}
     for rounds in (0, 2):
-        config = TrainConfig(
-            system_options=TINY_SYSTEM_OPTIONS["diffractive"],
-            limit_train=128,
-            gap="none",
-            gap_options={"photons": 1e6},
-            twin="calibrated",
-            twin_options={"settings": 24, "samples_per_setting": 16, "steps": 200, "lr": 0.2,
-                          "restarts": 1, "scan_rounds": rounds},
-        )  # fmt: skip
-        exp = build_experiment(config)
+        exp = build_experiment(calibration_config({"photons": 1e6}, restarts=1, scan_rounds=rounds))
         pitch = exp.system.config.pitch
         true = torch.zeros_like(exp.system.nominal_nuisance()["plane_shift"])
         true[1] = torch.tensor([2.0, -1.5])
         exp.device._nuisance["plane_shift"] = true * pitch
         report = prepare_twins(exp)
-        shift = torch.tensor(report["parameters"]["plane_shift"]["values"])
-        found[rounds] = ((shift - true).abs().max(), report)
+        found[rounds] = ((fitted_shifts(report) - true).abs().max(), report)
     assert found[0][0] > 0.5
     assert found[2][0] < 0.05
     scan = found[2][1]["scan"]
