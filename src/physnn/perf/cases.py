@@ -14,7 +14,7 @@ padding, batch 64, complex64), "small" a seconds-long one for tests and smoke ru
 
 The case uses the plain angular spectrum (no Matsushima band limit, which costs nothing at run
 time) so that physnn, the floor and torchoptics compute the same propagation, and this is checked
-on every run (:func:`d2nn_agreement`).
+on every run (:func:`~physnn.perf.timing.relative_difference`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from physnn.perf import peers as peer_stacks
 from physnn.perf.crossbar import crossbar_case, crossbar_pcm_case
 from physnn.perf.oscillators import oscillators_case
 from physnn.perf.reservoir import reservoir_case
-from physnn.perf.timing import Case, Contender, clear_grads
+from physnn.perf.timing import Case, Contender, clear_grads, relative_difference
 from physnn.perf.wave import wave_case
 from physnn.physics import optics
 from physnn.systems.diffractive import DiffractiveConfig, DiffractiveNetwork
@@ -97,12 +97,6 @@ def d2nn_floor(g: D2NNGeometry, phase: Tensor) -> Callable[[Tensor], Tensor]:
     return floor
 
 
-def d2nn_agreement(reference: Tensor, other: Tensor) -> float:
-    """max |a − b| / max |a| of two detector-plane results."""
-    reference, other = reference.detach(), other.detach().to(reference.dtype)
-    return float((reference - other).abs().max() / reference.abs().max())
-
-
 def d2nn_case(size: str = "full", device: torch.device | str = "cpu", seed: int = 0) -> Case:
     g = D2NNGeometry.of_size(size)
     device = torch.device(device)
@@ -131,7 +125,8 @@ def d2nn_case(size: str = "full", device: torch.device | str = "cpu", seed: int 
     notes: list[str] = []
     with torch.no_grad():
         reference = system.forward(x, {"phase": phase0}, nuisance)
-        error = d2nn_agreement(reference, optics.detect(floor_fn(field).to(reference.dtype), masks))
+        floored = optics.detect(floor_fn(field).to(reference.dtype), masks)
+        error = relative_difference(reference, floored)
     notes.append(f"d2nn: floor vs physnn detector energies agree to {error:.1e} (relative)")
     contenders = []
     for name, (module, build) in peer_stacks.D2NN_PEERS.items():
@@ -142,7 +137,7 @@ def d2nn_case(size: str = "full", device: torch.device | str = "cpu", seed: int 
         try:
             stack, params = build(g, phase0)
             with torch.no_grad():
-                error = d2nn_agreement(reference, detect(stack(field)))
+                error = relative_difference(reference, detect(stack(field)))
         except Exception as err:  # a peer that breaks on this geometry is skipped, not fatal
             notes.append(f"peer {name} skipped: {type(err).__name__}: {err}")
             continue

@@ -68,7 +68,7 @@ import torch
 from torch import Tensor
 
 from physnn.perf import peers as peer_env
-from physnn.perf.timing import Case, Contender, clear_grads
+from physnn.perf.timing import Case, Contender, clear_grads, relative_difference
 from physnn.reality.base import Reality
 from physnn.reality.crossbar import OutputNoise, ProgrammingNoise, ReadNoise, WeightNoise
 from physnn.systems.base import NoiseSource
@@ -198,7 +198,7 @@ def crossbar_agreement(system: Crossbar, x: Tensor, weight: Tensor) -> tuple[flo
     grad_peer = aihwkit_weight(layer).grad
     step = 2 * OUTPUT_RANGE / (2**BITS - 2)
     steps = float((y_physnn - y_peer).detach().abs().max() / step)
-    grad_error = float((w_physnn.grad - grad_peer).abs().max() / grad_peer.abs().max())
+    grad_error = relative_difference(grad_peer, w_physnn.grad)
     return steps, grad_error
 
 

@@ -26,7 +26,8 @@ is that chain over T = 10 in 100 steps at PAT's batch size 32; "small" a seconds
   separate q and v tensors (the spring forces as one difference and two shifted copies), the
   least work any explicit RK4 of this chain does.
 
-All three are checked to give the same displacements on every run (:func:`agreement`).
+All three are checked to give the same displacements on every run
+(:func:`~physnn.perf.timing.relative_difference`).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from physnn.perf.peers import DEFAULT_DIR
-from physnn.perf.timing import Case, Contender, clear_grads
+from physnn.perf.timing import Case, Contender, clear_grads, relative_difference
 from physnn.physics.oscillators import stiffness_matrix
 from physnn.systems.oscillators import OscillatorChain
 
@@ -146,12 +147,6 @@ def floor_integrator(g: OscillatorGeometry) -> Callable[..., Tensor]:
     return integrate
 
 
-def agreement(reference: Tensor, other: Tensor) -> float:
-    """max |a − b| / max |a| of two sets of final displacements."""
-    reference, other = reference.detach(), other.detach().to(reference.dtype)
-    return float((reference - other).abs().max() / reference.abs().max())
-
-
 def _leaves(controls: dict[str, Tensor]) -> dict[str, Tensor]:
     return {name: value.clone().requires_grad_(True) for name, value in controls.items()}
 
@@ -192,7 +187,7 @@ def oscillators_case(
     notes: list[str] = []
     with torch.no_grad():
         reference = system.forward(x, controls0, nuisance)
-        error = agreement(reference, floor_forward(controls0))
+        error = relative_difference(reference, floor_forward(controls0))
     notes.append(
         f"oscillators: floor vs physnn final displacements agree to {error:.1e} (relative)"
     )
@@ -212,7 +207,7 @@ def oscillators_case(
 
         try:
             with torch.no_grad():
-                error = agreement(reference, pat_forward(controls0))
+                error = relative_difference(reference, pat_forward(controls0))
         except Exception as err:  # a peer that breaks on this problem is skipped, not fatal
             notes.append(f"peer pat skipped: {type(err).__name__}: {err}")
         else:

@@ -36,7 +36,7 @@ from torch import Tensor
 from physnn.data.timeseries import mackey_glass, nmse
 from physnn.methods.ridge import normal_equations, ridge_solution
 from physnn.perf.peers import import_peer
-from physnn.perf.timing import Case, Contender
+from physnn.perf.timing import Case, Contender, relative_difference
 from physnn.physics.reservoir import csr_if_sparse, serial_threads
 from physnn.systems.reservoir import Reservoir, ReservoirConfig
 
@@ -64,12 +64,6 @@ class ESNProblem:
 
 
 CHECK_STEPS = 3000  # steps of the agreement checks run when a case is built
-
-
-def relative_difference(reference: Tensor, other: Tensor) -> float:
-    """max |a − b| / max |a|."""
-    reference, other = reference.detach(), other.detach().to(reference)
-    return float((reference - other).abs().max() / reference.abs().max())
 
 
 def esn_system(p: ESNProblem, seed: int) -> Reservoir:

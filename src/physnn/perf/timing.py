@@ -68,6 +68,12 @@ def clear_grads(*params: Tensor) -> Callable[[], None]:
     return reset
 
 
+def relative_difference(reference: Tensor, other: Tensor) -> float:
+    """max |a − b| / max |a|: how closely two contenders' results agree."""
+    reference, other = reference.detach(), other.detach().to(reference)
+    return float((reference - other).abs().max() / reference.abs().max())
+
+
 def default_device(device: str | torch.device | None) -> torch.device:
     """``device``, else CUDA when present, else the CPU."""
     return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))

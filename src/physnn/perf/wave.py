@@ -39,7 +39,7 @@ from types import ModuleType
 import torch
 from torch import Tensor
 
-from physnn.perf.timing import Case, Contender, clear_grads
+from physnn.perf.timing import Case, Contender, clear_grads, relative_difference
 from physnn.physics.wave import interior, neighbour_sum
 from physnn.systems.wave import WaveConfig, WaveRNN, probe_cells, source_cell
 
@@ -178,12 +178,6 @@ class BareLeapfrog(torch.autograd.Function):
         return None, lam[0] - lam[1], None  # u⁻¹ = u⁰ too: ∂J/∂u⁻¹ = −λ¹
 
 
-def agreement(reference: Tensor, other: Tensor) -> float:
-    """max |a − b| / max |a| of two probe readouts."""
-    reference, other = reference.detach(), other.detach().to(reference.dtype)
-    return float((reference - other).abs().max() / reference.abs().max())
-
-
 def wave_case(size: str = "full", device: torch.device | str = "cpu", seed: int = 0) -> Case:
     g = WaveGeometry.of_size(size)
     device = torch.device(device)
@@ -218,7 +212,7 @@ def wave_case(size: str = "full", device: torch.device | str = "cpu", seed: int 
         try:
             rnn, geometry = wavetorch_rnn(modules, system, speed0)
             with torch.no_grad():
-                error = agreement(reference, rnn(signal).sum(dim=1))
+                error = relative_difference(reference, rnn(signal).sum(dim=1))
         except Exception as err:  # a peer that breaks here (e.g. on CUDA) is skipped
             notes.append(f"peer {PEER} skipped: {type(err).__name__}: {err}")
         else:
