@@ -8,8 +8,8 @@ import torch
 from conftest import TINY_RUN
 from physnn.bench.suite import run_key
 from physnn.errors import ConfigError
+from physnn.model_spec import ModelSpec
 from physnn.nets import PhysicalBlock
-from physnn.nets.architectures import ModelSpec
 from physnn.train import TrainConfig, train
 from physnn.train.setup import Experiment, build_experiment
 
@@ -18,15 +18,22 @@ from physnn.train.setup import Experiment, build_experiment
     ("spec", "parsed"),
     [("pnn", ModelSpec("pnn")), ("stack:3", ModelSpec("stack", (3,))),
      ("hybrid:16", ModelSpec("hybrid", (16,))), ("mlp:32,16", ModelSpec("mlp", (32, 16))),
-     ("post:8", ModelSpec("post", (8,)))],
+     ("post:8", ModelSpec("post", (8,))), ("ffnet:20,10", ModelSpec("ffnet", (20, 10)))],
 )  # fmt: skip
 def test_specs_parse(spec, parsed):
     assert ModelSpec.parse(spec) == parsed
 
 
+def test_a_run_without_physics_is_labelled_by_its_model():
+    assert TrainConfig(system="shg", preset="wright2022").substrate == "shg/wright2022"
+    assert TrainConfig(system="shg", model="post:8").substrate == "shg/default"
+    assert TrainConfig(system="shg", model="mlp:32,16").substrate == "mlp:32,16"
+    assert TrainConfig(system="shg", model="ffnet:32").substrate == "ffnet:32"
+
+
 @pytest.mark.parametrize("spec", ["cnn", "stack", "stack:0", "mlp:a", "pnn:2", "hybrid:4,4"])
 def test_bad_specs_name_the_valid_ones(spec):
-    with pytest.raises(ConfigError, match=r"use pnn, stack:K, hybrid:H, post:H1,H2,\.\.\. or mlp"):
+    with pytest.raises(ConfigError, match=r"use pnn, stack:K, hybrid:H, post:H1,H2,\.\.\., mlp"):
         TrainConfig(model=spec)
 
 
@@ -48,6 +55,18 @@ def test_mlp_is_digital_and_hybrid_has_one_physical_block():
     assert blocks == [] and exp.model(torch.rand(3, 8, 8)).shape == (3, 10)
     blocks, exp = _blocks("hybrid:12")
     assert len(blocks) == 1 and exp.model(torch.rand(3, 8, 8)).shape == (3, 10)
+
+
+def test_ffnet_normalizes_the_length_of_every_hidden_vector_it_passes_on():
+    blocks, exp = _blocks("ffnet:16,12")
+    kinds = [type(b).__name__ for b in exp.model.blocks]
+    assert blocks == [] and kinds == [
+        "Flatten", "Linear", "ReLU", "LengthNormalize", "Linear", "ReLU", "Linear"]  # fmt: skip
+    h = torch.randn(5, 16) * torch.arange(1, 6).unsqueeze(1)  # rows of different lengths
+    normalized = exp.model.blocks[3](h)
+    assert torch.allclose(normalized.square().mean(dim=1), torch.ones(5))
+    assert torch.allclose(torch.nn.functional.cosine_similarity(normalized, h), torch.ones(5))
+    assert exp.model(torch.rand(3, 8, 8)).shape == (3, 10)
 
 
 def test_post_puts_the_physical_block_first_and_a_digital_mlp_after_it():

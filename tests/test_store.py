@@ -36,15 +36,27 @@ def _dead_worker() -> str:
     return f"{default_worker().rpartition(':')[0]}:{proc.pid}"
 
 
-def test_add_is_idempotent_and_never_overwrites(store: ResultStore) -> None:
+def test_add_is_idempotent_and_keeps_the_run(store: ResultStore) -> None:
     assert store.add("k1", "suite", "entry", CONFIG, {"sweep": {"seed": 0}})
-    assert not store.add("k1", "other", "other", {"x": 1}, {})
+    assert not store.add("k1", "other", "other", {"x": 1}, {"sweep": {"seed": 0}})
     record = store.get("k1")
     assert record is not None
     assert (record.suite, record.entry, record.status, record.attempts) == (
         "suite", "entry", "pending", 0)  # fmt: skip
     assert record.config == CONFIG and record.meta == {"sweep": {"seed": 0}}
     assert record.result is None and record.worker is None and store.get("missing") is None
+
+
+def test_add_refreshes_the_annotations_of_a_finished_run(store: ResultStore) -> None:
+    """A paper number added to a reproduce claim after the run shows in the next report."""
+    store.add("k", "s", "e", CONFIG, {"reproduce": {"paper": "P", "claim": "c"}})
+    assert store.claim("k", default_worker())
+    store.finish("k", {"device_accuracy": 0.9})
+    claim = {"paper": "P", "claim": "c", "reported": 0.87, "tolerance": 0.05}
+    assert not store.add("k", "s", "e", CONFIG, {"reproduce": claim})
+    record = store.get("k")
+    assert record is not None and record.status == "done"
+    assert record.result == {"device_accuracy": 0.9} and record.meta == {"reproduce": claim}
 
 
 def test_claim_finish_fail_transitions(store: ResultStore) -> None:

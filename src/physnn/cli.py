@@ -60,8 +60,12 @@ def _add_experiment_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--system", help="substrate (physnn list)")
     p.add_argument("--preset", help="named configuration of the system")
     p.add_argument("--method", help="training method (physnn list)")
-    p.add_argument("--dataset", help="digits, mnist, fashion-mnist or vowels")
-    p.add_argument("--model", help="architecture: pnn (default), stack:K, hybrid:H, mlp:H1,H2,...")
+    p.add_argument("--dataset", help="dataset name (physnn list datasets)")
+    p.add_argument(
+        "--model",
+        help="architecture: pnn (default), stack:K, hybrid:H, post:H1,H2,..., mlp:H1,H2,... "
+        "or ffnet:H1,H2,... (docs/methods.md)",
+    )
     p.add_argument("--data-dir", help="folder with dataset files (else cache / known places)")
     p.add_argument(
         "--limit-train", type=_positive_int, help="use only the first N training samples"
@@ -234,11 +238,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.out
         or extras.get("out")
         or (
-            f"physnn-runs/{config.system}-{config.preset}-{config.method}-{config.dataset}"
+            f"physnn-runs/{config.substrate.replace('/', '-').replace(':', '-')}"
+            f"-{config.method}-{config.dataset}"
             f"-{config.gap}-seed{config.seed}"
         )
     )
-    print(f"physnn {__version__}: {config.method} on {config.system}/{config.preset}, "
+    print(f"physnn {__version__}: {config.method} on {config.substrate}, "
           f"{config.dataset}, gap {config.gap}, seed {config.seed} → {out}")  # fmt: skip
 
     def report(row: dict[str, Any]) -> None:
@@ -474,7 +479,7 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    print(f"gradcheck: {config.method} on {config.system}/{config.preset}, gap {config.gap}, "
+    print(f"gradcheck: {config.method} on {config.substrate}, gap {config.gap}, "
           f"{args.batches} batch(es) of {config.batch_size}")  # fmt: skip
     for row in report["batches"]:
         print(
@@ -512,7 +517,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.dry_run:
         for run in suite.runs:
             c = run.config
-            print(f"  {run.key}  {c.system}/{c.preset} {c.method} {c.dataset} gap {c.gap} "
+            print(f"  {run.key}  {c.substrate} {c.method} {c.dataset} gap {c.gap} "
                   f"seed {c.seed}{' ' + str(c.gap_options) if c.gap_options else ''}")  # fmt: skip
         return 0
     start = time.monotonic()

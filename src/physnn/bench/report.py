@@ -22,6 +22,8 @@ from typing import Any
 
 import matplotlib
 
+from physnn.model_spec import substrate_label
+
 STYLES = [("o", "-"), ("s", "--"), ("^", "-."), ("D", ":"), ("v", "-"), ("P", "--"), ("X", "-.")]
 DASHES = [(0, (6, 3)), (0, (2, 2)), (0, (8, 3, 2, 3)), (0, (12, 4))]
 CSS = """body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;
@@ -113,7 +115,8 @@ def _meta(record: dict, name: str) -> Any:
 def _group(record: dict) -> tuple[str, str, str]:
     """(system/preset, dataset, gap): the rows of the tables and the learning-curve plots; runs
     of a system with other options are other rows."""
-    system = f"{_get(record, 'system')}/{_get(record, 'preset')}"
+    config = record.get("config") or {}
+    system = substrate_label(config.get("system"), config.get("preset"), config.get("model", "pnn"))
     system += _options(_get(record, "system_options"))
     return system, str(_get(record, "dataset")), str(_get(record, "gap"))
 

@@ -169,14 +169,21 @@ class ResultStore:
         return row
 
     def add(self, key: str, suite: str, entry: str, config: dict, meta: dict) -> bool:
-        """Insert a ``pending`` run unless ``key`` exists; True if inserted (never overwrites)."""
+        """Insert a ``pending`` run unless ``key`` exists; True if inserted.
+
+        An existing run keeps its status and result; only its ``meta`` (the suite's annotations,
+        e.g. a paper number added to a ``reproduce`` claim after the run) follows the suite.
+        """
         with self._transaction() as conn:
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO runs (key, suite, entry, status, config, meta) "
                 "VALUES (?, ?, ?, 'pending', ?, ?)",
                 (key, suite, entry, json.dumps(config), json.dumps(meta)),
             )
-        return cursor.rowcount == 1
+            inserted = cursor.rowcount == 1
+            if not inserted:
+                conn.execute("UPDATE runs SET meta = ? WHERE key = ?", (json.dumps(meta), key))
+        return inserted
 
     def claim(self, key: str, worker: str) -> bool:
         """Atomically mark a pending, failed or stale running run as ``running`` by ``worker``;

@@ -15,6 +15,9 @@ spec               model
                    of Momeni et al. 2023 (PhyLL) and Oguz et al. 2023 (optical forward-forward)
 ``mlp:H1,H2,…``    a digital multilayer perceptron (tanh), no physics: the substrate-free
                    reference of the training methods
+``ffnet:H1,H2,…``  the network of forward-forward (Hinton 2022), no physics: ReLU layers, the
+                   hidden vector length-normalized before each next layer (so that a layer
+                   sees only the direction, not the goodness, of the one before it)
 =================  ==========================================================================
 """
 
@@ -23,50 +26,14 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-from physnn.errors import ConfigError
 from physnn.hardware.device import Device
+from physnn.model_spec import ModelSpec
 from physnn.nets.pnn import PNN, PhysicalBlock
 from physnn.nets.readout import readout_for
 from physnn.systems.base import Controls, System
-
-ARCHITECTURES = ("pnn", "stack", "hybrid", "post", "mlp")
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A parsed architecture spec: its kind and its integer arguments."""
-
-    kind: str
-    sizes: tuple[int, ...] = ()
-
-    @classmethod
-    def parse(cls, spec: str) -> ModelSpec:
-        kind, _, args = str(spec).partition(":")
-        usage = "use pnn, stack:K, hybrid:H, post:H1,H2,... or mlp:H1,H2,... (positive integers)"
-        if kind not in ARCHITECTURES:
-            raise ConfigError(f"unknown model {spec!r}; {usage}")
-        try:
-            sizes = tuple(int(a) for a in args.split(",")) if args else ()
-        except ValueError:
-            raise ConfigError(f"model {spec!r}: {usage}") from None
-        wanted = {
-            "pnn": (0, 0),
-            "stack": (1, 1),
-            "hybrid": (1, 1),
-            "post": (1, 64),
-            "mlp": (1, 64),
-        }[kind]
-        if not wanted[0] <= len(sizes) <= wanted[1] or any(n < 1 for n in sizes):
-            raise ConfigError(f"model {spec!r}: {usage}")
-        return cls(kind, sizes)
-
-    @property
-    def uses_physics(self) -> bool:
-        return self.kind != "mlp"
 
 
 def _tanh_mlp(widths: tuple[int, ...], num_classes: int) -> list[nn.Module]:
@@ -74,6 +41,24 @@ def _tanh_mlp(widths: tuple[int, ...], num_classes: int) -> list[nn.Module]:
     layers: list[nn.Module] = []
     for a, b in itertools.pairwise(widths):
         layers += [nn.Linear(a, b), nn.Tanh()]
+    return [*layers, nn.Linear(widths[-1], num_classes)]
+
+
+class LengthNormalize(nn.Module):
+    """h · √n / ‖h‖ for each sample of n features: unit mean square, direction kept (Hinton
+    2022 normalizes the length to 1; the √n keeps the next layer's default initialization
+    well scaled)."""
+
+    def forward(self, h: Tensor) -> Tensor:
+        return h * math.sqrt(h.shape[1]) / h.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
+def _normalized_relu_net(widths: tuple[int, ...], num_classes: int) -> list[nn.Module]:
+    """Linear + ReLU for each consecutive pair of ``widths``, a :class:`LengthNormalize` in
+    front of every hidden layer after the first, then a Linear to the classes."""
+    layers: list[nn.Module] = []
+    for k, (a, b) in enumerate(itertools.pairwise(widths)):
+        layers += [*([LengthNormalize()] if k else []), nn.Linear(a, b), nn.ReLU()]
     return [*layers, nn.Linear(widths[-1], num_classes)]
 
 
@@ -109,6 +94,8 @@ def build_model(
 
     if parsed.kind == "mlp":
         return PNN([Flatten(), *_tanh_mlp((inputs, *parsed.sizes), num_classes)])
+    if parsed.kind == "ffnet":
+        return PNN([Flatten(), *_normalized_relu_net((inputs, *parsed.sizes), num_classes)])
     if parsed.kind == "post":
         widths = (system.num_outputs, *parsed.sizes)
         return PNN([physical(0), RescaleToUnit(), *_tanh_mlp(widths, num_classes)])

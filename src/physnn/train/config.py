@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from physnn.errors import ConfigError
-from physnn.nets.architectures import ModelSpec
+from physnn.model_spec import ModelSpec, substrate_label
 
 DEFAULT_LEARNING_RATE = 0.05
 
@@ -79,6 +79,11 @@ class TrainConfig:
         for name in ("system_options", "method_options", "gap_options", "twin_options"):
             if not isinstance(getattr(self, name), dict):
                 raise ConfigError(f"{name} must be a table of options")
+
+    @property
+    def substrate(self) -> str:
+        """What the run trains, for titles and labels (see :func:`substrate_label`)."""
+        return substrate_label(self.system, self.preset, self.model)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

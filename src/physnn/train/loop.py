@@ -311,7 +311,7 @@ def _check_same_config(saved: dict[str, Any], config: TrainConfig, path: Path) -
 
 def _title(config: TrainConfig) -> str:
     run = f"{config.dataset}, gap {config.gap}, seed {config.seed}"
-    return f"{config.method} on {config.system} ({run})"
+    return f"{config.method} on {config.substrate} ({run})"
 
 
 def _instrument_health(device: Device | None) -> dict[str, Any] | None:
