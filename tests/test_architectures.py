@@ -31,6 +31,12 @@ def test_a_run_without_physics_is_labelled_by_its_model():
     assert TrainConfig(system="shg", model="ffnet:32").substrate == "ffnet:32"
 
 
+def test_a_digital_model_learns_at_adams_usual_rate_unless_told():
+    assert TrainConfig(model="mlp:16").lr == 1e-3 and TrainConfig(model="ffnet:16").lr == 1e-3
+    assert TrainConfig(model="mlp:16", lr=0.01).lr == 0.01
+    assert TrainConfig(system="crossbar", model="post:8").lr == 0.005  # the system's
+
+
 @pytest.mark.parametrize("spec", ["cnn", "stack", "stack:0", "mlp:a", "pnn:2", "hybrid:4,4"])
 def test_bad_specs_name_the_valid_ones(spec):
     with pytest.raises(ConfigError, match=r"use pnn, stack:K, hybrid:H, post:H1,H2,\.\.\., mlp"):

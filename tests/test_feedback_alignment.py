@@ -199,7 +199,9 @@ def _pair(method: str, options: dict, model: str, system: str = "scattering"):
     config = TrainConfig(
         method=method,
         method_options=options,
-        **{**tiny_run(system), "model": model, "limit_train": 256, "epochs": 4},
+        # lr 0.05: the feedback aligns within this tiny run's 32 steps (Adam's usual 1e-3,
+        # a digital model's default, is too slow for that)
+        **{**tiny_run(system), "model": model, "limit_train": 256, "epochs": 4, "lr": 0.05},
     )
     return config
 

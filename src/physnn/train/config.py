@@ -11,12 +11,16 @@ from physnn.errors import ConfigError
 from physnn.model_spec import ModelSpec, substrate_label
 
 DEFAULT_LEARNING_RATE = 0.05
+DIGITAL_LEARNING_RATE = 1e-3  # Adam's usual rate for a digital network without physics
 
 
-def suggested_learning_rate(system: str) -> float:
-    """The system's suggested Adam learning rate (unknown names fail later, with the others)."""
+def suggested_learning_rate(system: str, model: str = "pnn") -> float:
+    """The system's suggested Adam learning rate, or Adam's usual 1e-3 for a digital model
+    (``mlp``, ``ffnet``), whose system is unused (unknown names fail later, with the others)."""
     from physnn.systems import SYSTEMS
 
+    if not ModelSpec.parse(model).uses_physics:
+        return DIGITAL_LEARNING_RATE
     return SYSTEMS[system].learning_rate if system in SYSTEMS else DEFAULT_LEARNING_RATE
 
 
@@ -55,8 +59,9 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+        ModelSpec.parse(self.model)
         if self.lr is None:
-            self.lr = suggested_learning_rate(self.system)
+            self.lr = suggested_learning_rate(self.system, self.model)
         if not isinstance(self.lr, int | float) or not self.lr > 0:
             raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
         if self.max_step is not None and not (
@@ -75,7 +80,6 @@ class TrainConfig:
             isinstance(self.max_seconds, int | float) and self.max_seconds > 0
         ):
             raise ConfigError(f"max_seconds must be a positive number, got {self.max_seconds!r}")
-        ModelSpec.parse(self.model)
         for name in ("system_options", "method_options", "gap_options", "twin_options"):
             if not isinstance(getattr(self, name), dict):
                 raise ConfigError(f"{name} must be a table of options")
