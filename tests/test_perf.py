@@ -86,6 +86,35 @@ def test_records_without_peers(monkeypatch):
     assert any("agree" in n for n in notes)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's own, while inductor loads
+def test_compiled_pass_is_timed_beside_the_eager_one():
+    """A real torch.compile of a tiny pass: one more contender, its ratio to the eager pass."""
+    w = torch.linspace(0.1, 1.0, 64, requires_grad=True)
+    physnn = timing.Contender("physnn", lambda: (w.sin() * w.exp()).cumsum(0), lambda: None)
+    floor = timing.Contender("floor", lambda: w * 1.0)
+    compiled, note = perf.compiled_contender(physnn, torch.device("cpu"), backward=True)
+    if compiled is None:
+        pytest.skip(note)  # no C++ compiler for inductor on this machine
+    assert note.startswith("torch.compile: first call")
+    assert torch.allclose(compiled.forward(), physnn.forward())
+    case = timing.Case("toy", physnn, floor, peers=[], notes=[])
+    records = perf.case_records(case, reps=3, warmup=1, device=torch.device("cpu"),
+                                compiled=compiled)  # fmt: skip
+    for r in records:
+        assert r["compiled_ratio"] == pytest.approx(r["compiled_s"] / r["physnn_s"])
+    assert "compiled ms" in perf.format_table(records)
+
+
+def test_a_pass_that_cannot_compile_is_a_note(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise RuntimeError("no C++ compiler")
+
+    monkeypatch.setattr(torch, "compile", lambda fn: refuse)
+    physnn = timing.Contender("physnn", lambda: torch.ones(2), None)
+    compiled, note = perf.compiled_contender(physnn, torch.device("cpu"), backward=False)
+    assert compiled is None and "no C++ compiler" in note and "skipped" in note
+
+
 def test_unknown_case_is_a_user_error(capsys):
     assert main(["perf", "nope", "--size", "small", "--reps", "1"]) == 2
     assert "unknown perf case 'nope'" in capsys.readouterr().err

@@ -196,6 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
                       "table with the growth exponents go to DIR")  # fmt: skip
     perf.add_argument("--device", help="torch device (default: cuda if present, else cpu)")
     perf.add_argument("--peers", help="peer venv (default: $PHYSNN_PEERS, else .peers)")
+    perf.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time physnn's pass under torch.compile (inductor)",
+    )
     perf.add_argument("--json", action="store_true", help="print the records as JSON")
     return parser
 
@@ -573,6 +578,7 @@ def cmd_perf(args: argparse.Namespace) -> int:
         size=args.size,
         device=args.device,
         peers_dir=args.peers,
+        compile=args.compile,
     )
     if args.json:
         print(json.dumps(records, indent=2))

@@ -11,11 +11,16 @@
 ``floor_ratio`` = physnn median / floor median; ``peak_mb`` and ``peer_peak_mb`` are the peak
 memory of physnn's and that peer's pass (forward: forward alone; the others: forward and
 backward), see :func:`physnn.perf.timing.peak_memory_mb`.
+
+With ``compile=True`` physnn's pass is also timed under ``torch.compile`` (inductor), as one
+more contender of the same alternation: the records gain ``compiled_s`` and ``compiled_ratio``
+(compiled median / eager median) and the notes the time of the compiling first call.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,11 +43,35 @@ RECORD_KEYS = (
 )
 
 
+COMPILED = "physnn + torch.compile"
+
+
+def compiled_contender(
+    contender: timing.Contender, device: torch.device, backward: bool
+) -> tuple[timing.Contender | None, str]:
+    """``contender`` with its pass under ``torch.compile``, and a note: the seconds of the first
+    (compiling) call, or why it could not compile (the contender is then None)."""
+    compiled = timing.Contender(COMPILED, torch.compile(contender.forward), contender.reset)
+    start = time.perf_counter()
+    try:
+        timing.run_once(compiled, device, backward)
+    except Exception as err:  # no C++ compiler, an unsupported op: a note, not a failure
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return None, f"torch.compile unavailable here ({reason}); compiled pass skipped"
+    return compiled, f"torch.compile: first call (compilation) {time.perf_counter() - start:.1f} s"
+
+
 def case_records(
-    case: timing.Case, *, reps: int, warmup: int, device: torch.device
+    case: timing.Case,
+    *,
+    reps: int,
+    warmup: int,
+    device: torch.device,
+    compiled: timing.Contender | None = None,
 ) -> list[dict[str, Any]]:
-    """Time one case and summarise it as one record per pass (``case.passes``)."""
-    contenders = [case.physnn, *case.peers, case.floor]
+    """Time one case and summarise it as one record per pass (``case.passes``); ``compiled``
+    (physnn's pass under torch.compile) is timed in the same alternation."""
+    contenders = [case.physnn, *case.peers, case.floor, *([compiled] if compiled else [])]
     times = timing.time_alternating(
         contenders, reps=reps, warmup=warmup, device=device, backward="backward" in case.passes
     )
@@ -70,6 +99,9 @@ def case_records(
                 "physnn_iqr_s": timing.iqr(times["physnn"][name]),
             }
         )
+        if compiled is not None:
+            compiled_s = medians[COMPILED][name]
+            records[-1] |= {"compiled_s": compiled_s, "compiled_ratio": compiled_s / mine}
     return records
 
 
@@ -82,11 +114,12 @@ def run(
     size: str = "full",
     device: str | None = None,
     peers_dir: str | os.PathLike | None = None,
+    compile: bool = False,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Records of every case in ``names`` and the notes (skipped peers, agreement checks).
 
     ``device`` defaults to CUDA when present; torch runs with ``threads`` intra-op threads
-    (restored afterwards).
+    (restored afterwards); ``compile`` also times physnn's pass under ``torch.compile``.
     """
     unknown = [n for n in names if n not in cases.CASES]
     if unknown:
@@ -105,7 +138,14 @@ def run(
         for name in names:
             case = cases.CASES[name](size=size, device=dev)
             notes.extend(case.notes)
-            records.extend(case_records(case, reps=reps, warmup=warmup, device=dev))
+            compiled = None
+            if compile:
+                backward = "backward" in case.passes
+                compiled, note = compiled_contender(case.physnn, dev, backward)
+                notes.append(f"{name}: {note}")
+            records.extend(
+                case_records(case, reps=reps, warmup=warmup, device=dev, compiled=compiled)
+            )
     return records, notes
 
 
@@ -118,24 +158,27 @@ def format_table(records: Sequence[dict[str, Any]]) -> str:
     def num(value: float | None, fmt: str = ".2f") -> str:
         return "-" if value is None else format(value, fmt)
 
+    compiled = any("compiled_s" in r for r in records)
     header = ("case/pass", "physnn ms", "iqr ms", "peer", "peer ms", "ratio", "floor ms",
               "/floor", "peak MiB", "peer MiB")  # fmt: skip
+    header += ("compiled ms", "/eager") if compiled else ()
     rows = [header]
     for r in records:
-        rows.append(
-            (
-                r["name"],
-                ms(r["physnn_s"]),
-                ms(r.get("physnn_iqr_s")),
-                r["peer"] or "-",
-                ms(r["peer_s"]),
-                num(r["ratio"]),
-                ms(r["floor_s"]),
-                num(r["floor_ratio"]),
-                num(r["peak_mb"], ".1f"),
-                num(r["peer_peak_mb"], ".1f"),
-            )
+        row = (
+            r["name"],
+            ms(r["physnn_s"]),
+            ms(r.get("physnn_iqr_s")),
+            r["peer"] or "-",
+            ms(r["peer_s"]),
+            num(r["ratio"]),
+            ms(r["floor_s"]),
+            num(r["floor_ratio"]),
+            num(r["peak_mb"], ".1f"),
+            num(r["peer_peak_mb"], ".1f"),
         )
+        if compiled:
+            row += (ms(r.get("compiled_s")), num(r.get("compiled_ratio")))
+        rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     return "\n".join(
         "  ".join(
