@@ -7,6 +7,8 @@ import pytest
 import torch
 
 import physnn.reality.oscillators  # noqa: F401  (registers the gap family)
+import physnn.systems.oscillators as oscillator_system
+from physnn.compiling import compile_unavailable
 from physnn.errors import ConfigError
 from physnn.physics.oscillators import Chain, energy, integrate, normal_mode_solution
 from physnn.reality import make_reality
@@ -125,6 +127,33 @@ def test_forward_gradients_match_finite_differences(gen):
 
     args = (controls["offset"], controls["coupling"], controls["drive"], drift)
     assert torch.autograd.gradcheck(forward, args)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's own, while inductor loads
+def test_the_compiled_rk4_step_integrates_the_same_chain(gen):
+    """compile=true runs each RK4 step under torch.compile: same outputs and gradients."""
+    if reason := compile_unavailable():
+        pytest.skip(f"torch.compile does not work here: {reason}")
+    options = {**TINY, "num_samples": 3, "kind": "pendulum"}
+    eager = OscillatorChain.from_preset("default", **options)
+    compiled = OscillatorChain.from_preset("default", **options, compile=True)
+    x, controls = torch.rand(4, 9, generator=gen), eager.init_controls(gen)
+    results = []
+    for system in (eager, compiled):
+        leaves = {k: v.clone().requires_grad_(True) for k, v in controls.items()}
+        y = system(x, leaves, system.nominal_nuisance())
+        y.square().sum().backward()
+        results.append((y.detach(), [leaves[k].grad for k in sorted(leaves)]))
+    (y_eager, g_eager), (y_compiled, g_compiled) = results
+    assert torch.allclose(y_compiled, y_eager, rtol=1e-5, atol=1e-6)
+    for a, b in zip(g_compiled, g_eager, strict=True):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_compile_without_a_working_compiler_is_a_config_error(monkeypatch):
+    monkeypatch.setattr(oscillator_system, "compile_unavailable", lambda: "no C++ compiler")
+    with pytest.raises(ConfigError, match=r"compile=true needs a working torch\.compile here"):
+        OscillatorChain.from_preset("default", compile=True)
 
 
 def test_bad_configurations_raise_clear_errors():

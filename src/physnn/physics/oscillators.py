@@ -25,7 +25,9 @@ mechanical (driven multimode plate) PNN of the same paper.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -72,12 +74,14 @@ def coupling_force(q: Tensor, coupling: Tensor) -> Tensor:
     return F.pad(tension, (0, 1)) - F.pad(tension, (1, 0))
 
 
-def drive_waveform(t: float, chain: Chain) -> float:
-    """cos(Ω t + φ): the time dependence of the drive force F_i cos(Ω t + φ)."""
-    return math.cos(chain.drive_frequency * t + chain.drive_phase)
+def drive_waveform(t: float | Tensor, chain: Chain) -> float | Tensor:
+    """cos(Ω t + φ): the time dependence of the drive force F_i cos(Ω t + φ) (t a number, or a
+    0-d tensor inside a compiled step)."""
+    phase = chain.drive_frequency * t + chain.drive_phase
+    return torch.cos(phase) if isinstance(phase, Tensor) else math.cos(phase)
 
 
-def acceleration(t: float, q: Tensor, v: Tensor, chain: Chain) -> Tensor:
+def acceleration(t: float | Tensor, q: Tensor, v: Tensor, chain: Chain) -> Tensor:
     """q̈ of the equation of motion at time t (terms that vanish are skipped)."""
     a = onsite_force(q, chain) + coupling_force(q, chain.coupling)
     if chain.damping:
@@ -88,8 +92,8 @@ def acceleration(t: float, q: Tensor, v: Tensor, chain: Chain) -> Tensor:
 
 
 def rk4_stages(
-    t: float, q: Tensor, v: Tensor, dt: float, chain: Chain
-) -> tuple[Tensor, Tensor, tuple[tuple[float, Tensor], ...]]:
+    t: float | Tensor, q: Tensor, v: Tensor, dt: float, chain: Chain
+) -> tuple[Tensor, Tensor, tuple[tuple[float | Tensor, Tensor], ...]]:
     """One classical Runge–Kutta step of (q̇, v̇) = (v, a(t, q, v)), and the (time, position) of
     its four stages. The position slopes are k_q = v, v + a₁ dt/2, v + a₂ dt/2, v + a₃ dt, so
     their weighted sum is folded: Σ w k_q = 6 v + dt (a₁ + a₂ + a₃)."""
@@ -106,19 +110,36 @@ def rk4_stages(
     return q_next, v_next, ((t, q), (t + h, q2), (t + h, q3), (t + dt, q4))
 
 
-def rk4_step(t: float, q: Tensor, v: Tensor, dt: float, chain: Chain) -> tuple[Tensor, Tensor]:
+def rk4_step(
+    t: float | Tensor, q: Tensor, v: Tensor, dt: float, chain: Chain
+) -> tuple[Tensor, Tensor]:
     """One classical Runge–Kutta step of (q̇, v̇) = (v, a(t, q, v))."""
     q, v, _ = rk4_stages(t, q, v, dt, chain)
     return q, v
 
 
+@functools.cache
+def compiled_rk4_step() -> Callable[..., tuple[Tensor, Tensor]]:
+    """:func:`rk4_step` under ``torch.compile``: the few dozen element-wise operations of a
+    step fuse into a few loops (about 5× faster on CPU for the 196-pendulum chain, after some
+    seconds of compilation per input shape). Call it with t as a 0-d tensor, so that one
+    compiled step serves every time."""
+    return torch.compile(rk4_step)
+
+
 def integrate(
-    q0: Tensor, v0: Tensor, chain: Chain, duration: float, num_steps: int, num_samples: int = 1
+    q0: Tensor,
+    v0: Tensor,
+    chain: Chain,
+    duration: float,
+    num_steps: int,
+    num_samples: int = 1,
+    compiled: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """Positions and velocities (B, S, N) at the S times ``duration · k / S``, k = 1 … S.
 
     ``num_steps`` fixed RK4 steps of ``dt = duration / num_steps``; ``num_steps`` must be a
-    multiple of ``num_samples``.
+    multiple of ``num_samples``. ``compiled``: each step runs :func:`compiled_rk4_step`.
     """
     if num_steps < 1 or num_samples < 1 or num_steps % num_samples:
         raise ValueError(
@@ -128,8 +149,10 @@ def integrate(
     every = num_steps // num_samples
     q, v = q0, v0
     positions, velocities = [], []
+    step_fn = compiled_rk4_step() if compiled else rk4_step
     for step in range(num_steps):
-        q, v = rk4_step(step * dt, q, v, dt, chain)
+        t = torch.tensor(step * dt, dtype=q.dtype, device=q.device) if compiled else step * dt
+        q, v = step_fn(t, q, v, dt, chain)
         if (step + 1) % every == 0:
             positions.append(q)
             velocities.append(v)

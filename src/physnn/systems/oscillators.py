@@ -38,6 +38,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from physnn.compiling import compile_unavailable
 from physnn.errors import IncompatibleError
 from physnn.physics import echo
 from physnn.physics.oscillators import KINDS, Chain, integrate
@@ -72,6 +73,7 @@ class OscillatorsConfig:
     max_drive: float = 1.0  # drive amplitudes F ∈ [−max_drive, max_drive]
     max_offset: float = 1.0  # initial-displacement offsets θ ∈ [−max_offset, max_offset]
     echo_kick: float = 0.01  # η: size ‖δp‖ of the error kick of the "echo" gradient procedure
+    compile: bool = False  # each RK4 step under torch.compile (≈ 5× faster on CPU; compiles first)
 
     def __post_init__(self) -> None:
         for name in ("num_oscillators", "num_steps", "num_samples"):
@@ -93,6 +95,8 @@ class OscillatorsConfig:
                 f"num_steps ({self.num_steps}) must be a multiple of num_samples "
                 f"({self.num_samples})"
             )
+        if self.compile and (reason := compile_unavailable()):
+            raise ValueError(f"compile=true needs a working torch.compile here: {reason}")
         needed = math.ceil(self.duration * self.max_frequency / MAX_PHASE_PER_STEP)
         if self.num_steps < needed:
             raise ValueError(
@@ -196,7 +200,7 @@ class OscillatorChain(System):
         q0 = self.initial_positions(x, controls["offset"], nuisance, noise)
         positions, _ = integrate(
             q0, torch.zeros_like(q0), self.chain(controls, nuisance), c.duration, c.num_steps,
-            c.num_samples,
+            c.num_samples, compiled=c.compile,
         )  # fmt: skip
         return positions.flatten(1)
 
