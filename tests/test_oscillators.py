@@ -150,10 +150,17 @@ def test_the_compiled_rk4_step_integrates_the_same_chain(gen):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-def test_compile_without_a_working_compiler_is_a_config_error(monkeypatch):
-    monkeypatch.setattr(oscillator_system, "compile_unavailable", lambda: "no C++ compiler")
+def test_compile_without_a_working_compiler_is_a_config_error(monkeypatch, gen):
+    monkeypatch.setattr(oscillator_system, "compile_unavailable", lambda kind="cpu": "no C++")
     with pytest.raises(ConfigError, match=r"compile=true needs a working torch\.compile here"):
         OscillatorChain.from_preset("default", compile=True)
+    # a device type the configuration did not probe (e.g. CUDA without Triton) is refused at
+    # the first pass with the same kind of sentence
+    monkeypatch.setattr(oscillator_system, "compile_unavailable", lambda kind="cpu": None)
+    system = OscillatorChain.from_preset("default", **TINY, compile=True)
+    monkeypatch.setattr(oscillator_system, "compile_unavailable", lambda kind="cpu": "no Triton")
+    with pytest.raises(ConfigError, match=r"torch\.compile on cpu: no Triton"):
+        system(torch.rand(2, 9), system.init_controls(gen), system.nominal_nuisance())
 
 
 def test_bad_configurations_raise_clear_errors():

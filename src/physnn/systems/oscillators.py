@@ -39,7 +39,7 @@ import torch
 from torch import Tensor
 
 from physnn.compiling import compile_unavailable
-from physnn.errors import IncompatibleError
+from physnn.errors import ConfigError, IncompatibleError
 from physnn.physics import echo
 from physnn.physics.oscillators import KINDS, Chain, integrate
 from physnn.systems import SYSTEMS
@@ -198,6 +198,10 @@ class OscillatorChain(System):
     ) -> Tensor:
         c = self.config
         q0 = self.initial_positions(x, controls["offset"], nuisance, noise)
+        if c.compile and (reason := compile_unavailable(q0.device.type)):
+            raise ConfigError(
+                f"compile=true needs a working torch.compile on {q0.device.type}: {reason}"
+            )
         positions, _ = integrate(
             q0, torch.zeros_like(q0), self.chain(controls, nuisance), c.duration, c.num_steps,
             c.num_samples, compiled=c.compile,
