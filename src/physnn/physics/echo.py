@@ -28,6 +28,8 @@ price of a third pass (the paper uses one echo and the forward pass as reference
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -39,7 +41,7 @@ Work = dict[str, Tensor]
 "drive" (B, N)."""
 
 
-def local_derivatives(t: float, q: Tensor, chain: Chain) -> Work:
+def local_derivatives(t: float | Tensor, q: Tensor, chain: Chain) -> Work:
     """∂H/∂J_i = (q_{i+1} − q_i)²/2 and ∂H/∂F_i = −q_i cos(Ω t + φ) at time t."""
     return {
         "coupling": (q[..., 1:] - q[..., :-1]).square() / 2,
@@ -47,7 +49,9 @@ def local_derivatives(t: float, q: Tensor, chain: Chain) -> Work:
     }
 
 
-def step(t: float, q: Tensor, v: Tensor, dt: float, chain: Chain) -> tuple[Tensor, Tensor, Work]:
+def step(
+    t: float | Tensor, q: Tensor, v: Tensor, dt: float, chain: Chain
+) -> tuple[Tensor, Tensor, Work]:
     """One RK4 step of (q, v) (:func:`physics.oscillators.rk4_stages`, the device's arithmetic)
     and of the integrals A_θ = ∫ ∂H/∂θ dt, advanced as extra state variables with the same
     stages."""
@@ -55,6 +59,13 @@ def step(t: float, q: Tensor, v: Tensor, dt: float, chain: Chain) -> tuple[Tenso
     s1, s2, s3, s4 = (local_derivatives(time, position, chain) for time, position in stages)
     work = {name: dt / 6 * (s1[name] + 2 * s2[name] + 2 * s3[name] + s4[name]) for name in s1}
     return q, v, work
+
+
+@functools.cache
+def compiled_step() -> Callable[..., tuple[Tensor, Tensor, Work]]:
+    """:func:`step` under ``torch.compile`` (as :func:`physics.oscillators.compiled_rk4_step`;
+    t as a 0-d tensor)."""
+    return torch.compile(step)
 
 
 def evolve(
@@ -65,20 +76,23 @@ def evolve(
     num_steps: int,
     every: int,
     kicks: dict[int, Tensor] | None = None,
+    compiled: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor, Work]:
     """Evolve for ``duration`` in ``num_steps`` RK4 steps, adding ``kicks[j]`` to the velocities
     after j steps. Returns the final (q, v), the positions (B, S, N) after every ``every`` steps
-    and the integrals ∫₀ᵀ ∂H/∂θ dt."""
+    and the integrals ∫₀ᵀ ∂H/∂θ dt. ``compiled``: each step runs :func:`compiled_step`."""
     kicks = kicks or {}
     dt = duration / num_steps
     work = {
         name: torch.zeros_like(value) for name, value in local_derivatives(0.0, q, chain).items()
     }
     positions = []
+    step_fn = compiled_step() if compiled else step
     for j in range(num_steps):
         if j in kicks:
             v = v + kicks[j]
-        q, v, increment = step(j * dt, q, v, dt, chain)
+        t = torch.tensor(j * dt, dtype=q.dtype, device=q.device) if compiled else j * dt
+        q, v, increment = step_fn(t, q, v, dt, chain)
         work = {name: work[name] + increment[name] for name in work}
         if (j + 1) % every == 0:
             positions.append(q)
@@ -101,6 +115,7 @@ def echo(
     duration: float,
     num_steps: int,
     kicks: Tensor,
+    compiled: bool = False,
 ) -> tuple[Tensor, Tensor, Work]:
     """Time-reverse the state at T, evolve for T under the reversed protocol and reverse again.
 
@@ -112,7 +127,6 @@ def echo(
     samples = kicks.shape[-2]
     every = num_steps // samples
     injected = {num_steps - (k + 1) * every: -kicks[..., k, :] for k in range(samples)}
-    q, v, _, work = evolve(
-        q_end, -v_end, reversed_protocol(chain, duration), duration, num_steps, every, injected
-    )
+    reverse = reversed_protocol(chain, duration)
+    q, v, _, work = evolve(q_end, -v_end, reverse, duration, num_steps, every, injected, compiled)
     return q, -v, work

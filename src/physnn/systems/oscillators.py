@@ -193,15 +193,19 @@ class OscillatorChain(System):
             kind=c.kind,
         )
 
+    def _check_compile(self, device: torch.device) -> None:
+        """With ``compile``: refuse, in a sentence, a device type torch.compile fails on (the
+        configuration probed the CPU; e.g. CUDA without Triton)."""
+        if self.config.compile and (reason := compile_unavailable(device.type)):
+            kind = device.type
+            raise ConfigError(f"compile=true needs a working torch.compile on {kind}: {reason}")
+
     def forward(
         self, x: Tensor, controls: Controls, nuisance: Nuisance, noise: NoiseSource | None = None
     ) -> Tensor:
         c = self.config
         q0 = self.initial_positions(x, controls["offset"], nuisance, noise)
-        if c.compile and (reason := compile_unavailable(q0.device.type)):
-            raise ConfigError(
-                f"compile=true needs a working torch.compile on {q0.device.type}: {reason}"
-            )
+        self._check_compile(q0.device)
         positions, _ = integrate(
             q0, torch.zeros_like(q0), self.chain(controls, nuisance), c.duration, c.num_steps,
             c.num_samples, compiled=c.compile,
@@ -249,16 +253,18 @@ class OscillatorChain(System):
         exact = {name: value.to(torch.float64) for name, value in controls.items()}
         chain = self.chain(exact, nuisance)
         q0 = self.initial_positions(x, exact["offset"], nuisance, noise)
+        self._check_compile(q0.device)
         every = c.num_steps // c.num_samples
         q_end, v_end, positions, _ = echo.evolve(
-            q0, torch.zeros_like(q0), chain, c.duration, c.num_steps, every
+            q0, torch.zeros_like(q0), chain, c.duration, c.num_steps, every, compiled=c.compile
         )
         g = output_gradient.to(q0).reshape(positions.shape)
         norm = g.flatten(1).norm(dim=1)
         epsilon = torch.where(norm > 0, c.echo_kick / norm, torch.zeros_like(norm))
         kicks = -epsilon[:, None, None] * g
-        _, p_plus, work_plus = echo.echo(q_end, v_end, chain, c.duration, c.num_steps, kicks)
-        _, p_minus, work_minus = echo.echo(q_end, v_end, chain, c.duration, c.num_steps, -kicks)
+        args = (q_end, v_end, chain, c.duration, c.num_steps)
+        _, p_plus, work_plus = echo.echo(*args, kicks, compiled=c.compile)
+        _, p_minus, work_minus = echo.echo(*args, -kicks, compiled=c.compile)
         weight = (-norm / (2 * c.echo_kick))[:, None]  # −1 / (2 ε_b)
         grads = {
             "offset": weight * (p_plus - p_minus),
