@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from physnn.compiling import error_reason
 from physnn.errors import ConfigError
 from physnn.perf import cases, peers, timing
 from physnn.threads import intra_op_threads
@@ -56,8 +57,7 @@ def compiled_contender(
     try:
         timing.run_once(compiled, device, backward)
     except Exception as err:  # no C++ compiler, an unsupported op: a note, not a failure
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        return None, f"torch.compile unavailable here ({reason}); compiled pass skipped"
+        return None, f"torch.compile unavailable here ({error_reason(err)}); compiled pass skipped"
     return compiled, f"torch.compile: first call (compilation) {time.perf_counter() - start:.1f} s"
 
 

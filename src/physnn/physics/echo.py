@@ -28,12 +28,11 @@ price of a third pass (the paper uses one echo and the forward pass as reference
 from __future__ import annotations
 
 import dataclasses
-import functools
-from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
+from physnn.compiling import time_stepper
 from physnn.physics.oscillators import Chain, drive_waveform, rk4_stages
 
 Work = dict[str, Tensor]
@@ -61,13 +60,6 @@ def step(
     return q, v, work
 
 
-@functools.cache
-def compiled_step() -> Callable[..., tuple[Tensor, Tensor, Work]]:
-    """:func:`step` under ``torch.compile`` (as :func:`physics.oscillators.compiled_rk4_step`;
-    t as a 0-d tensor)."""
-    return torch.compile(step)
-
-
 def evolve(
     q: Tensor,
     v: Tensor,
@@ -80,19 +72,19 @@ def evolve(
 ) -> tuple[Tensor, Tensor, Tensor, Work]:
     """Evolve for ``duration`` in ``num_steps`` RK4 steps, adding ``kicks[j]`` to the velocities
     after j steps. Returns the final (q, v), the positions (B, S, N) after every ``every`` steps
-    and the integrals ∫₀ᵀ ∂H/∂θ dt. ``compiled``: each step runs :func:`compiled_step`."""
+    and the integrals ∫₀ᵀ ∂H/∂θ dt. ``compiled``: each step runs under ``torch.compile``
+    (:func:`physnn.compiling.time_stepper`)."""
     kicks = kicks or {}
     dt = duration / num_steps
     work = {
         name: torch.zeros_like(value) for name, value in local_derivatives(0.0, q, chain).items()
     }
     positions = []
-    step_fn = compiled_step() if compiled else step
+    step_fn = time_stepper(step, compiled)
     for j in range(num_steps):
         if j in kicks:
             v = v + kicks[j]
-        t = torch.tensor(j * dt, dtype=q.dtype, device=q.device) if compiled else j * dt
-        q, v, increment = step_fn(t, q, v, dt, chain)
+        q, v, increment = step_fn(j * dt, q, v, dt, chain)
         work = {name: work[name] + increment[name] for name in work}
         if (j + 1) % every == 0:
             positions.append(q)

@@ -25,14 +25,14 @@ mechanical (driven multimode plate) PNN of the same paper.
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from physnn.compiling import time_stepper
 
 KINDS = ("duffing", "pendulum")
 
@@ -118,15 +118,6 @@ def rk4_step(
     return q, v
 
 
-@functools.cache
-def compiled_rk4_step() -> Callable[..., tuple[Tensor, Tensor]]:
-    """:func:`rk4_step` under ``torch.compile``: the few dozen element-wise operations of a
-    step fuse into a few loops (about 5× faster on CPU for the 196-pendulum chain, after some
-    seconds of compilation per input shape). Call it with t as a 0-d tensor, so that one
-    compiled step serves every time."""
-    return torch.compile(rk4_step)
-
-
 def integrate(
     q0: Tensor,
     v0: Tensor,
@@ -139,7 +130,8 @@ def integrate(
     """Positions and velocities (B, S, N) at the S times ``duration · k / S``, k = 1 … S.
 
     ``num_steps`` fixed RK4 steps of ``dt = duration / num_steps``; ``num_steps`` must be a
-    multiple of ``num_samples``. ``compiled``: each step runs :func:`compiled_rk4_step`.
+    multiple of ``num_samples``. ``compiled``: each step runs under ``torch.compile``
+    (:func:`physnn.compiling.time_stepper`).
     """
     if num_steps < 1 or num_samples < 1 or num_steps % num_samples:
         raise ValueError(
@@ -149,10 +141,9 @@ def integrate(
     every = num_steps // num_samples
     q, v = q0, v0
     positions, velocities = [], []
-    step_fn = compiled_rk4_step() if compiled else rk4_step
+    step_fn = time_stepper(rk4_step, compiled)
     for step in range(num_steps):
-        t = torch.tensor(step * dt, dtype=q.dtype, device=q.device) if compiled else step * dt
-        q, v = step_fn(t, q, v, dt, chain)
+        q, v = step_fn(step * dt, q, v, dt, chain)
         if (step + 1) % every == 0:
             positions.append(q)
             velocities.append(v)
