@@ -2,18 +2,81 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping, ValuesView
 from pathlib import Path
 
 import pytest
 import torch
 
 from physnn.systems.diffractive import DiffractiveNetwork
-from physnn.threads import intra_op_threads
+from physnn.threads import THREADS_ENV, intra_op_threads
 from physnn.train import train
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 TINY = {"grid": 16, "num_layers": 2, "input_size": 8, "num_classes": 4, "detector_size": 2}
+
+# The rule: pytest.approx compares plain numbers only, never a torch.Tensor (on either side of
+# the ==, alone or inside a list, tuple or dict). Compare float(t) or t.item() with
+# pytest.approx, or tensors with torch.testing.assert_close. How approx treats a tensor depends
+# on the pytest release (9.2 fails on 0-d tensors that 9.0 accepted), so the guard below makes
+# every release refuse one with the same clear TypeError instead of letting a new pytest break
+# the suite unseen.
+PYTEST_APPROX = pytest.approx
+"""pytest's own approx, which the guard wraps."""
+
+
+def _refuse_tensors(value: object, side: str) -> None:
+    """Raise a TypeError if ``value`` is a tensor or a list, tuple or dict holding one."""
+    __tracebackhide__ = True  # report the test's line, not this one
+    if isinstance(value, torch.Tensor):
+        raise TypeError(
+            f"pytest.approx got a tensor as its {side} value; compare float(t) or t.item() "
+            "with pytest.approx, or tensors with torch.testing.assert_close"
+        )
+    items = value.values() if isinstance(value, Mapping) else value
+    if isinstance(items, list | tuple | ValuesView):
+        for item in items:
+            _refuse_tensors(item, side)
+
+
+@functools.cache
+def _tensor_refusing(approx_class: type) -> type:
+    """A subclass of the class ``pytest.approx`` returned whose == refuses a tensor (so
+    pytest's own failure explanation, which checks the class, still applies)."""
+
+    class TensorRefusing(approx_class):
+        __hash__ = None
+
+        def __eq__(self, actual: object) -> bool:
+            __tracebackhide__ = True
+            _refuse_tensors(actual, "compared")
+            return super().__eq__(actual)
+
+    return TensorRefusing
+
+
+@functools.wraps(PYTEST_APPROX)
+def _approx_refusing_tensors(expected: object, *args, **kwargs) -> object:
+    __tracebackhide__ = True
+    _refuse_tensors(expected, "expected")
+    approx = PYTEST_APPROX(expected, *args, **kwargs)
+    approx.__class__ = _tensor_refusing(type(approx))  # the same object, now refusing too
+    return approx
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Install the tensor guard on pytest.approx for this session (undone when it ends); at
+    configure time, so that even ``from pytest import approx`` in a test module gets it.
+
+    Every run trains with one intra-op thread (``$PHYSNN_THREADS``, also for the command lines
+    the tests start): the tests' problems are tiny, and a thread count chosen from the machine's
+    load would make two runs of the same configuration differ in their last bits."""
+    patch = pytest.MonkeyPatch()
+    patch.setattr(pytest, "approx", _approx_refusing_tensors)
+    patch.setenv(THREADS_ENV, "1")
+    config.add_cleanup(patch.undo)
 
 
 @pytest.fixture(autouse=True)
@@ -81,9 +144,12 @@ TINY_SYSTEM_OPTIONS: dict[str, dict] = {
 """Per system: options of its default preset that make it tiny (every system needs one)."""
 
 
-def crash_at_estimate(monkeypatch, method_cls, config, out, step: int, **train_options) -> None:
+def crash_at_estimate(
+    monkeypatch, method_cls, config, out, step: int, **train_options
+) -> KeyboardInterrupt:
     """Train ``config`` into ``out`` and kill it (KeyboardInterrupt) at the ``step``-th call of
-    ``method_cls.estimate``, as a crash or a Ctrl-C would; the run is left to be resumed."""
+    ``method_cls.estimate``, as a crash or a Ctrl-C would; the run is left to be resumed.
+    Returns what ``train`` raised."""
     original = method_cls.estimate
     calls = 0
 
@@ -95,9 +161,10 @@ def crash_at_estimate(monkeypatch, method_cls, config, out, step: int, **train_o
         return original(self, *args)
 
     monkeypatch.setattr(method_cls, "estimate", crash)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt) as crashed:
         train(config, out, progress=False, **train_options)
     monkeypatch.setattr(method_cls, "estimate", original)
+    return crashed.value
 
 
 def without_timings(result: dict) -> dict:

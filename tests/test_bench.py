@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import socket
 import textwrap
 
@@ -47,7 +48,9 @@ def tiny_suite(tmp_path):
 def test_shipped_suites_load():
     assert {"quick", "standard", "reproduce"} <= set(shipped_suites())
     quick = load_suite("quick")
-    assert len(quick.runs) == 4 * 4 * 3 + 3 * 5
+    assert len(quick.runs) == 4 * 4 * 3 + 3 * 5 * 3  # the robustness curve has 3 seeds too
+    sweep_seeds = {run.config.seed for run in load_suite("robustness").runs}
+    assert sweep_seeds == {0, 1, 2}  # seeds, so that the report's bands are real
     reproduce = load_suite("reproduce")
     assert all("reproduce" in run.meta for run in reproduce.runs)
 
@@ -113,7 +116,9 @@ def test_incompatible_pair_in_a_suite_fails_before_any_run(tmp_path, energy_meth
         load_suite(path)
     message = str(err.value)
     assert str(path) in message and "entry 'ep'" in message
-    assert "'needs-energy' needs energy based; 'diffractive' is not energy-based" in message
+    assert (
+        "'needs-energy' needs an energy-based system; 'diffractive' is not energy-based" in message
+    )
     assert "physnn list matrix" in message  # the fix
     # "all" means every compatible method, so the same method is silently left out there
     path.write_text("[[entry]]\nmethods = ['all']\n")
@@ -179,11 +184,22 @@ def test_bench_and_report_commands(tmp_path, capsys):
     assert "6 done, 0 failed" in out
     html = (report / "index.html").read_text()
     assert "data:image/png;base64," in html and "pat" in html
-    assert "lateral" in (report / "report.md").read_text()
+    markdown = (report / "report.md").read_text()
+    assert "lateral" in markdown
+    for field in ("Python", "torch", "CPU", "logical CPUs", "torch threads per run"):
+        assert re.search(rf"\| {field} \| [^|]+ \| recorded by 6 of 6 runs \|", markdown)
     csv_path = tmp_path / "runs.csv"
     assert main(["report", "--store", str(store), "--report-dir", str(report),
                  "--export", str(csv_path)]) == 0  # fmt: skip
     assert len(csv_path.read_text().splitlines()) == 7
+    jsonl_path, again = tmp_path / "runs.jsonl", tmp_path / "again"
+    assert main(["report", "--store", str(store), "--report-dir", str(report),
+                 "--export", str(jsonl_path)]) == 0  # fmt: skip
+    assert main(["report", "--store", str(jsonl_path), "--report-dir", str(again)]) == 0
+    tables = [
+        (folder / "report.md").read_text().split("## Results")[1] for folder in (report, again)
+    ]
+    assert tables[0].split("## Reproducibility")[0] == tables[1].split("## Reproducibility")[0]
     assert main(["report", "--store", str(tmp_path / "none.db")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main(["bench", str(tmp_path / "missing.toml")]) == 2

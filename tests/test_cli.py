@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import subprocess
+import sys
+from dataclasses import fields
+from importlib.metadata import EntryPoint
 
 import pytest
 
-from physnn.cli import main
+from physnn.catalogue import PATH, WRITE_COMMAND, catalogue, generate, render
+from physnn.cli import build_parser, main, resolve_config
+from physnn.data import registry
+from physnn.errors import PhysnnError
+from physnn.train.config import TrainConfig
+
+ALL_FIELDS = {f.name for f in fields(TrainConfig)}
 
 TINY_FLAGS = [
     "--limit-train", "64", "--epochs", "1", "--batch-size", "16",
@@ -24,12 +35,141 @@ def test_list_json_has_the_contract_shape(capsys):
     assert {"digits", "mnist", "fashion-mnist"} <= {d["name"] for d in info["datasets"]}
 
 
-def test_list_text_shows_the_matrix(capsys):
-    assert main(["list"]) == 0
+def test_list_verbose_shows_the_detail_and_the_matrix(capsys):
+    assert main(["list", "--verbose"]) == 0
     out = capsys.readouterr().out
     assert "compatibility" in out and "diffractive" in out
     assert "controls (default preset): phase 3×32×32 in [0, 6.28319) rad" in out
     assert "non-idealities: lateral, axial" in out
+    assert "presets: default, legallo2023; learning rate 0.005" in out  # crossbar's own rate
+    assert "gap knobs of diffractive (-G KEY=VALUE):" in out
+
+
+def test_list_is_one_line_per_name_without_the_matrix(capsys):
+    assert main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    info = catalogue()
+    names = [x["name"] for key in ("systems", "methods", "datasets", "suites") for x in info[key]]
+    firsts = [line.split()[0] for line in lines if line.startswith("  ")]
+    assert firsts == names  # every name once, in order, and nothing else indented
+    assert len(lines) < 80 and not any("compatibility" in line for line in lines)
+    assert "reality-gap levels: none, mild, moderate, severe" in "\n".join(lines)
+
+
+def test_the_shipped_catalogue_is_what_the_registries_give():
+    """The static catalogue (read by `physnn list` and the name checks) must not drift."""
+    shipped = json.loads(PATH.read_text(encoding="utf-8"))
+    live = json.loads(render(generate()))
+    stale = sorted(k for k in shipped.keys() | live.keys() if shipped.get(k) != live.get(k))
+    assert not stale, (
+        f"src/physnn/catalogue.json is out of date ({', '.join(stale)} differ from the live "
+        f"registries): run `{WRITE_COMMAND}` and commit the file"
+    )
+
+
+def test_learning_rate_comes_from_the_catalogue_as_from_the_system():
+    from physnn.systems import SYSTEMS
+    from physnn.train.config import TrainConfig
+
+    for name, cls in SYSTEMS.items():
+        assert TrainConfig(system=name).lr == cls.learning_rate
+    assert TrainConfig(system="crossbar", model="mlp:16").lr == 1e-3
+    assert TrainConfig(system="crossbar", lr=0.3).lr == 0.3
+
+
+# Runs the CLI in a fresh interpreter and fails if torch got imported on the way.
+WITHOUT_TORCH = """
+import sys
+from physnn.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exit:
+    code = exit.code
+assert "torch" not in sys.modules, "the command imported torch"
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (["--help"], 0),
+        (["train", "--help"], 0),
+        (["gradcheck", "--help"], 0),
+        (["bench", "--help"], 0),
+        (["perf", "--help"], 0),
+        (["list"], 0),
+        (["list", "--verbose"], 0),
+        (["list", "--json"], 0),
+        (["list", "matrix"], 0),
+        (["train", "--bogus"], 2),
+        (["train", "--system", "bogus"], 2),
+        (["train", "--method", "bogus"], 2),
+        (["train", "--dataset", "bogus"], 2),
+        (["train", "--gap", "bogus"], 2),
+        (["train", "--preset", "bogus"], 2),
+        (["train", "--method", "ep", "--system", "diffractive"], 2),
+        (["gradcheck", "--system", "bogus"], 2),
+    ],
+)
+def test_help_list_and_refusals_import_no_torch(argv, code, tmp_path):
+    run = subprocess.run(
+        [sys.executable, "-c", WITHOUT_TORCH, *argv],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert run.returncode == code, run.stderr
+    if code == 2:  # one sentence, no traceback
+        assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--system", "bogus"], "unknown system 'bogus'; choose one of: crossbar, diffractive"),
+        (["--method", "bogus"], "unknown method 'bogus'; choose one of: adjoint, anneal"),
+        (["--dataset", "bogus"], "unknown dataset 'bogus'; choose one of: digits, mnist"),
+        (["--gap", "bogus"], "unknown gap level 'bogus'; choose one of: none, mild"),
+        (["--preset", "bogus"], "unknown preset 'bogus' for system 'diffractive'; choose: default"),
+        (["--method", "ep"], "method 'ep' needs"),
+    ],
+)
+def test_the_catalogue_refuses_as_the_live_registries_do(argv, message):
+    """The quick check (static catalogue) and the deep one (live code) say the same sentence."""
+    from physnn.train.setup import validate_names
+
+    args = build_parser().parse_args(["train", *argv])
+    with pytest.raises(PhysnnError) as quick:
+        resolve_config(args)
+    config = TrainConfig.from_dict({k: v for k, v in vars(args).items() if k in ALL_FIELDS and v})
+    with pytest.raises(PhysnnError) as deep:
+        validate_names(config)
+    assert message in str(quick.value)
+    assert str(quick.value) == str(deep.value) and type(quick.value) is type(deep.value)
+
+
+def test_a_dataset_of_another_package_is_listed_and_accepted(monkeypatch, capsys):
+    entry = EntryPoint(name="toy-data", value="toypkg.data:load", group="physnn.datasets")
+    monkeypatch.setattr(registry, "external_datasets", lambda: {"toy-data": entry})
+    assert main(["list", "datasets"]) == 0
+    assert "toy-data       from package toypkg (toypkg.data:load)" in capsys.readouterr().out
+    config, _ = resolve_config(build_parser().parse_args(["train", "--dataset", "toy-data"]))
+    assert config.dataset == "toy-data"
+
+
+def test_every_help_shows_the_defaults():
+    """Each option that takes a value says its default (switches and repeatables need none)."""
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for command, parser in sub.choices.items():
+        formatter = parser._get_formatter()
+        for action in parser._actions:
+            if action.nargs == 0 or action.required or isinstance(action, argparse._AppendAction):
+                continue
+            text = formatter._expand_help(action) if action.help else ""
+            assert "default" in text, f"physnn {command} --help: {action.option_strings} {text!r}"
+    assert "(default: 15)" in sub.choices["train"].format_help()  # TrainConfig().epochs
 
 
 def test_list_one_section(capsys):
@@ -126,3 +266,12 @@ def test_gradcheck_json(capsys):
     assert main(argv) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["cosine"] > 0.9999
+
+
+def test_perf_help_names_every_case():
+    """The case names are spelled out in the help (importing them would import torch)."""
+    from physnn.perf.cases import CASES
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    text = " ".join(sub.choices["perf"].format_help().split())
+    assert all(case in text for case in CASES)

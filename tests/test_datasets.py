@@ -89,6 +89,7 @@ def test_vowel_table_is_verified(tmp_path):
     (tmp_path / "vowdata.dat").write_text("m01ae 323 174 663 2012 2659 3691\n")
     with pytest.raises(DatasetError, match=r"checksum mismatch.*vowdata\.dat"):
         load_dataset("vowels", data_dir=tmp_path, download=False)
+    (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match=r"not found.*get vowdata\.dat"):
         load_dataset("vowels", data_dir=tmp_path / "empty", download=False)
 

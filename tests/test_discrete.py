@@ -186,7 +186,7 @@ def test_bad_options_are_config_errors(method, options, match):
 
 
 def test_a_model_without_physics_is_refused():
-    with pytest.raises(ConfigError, match="has none; use --model"):
+    with pytest.raises(ConfigError, match="has none; use model pnn"):
         build_experiment(TrainConfig(method="anneal", model="mlp:8", **TINY_RUN))
 
 

@@ -163,5 +163,5 @@ def test_a_model_whose_physical_block_is_not_first_is_refused():
     )  # fmt: skip
     exp = build_experiment(config)
     x, y = exp.dataset.x_train[:16], exp.dataset.y_train[:16]
-    with pytest.raises(ConfigError, match="--model pnn"):
+    with pytest.raises(ConfigError, match="model='pnn'"):
         exp.estimator.estimate(exp.model, x, y, F.cross_entropy)

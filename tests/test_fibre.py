@@ -111,9 +111,10 @@ def test_modal_walk_off_delays_the_pulse():
 def test_grin_overlap_tensor_matches_direct_integration():
     orders = ss.grin_mode_orders(3)
     eta = ss.grin_overlap_tensor(orders)
-    assert eta[0, 0, 0, 0] == pytest.approx(1.0, abs=1e-12)
-    assert eta[1, 1, 1, 1] == pytest.approx(0.75, abs=1e-12)  # ∫h₁⁴ / ∫h₀⁴ = 3/4
-    assert eta[0, 1, 0, 1] == pytest.approx(0.5, abs=1e-12)  # cross-phase overlap of HG00, HG10
+    assert float(eta[0, 0, 0, 0]) == pytest.approx(1.0, abs=1e-12)
+    assert float(eta[1, 1, 1, 1]) == pytest.approx(0.75, abs=1e-12)  # ∫h₁⁴ / ∫h₀⁴ = 3/4
+    # the cross-phase overlap of HG00 and HG10
+    assert float(eta[0, 1, 0, 1]) == pytest.approx(0.5, abs=1e-12)
     xi = torch.linspace(-10, 10, 4001, dtype=F64)
     h = ss.hermite_functions(2, xi)
     one_d = torch.einsum("ix,jx,kx,lx->ijkl", h, h, h, h) * (xi[1] - xi[0])  # Riemann sum

@@ -164,7 +164,7 @@ def test_a_step_is_the_device_gradient_without_a_twin(system, method, options, p
 
 @pytest.mark.parametrize("model", ["hybrid:8", "stack:2"])
 def test_in_situ_methods_refuse_models_whose_first_block_is_not_the_only_physical_one(model):
-    with pytest.raises(ConfigError, match="--model pnn"):
+    with pytest.raises(ConfigError, match="model='pnn'"):
         build_experiment(TrainConfig(**{**TINY_RUN, "method": "adjoint", "model": model}))
 
 

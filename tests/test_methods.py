@@ -95,7 +95,9 @@ def test_incompatible_pair_fails_with_a_sentence():
             raise AssertionError
 
     reason = incompatibility(NeedsEnergy, "diffractive", Capabilities(differentiable=True))
-    assert reason == "method 'ep-test' needs energy based; 'diffractive' is not energy-based"
+    assert reason == (
+        "method 'ep-test' needs an energy-based system; 'diffractive' is not energy-based"
+    )
     assert incompatibility(METHODS["pat"], "x", Capabilities(differentiable=False))
     with pytest.raises(ConfigError, match="unknown method"):
         check_compatible("spsa-typo", "diffractive")

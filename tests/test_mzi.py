@@ -115,11 +115,12 @@ def test_thermal_crosstalk_leaks_to_neighbours_in_the_same_column_only():
 def test_activations_closed_form():
     z = torch.tensor([1e-4 + 0j, 0.5 + 0j], dtype=torch.complex128)
     eo = mesh.electro_optic_activation(z, gain=math.pi, bias=0.0, tap=0.1, mean_power=0.25)
-    assert eo[0] == pytest.approx(1j * math.sqrt(0.9) * 1e-4, rel=1e-6)  # linear at low power
-    assert abs(eo[1]) == pytest.approx(0.0, abs=1e-12)  # Δφ = π: the interferometer is dark
+    # linear at low power
+    assert eo[0].item() == pytest.approx(1j * math.sqrt(0.9) * 1e-4, rel=1e-6)
+    assert abs(eo[1].item()) == pytest.approx(0.0, abs=1e-12)  # Δφ = π: the interferometer is dark
     sa = mesh.saturable_absorber(z, depth=2.0, saturation=1.0, mean_power=0.25)
-    assert abs(sa[0]) == pytest.approx(1e-4 * math.exp(-1.0), rel=1e-6)
-    assert abs(sa[1]) == pytest.approx(0.5 * math.exp(-1.0 / 2), rel=1e-9)
+    assert abs(sa[0].item()) == pytest.approx(1e-4 * math.exp(-1.0), rel=1e-6)
+    assert abs(sa[1].item()) == pytest.approx(0.5 * math.exp(-1.0 / 2), rel=1e-9)
 
 
 def _double_controls(system, gen):

@@ -79,7 +79,7 @@ def test_single_driven_damped_oscillator_reaches_the_analytic_steady_state():
     q, _ = integrate(q0, q0, chain, duration=60.0, num_steps=3000, num_samples=1500)
     late = q[0, 1000:, 0]  # the last 20 time units, after the transient exp(−γ t / 2) died out
     expected = force / ((1 - omega**2) ** 2 + (gamma * omega) ** 2) ** 0.5
-    assert late.abs().max() == pytest.approx(expected, rel=2e-3)
+    assert float(late.abs().max()) == pytest.approx(expected, rel=2e-3)
     assert q[0, :, 1].abs().max() == 0.0  # the uncoupled neighbour stays at rest
 
 

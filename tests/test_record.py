@@ -84,7 +84,7 @@ def test_a_replay_reproduces_the_recorded_run(recorded, tmp_path, capsys):
         assert replayed[key] == original[key]
     ours, theirs = final_controls(tmp_path / "replay"), final_controls(recorded)
     assert ours and all(torch.equal(ours[k], theirs[k]) for k in theirs)
-    with pytest.raises(ConfigError, match="pass --overwrite to replay into it again"):
+    with pytest.raises(ConfigError, match="pass overwrite=True to replay into it again"):
         replay(recorded, tmp_path / "replay")
 
     assert main(["replay", str(recorded), "--out", str(tmp_path / "cli"), "--no-progress"]) == 0

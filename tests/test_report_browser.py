@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -49,3 +50,33 @@ def test_report_renders_in_headless_chromium(tmp_path):
     ink = (pixels.mean(axis=-1) < 0.9).mean()  # fraction of non-white pixels
     assert 0.02 < ink < 0.9, f"the page looks blank or broken ({ink:.3f} of pixels inked)"
     assert np.unique(pixels.reshape(-1, 3), axis=0).shape[0] > 50  # text and plots, not a flat fill
+
+
+# Counts the number cells whose text breaks over more than one line, into <body data-wrapped>.
+COUNT_WRAPPED = """<script>addEventListener("load", () => {
+  const wrapped = [...document.querySelectorAll("td.num")].filter(td => {
+    const range = document.createRange();
+    range.selectNodeContents(td);
+    return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size > 1;
+  });
+  document.body.dataset.wrapped = wrapped.length;
+});</script>"""
+
+
+def _wrapped_cells(tmp_path, page: str) -> int:
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.replace("</body>", COUNT_WRAPPED + "</body>"), encoding="utf-8")
+    dom = _chromium(tmp_path, "--window-size=700,1000", "--dump-dom", probe.resolve().as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    found = re.search(r'data-wrapped="(\d+)"', dom.stdout)
+    assert found, dom.stdout[:500]
+    return int(found[1])
+
+
+def test_number_cells_never_wrap_even_in_a_narrow_window(tmp_path):
+    paths = write_report(example_records(), tmp_path / "report")
+    page = paths["html"].read_text(encoding="utf-8")
+    assert page.count('<td class="num">') > 20
+    assert _wrapped_cells(tmp_path, page) == 0
+    # the probe sees wrapping where the page allows it: without the rule, cells do wrap
+    assert _wrapped_cells(tmp_path, page.replace("td.num{white-space:nowrap}", "")) > 0

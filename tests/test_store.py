@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import multiprocessing
 import sqlite3
@@ -190,8 +191,29 @@ def test_csv_export(store: ResultStore, tmp_path: Path) -> None:
 
 
 def test_export_rejects_unknown_extension(store: ResultStore, tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match=r"\.csv or \.parquet"):
+    with pytest.raises(StoreError, match=r"\.csv, \.parquet or \.jsonl"):
         store.export(tmp_path / "runs.xlsx")
+
+
+def test_jsonl_export_reads_back_every_field_but_the_worker(
+    store: ResultStore, tmp_path: Path
+) -> None:
+    store.add("k1", "s", "entry-1", CONFIG, {"sweep": {"seed": 0}})
+    store.add("k2", "s", "entry-2", {**CONFIG, "seed": 1}, {})
+    store.add("k3", "other", "entry-1", CONFIG, {"gradcheck": True})
+    store.claim("k1", "host:1")
+    store.finish("k1", RESULT)
+    out = store.export(tmp_path / "runs.jsonl", suite="s")
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["key"] for line in lines] == ["k1", "k2"]
+    assert all("worker" not in json.loads(line) for line in lines)  # a host name: not shipped
+    back = store_module.read_jsonl(out)
+    expected = [dataclasses.replace(r, worker=None) for r in store.records("s")]
+    assert back == expected and back[0].result == RESULT
+    assert store_module.read_jsonl(out, suite="other") == []
+    out.write_text("{not json\n", encoding="utf-8")
+    with pytest.raises(StoreError, match=r"Cannot read .* as a physnn \.jsonl export"):
+        store_module.read_jsonl(out)
 
 
 def test_parquet_export(store: ResultStore, tmp_path: Path) -> None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import pytest
 import torch
 
 from conftest import TINY_RUN, crash_at_estimate, without_timings
-from physnn.errors import ConfigError
+from physnn.errors import ConfigError, TrainingInterrupted
 from physnn.methods.insilico import NoiseAware
 from physnn.methods.pat import PhysicsAwareTraining
+from physnn.threads import THREADS_ENV, choose_threads
 from physnn.train import TrainConfig, train
 from physnn.train.transforms import default_transforms, limit_step, project_to_bounds
 
@@ -50,7 +53,7 @@ def test_resume_after_a_crash_mid_epoch_gives_the_same_result(tmp_path, monkeypa
     assert not (tmp_path / "run" / "result.json").exists()
     assert (tmp_path / "run" / "checkpoint.pt").exists()
 
-    with pytest.raises(ConfigError, match="--resume"):
+    with pytest.raises(ConfigError, match="resume=True"):
         train(config, tmp_path / "run", progress=False)
     other = TrainConfig(method="pat", gap="moderate", **{**TINY_RUN, "epochs": 3, "seed": 5})
     with pytest.raises(ConfigError, match="seed"):
@@ -135,3 +138,90 @@ def test_resume_accepts_checkpoints_from_before_a_new_option(tmp_path):
     with pytest.raises(ConfigError, match="epochs differ"):
         train(TrainConfig(method="insilico", gap="none", **{**TINY_RUN, "epochs": 3}), tmp_path,
               resume=True, progress=False)  # fmt: skip
+
+
+def test_resume_with_nothing_to_resume_is_an_error_and_creates_nothing(tmp_path):
+    config = TrainConfig(method="insilico", gap="none", **TINY_RUN)
+    with pytest.raises(ConfigError, match=r"nothing to resume in .*without resume=True"):
+        train(config, tmp_path / "typo", resume=True, progress=False)
+    assert not (tmp_path / "typo").exists()
+    started = train(config, tmp_path / "typo", resume="if-possible", progress=False)
+    assert train(config, tmp_path / "typo", resume="if-possible", progress=False) == started
+    with pytest.raises(ConfigError, match="resume must be"):
+        train(config, tmp_path / "other", resume="yes", progress=False)
+
+
+@pytest.mark.parametrize(
+    ("step", "saved"),
+    [(2, "nothing of this run is saved"), (6, "after 1 of 2 epochs: continue with resume=True")],
+)
+def test_an_interruption_says_what_the_folder_holds(tmp_path, monkeypatch, step, saved):
+    config = TrainConfig(method="pat", gap="moderate", **TINY_RUN)
+    interrupted = crash_at_estimate(monkeypatch, PhysicsAwareTraining, config, tmp_path, step)
+    assert isinstance(interrupted, TrainingInterrupted)
+    assert saved in str(interrupted)
+    assert ("--resume" in interrupted.for_cli()) == (step == 6)
+    assert (tmp_path / "checkpoint.pt").exists() == (step == 6)
+
+
+def test_overwrite_removes_the_old_run_before_anything_is_saved(tmp_path, monkeypatch):
+    config = TrainConfig(method="pat", gap="moderate", **TINY_RUN)
+    train(config, tmp_path, progress=False)
+    interrupted = crash_at_estimate(
+        monkeypatch, PhysicsAwareTraining, config, tmp_path, 2, overwrite=True
+    )
+    assert "nothing of this run is saved" in str(interrupted)
+    assert not (tmp_path / "result.json").exists()  # no stale result to be "resumed" later
+
+
+def test_no_progress_bars_unless_stderr_is_a_terminal(tmp_path, capsys):
+    train(TrainConfig(method="insilico", gap="none", **TINY_RUN), tmp_path)
+    assert capsys.readouterr().err == ""
+
+
+def test_results_are_readable_by_the_group_under_the_umask(tmp_path):
+    previous = os.umask(0o027)
+    try:
+        train(TrainConfig(method="insilico", gap="none", **TINY_RUN), tmp_path, progress=False)
+    finally:
+        os.umask(previous)
+    for name in ("result.json", "checkpoint.pt"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o640, name
+
+
+def test_a_custom_reality_is_labelled_with_its_knobs(tmp_path):
+    config = TrainConfig(method="insilico", gap="none", gap_options={"lateral": 0.2}, **TINY_RUN)
+    result = train(config, tmp_path, progress=False)
+    assert result["gap"] == config.gap_label == "none+lateral=0.2"
+    assert result["resolved"]["reality"]["level"] == result["gap"]
+
+
+def test_threads_are_set_for_the_run_and_restored(tmp_path):
+    before = torch.get_num_threads()
+    result = train(TrainConfig(method="insilico", gap="none", **TINY_RUN), tmp_path,
+                   progress=False, threads=1)  # fmt: skip
+    assert result["resolved"]["threads"] == 1
+    assert torch.get_num_threads() == before
+
+
+def test_free_threads_leave_the_busy_cores_and_share_the_rest(monkeypatch):
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    for load, workers, expected in [(0.2, 1, 8), (2.6, 1, 5), (0.0, 2, 4), (7.9, 1, 1),
+                                    (30.0, 4, 1)]:  # fmt: skip
+        monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
+        assert choose_threads(workers) == expected, (load, workers)
+    monkeypatch.setenv(THREADS_ENV, "3")
+    assert choose_threads(2) == 3
+    monkeypatch.setenv(THREADS_ENV, "many")
+    with pytest.raises(ConfigError, match="PHYSNN_THREADS"):
+        choose_threads()
+
+
+def test_the_cli_refuses_resume_with_nothing_to_resume_in_one_sentence(tmp_path, capsys):
+    from physnn.cli import main
+
+    assert main(["train", "--resume", "--out", str(tmp_path / "typo")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "nothing to resume" in err and "without --resume" in err
+    assert not (tmp_path / "typo").exists()

@@ -1,7 +1,9 @@
-"""The ``physnn`` command: train, list, gradcheck.
+"""The ``physnn`` command: train, list, gradcheck, bench, report, serve, replay, perf.
 
 User mistakes (unknown names, bad values, bad config files, missing data) print one sentence and
-exit with code 2; bugs keep their traceback.
+exit with code 2; bugs keep their traceback. Parsing, ``--help``, ``physnn list`` and the check of
+names (against the static :mod:`physnn.catalogue`) import no torch: each command imports what it
+runs only once its options are known to be good.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from physnn import __version__
-from physnn.errors import ConfigError, PhysnnError
+from physnn.errors import ConfigError, PhysnnError, TrainingInterrupted
+from physnn.train.config import DIGITAL_LEARNING_RATE, TrainConfig, load_toml
+
+PRECEDENCE = "The defaults shown are TrainConfig's; a --config file overrides them, flags the file."
 
 # TrainConfig keys that have a command-line flag of the same name (dashes for underscores).
 TRAIN_FLAGS = (
@@ -26,8 +31,28 @@ TRAIN_FLAGS = (
 )  # fmt: skip
 
 
+class DefaultsFormatter(argparse.HelpFormatter):
+    """Help that ends each option with its default, unless the help already names it or there is
+    none to show (a switch, a repeatable option, nothing)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if "default" in text or default in (None, argparse.SUPPRESS) or default is False:
+            return text
+        if isinstance(default, list | tuple):
+            if not default:
+                return text
+            default = " ".join(str(d) for d in default)
+        return f"{text} (default: {str(default).replace('%', '%%')})"
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse with one-sentence errors and exit code 2."""
+    """argparse with one-sentence errors, exit code 2, and defaults in the help."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", DefaultsFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -55,30 +80,76 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _config_defaults() -> dict[str, Any]:
+    """TrainConfig's default of each field that has a plain one (importing no torch)."""
+    from dataclasses import MISSING, fields
+
+    return {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
+
+
 def _add_experiment_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", metavar="FILE.toml", help="TOML file with the same options")
-    p.add_argument("--system", help="substrate (physnn list)")
-    p.add_argument("--preset", help="named configuration of the system")
-    p.add_argument("--method", help="training method (physnn list)")
-    p.add_argument("--dataset", help="dataset name (physnn list datasets)")
+    """The options of a run (``train``, ``gradcheck``). Their parser default is None, so that a
+    --config file can set them; the help shows TrainConfig's default, which applies otherwise."""
+    d = _config_defaults()
+    p.add_argument(
+        "--config",
+        metavar="FILE.toml",
+        help="TOML file with the same options; flags override it (default: none)",
+    )
+    p.add_argument("--system", help=f"substrate, see physnn list (default: {d['system']})")
+    p.add_argument("--preset", help=f"named configuration of the system (default: {d['preset']})")
+    p.add_argument("--method", help=f"training method, see physnn list (default: {d['method']})")
+    p.add_argument("--dataset", help=f"dataset, see physnn list datasets (default: {d['dataset']})")
     p.add_argument(
         "--model",
-        help="architecture: pnn (default), stack:K, hybrid:H, post:H1,H2,..., mlp:H1,H2,... "
-        "or ffnet:H1,H2,... (docs/methods.md)",
+        help="architecture: pnn, stack:K, hybrid:H, post:H1,H2,..., "
+        "mlp:H1,H2,... or ffnet:H1,H2,... (docs/methods.md) "
+        f"(default: {d['model']})",
     )
-    p.add_argument("--data-dir", help="folder with dataset files (else cache / known places)")
     p.add_argument(
-        "--limit-train", type=_positive_int, help="use only the first N training samples"
+        "--data-dir",
+        help="folder with dataset files (default: $PHYSNN_DATA_DIR, "
+        "the cache, known places, else download)",
     )
-    p.add_argument("--gap", help="reality-gap level: none, mild, moderate, severe")
-    p.add_argument("--seed", type=int, help="run seed (data order, init, hidden device)")
-    p.add_argument("--epochs", type=_positive_int)
-    p.add_argument("--batch-size", type=_positive_int)
-    p.add_argument("--lr", type=float, help="Adam learning rate (default: the system's)")
-    p.add_argument("--max-step", type=float, help="largest change of a control per step")
-    p.add_argument("--max-queries", type=_positive_int, help="budget: device queries in training")
-    p.add_argument("--max-seconds", type=float, help="budget: wall time of training")
-    p.add_argument("--torch-device", help="cpu, cuda, cuda:N or auto")
+    p.add_argument(
+        "--limit-train",
+        type=_positive_int,
+        help="use only the first N training samples (default: all)",
+    )
+    p.add_argument(
+        "--gap", help=f"reality-gap level: none, mild, moderate, severe (default: {d['gap']})"
+    )
+    p.add_argument(
+        "--seed", type=int, help=f"run seed: data order, init, hidden device (default: {d['seed']})"
+    )
+    p.add_argument(
+        "--epochs",
+        type=_positive_int,
+        help=f"passes over the training set (default: {d['epochs']})",
+    )
+    p.add_argument(
+        "--batch-size", type=_positive_int, help=f"training batch size (default: {d['batch_size']})"
+    )
+    p.add_argument(
+        "--lr",
+        type=float,
+        help="Adam learning rate (default: the system's, see "
+        f"physnn list systems -v; {DIGITAL_LEARNING_RATE:g} for mlp and ffnet models)",
+    )
+    p.add_argument(
+        "--max-step", type=float, help="largest change of a control per step (default: no limit)"
+    )
+    p.add_argument(
+        "--max-queries",
+        type=_positive_int,
+        help="budget: device queries in training (default: no limit)",
+    )
+    p.add_argument(
+        "--max-seconds", type=float, help="budget: wall time of training, s (default: no limit)"
+    )
+    p.add_argument(
+        "--torch-device", help=f"cpu, cuda, cuda:N or auto (default: {d['torch_device']})"
+    )
     p.add_argument(
         "--system-option",
         "-S",
@@ -99,15 +170,19 @@ def _add_experiment_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--gap-option", "-G", type=_option, action="append", default=[],
                    metavar="KEY=VALUE", help="gap knob, e.g. lateral=0.2")  # fmt: skip
-    p.add_argument("--twin", help="digital twin: nominal (default), calibrated or learned")
+    p.add_argument(
+        "--twin", help=f"digital twin: nominal, calibrated or learned (default: {d['twin']})"
+    )
     p.add_argument("--twin-option", "-T", type=_option, action="append", default=[],
                    metavar="KEY=VALUE", help="twin option, e.g. settings=64")  # fmt: skip
 
 
 def _add_serve_parser(sub: Any) -> None:
     serve = sub.add_parser("serve", help="serve a device (simulated or a lab instrument) over HTTP")
-    serve.add_argument("--system", help="the system served (simulated), or the instrument's")
-    serve.add_argument("--preset", help="named configuration of the simulated system")
+    serve.add_argument("--system", help="the system served (simulated), or the instrument's "
+                       "(default: none; needed unless --adapter)")  # fmt: skip
+    serve.add_argument("--preset", help="named configuration of the simulated system "
+                       "(default: default)")  # fmt: skip
     serve.add_argument("--gap", help="reality gap of the simulated device (default moderate)")
     serve.add_argument("--seed", type=int, help="seed of the simulated device (default 0)")
     for flags, meaning in (
@@ -118,10 +193,15 @@ def _add_serve_parser(sub: Any) -> None:
         serve.add_argument(
             *flags, type=_option, action="append", default=[], metavar="KEY=VALUE", help=meaning
         )
-    serve.add_argument("--adapter", metavar="MODULE:CLASS", help="serve a lab instrument")
+    serve.add_argument(
+        "--adapter",
+        metavar="MODULE:CLASS",
+        help="serve a lab instrument (default: none, a simulated device)",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
     serve.add_argument("--port", type=int, default=8765, help="port (0: any free one)")
-    serve.add_argument("--token-file", help="file holding the token (else $PHYSNN_TOKEN)")
+    serve.add_argument("--token-file", help="file holding the token (default: $PHYSNN_TOKEN; "
+                       "none: loopback only)")  # fmt: skip
     lease = "seconds a silent writer keeps its lease (then: device → safe state)"
     serve.add_argument("--lease-seconds", type=float, default=30.0, help=lease)
     serve.add_argument("--max-request-mb", type=float, default=64.0, help="largest request body")
@@ -135,41 +215,74 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     train = sub.add_parser(
-        "train", help="train one method on one system and evaluate on the device"
+        "train",
+        help="train one method on one system and evaluate on the device",
+        description=f"Train one method on one system and evaluate on the device. {PRECEDENCE}",
     )
     _add_experiment_flags(train)
-    train.add_argument("--out", help="run folder (default physnn-runs/<system>-<method>-…)")
-    train.add_argument("--resume", action="store_true", help="continue the run in --out")
+    train.add_argument(
+        "--out",
+        help="run folder (default: physnn-runs/<system>-<preset>-<method>-<dataset>-<gap>-seed<K>)",
+    )
+    train.add_argument(
+        "--resume", action="store_true", help="continue the run in --out (an error if none)"
+    )
+    train.add_argument(
+        "--resume-if-possible",
+        action="store_true",
+        help="continue the run in --out if it holds one, else start it",
+    )
+    train.add_argument(
+        "--threads",
+        type=_positive_int,
+        help="torch threads (default: the free cores, as physnn bench chooses them)",
+    )
     train.add_argument("--overwrite", action="store_true", help="start again in an existing --out")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
-    train.add_argument("--device-url", help="train the device served at URL (physnn serve)")
-    train.add_argument("--token-file", help="the device server's token (else $PHYSNN_TOKEN)")
+    train.add_argument("--device-url", help="train the device served at URL by physnn serve "
+                       "(default: a simulated device in this process)")  # fmt: skip
+    train.add_argument("--token-file",
+                       help="the device server's token (default: $PHYSNN_TOKEN)")  # fmt: skip
     train.add_argument(
         "--record", action="store_true", help="record every device interaction (physnn replay)"
     )
 
-    lst = sub.add_parser("list", help="systems, methods, datasets, and the compatibility matrix")
-    lst.add_argument("what", nargs="?", choices=LIST_SECTIONS, help="one section only")
-    lst.add_argument("--json", action="store_true", help="machine-readable output")
+    lst = sub.add_parser("list", help="systems, methods, datasets, gap levels, suites, and the "
+                         "method × system compatibility matrix")  # fmt: skip
+    lst.add_argument("what", nargs="?", choices=LIST_SECTIONS, metavar="SECTION",
+                     help=f"one section only: {', '.join(LIST_SECTIONS)} "
+                     "(default: all but the matrix; all with --verbose)")  # fmt: skip
+    full = "full detail: presets, learning rates, controls, gap knobs, references"
+    lst.add_argument("--verbose", "-v", action="store_true", help=full)
+    lst.add_argument("--json", action="store_true", help="machine-readable output, complete")
 
     bench = sub.add_parser("bench", help="run a benchmark suite, store every run, write a report")
     bench.add_argument("suite", nargs="?", default="quick", help="shipped suite name or TOML file")
     bench.add_argument("--store", default="physnn-results.db", help="SQLite results store")
     bench.add_argument("--workers", type=_positive_int, default=2, help="local worker processes")
     bench.add_argument("--executor", default="local", help="local or ray")
-    bench.add_argument("--address", help="Ray cluster address (with --executor ray)")
+    bench.add_argument("--address", help="Ray cluster address, with --executor ray "
+                       "(default: a local Ray)")  # fmt: skip
     bench.add_argument("--runs-dir", default="physnn-runs/bench", help="run folders (checkpoints)")
-    bench.add_argument("--data-dir", help="folder with dataset files, for every run")
+    bench.add_argument("--data-dir", help="folder with dataset files, for every run "
+                       "(default: the suite's, else $PHYSNN_DATA_DIR and the cache)")  # fmt: skip
     bench.add_argument("--report-dir", default="physnn-report", help="where the report goes")
     bench.add_argument("--no-report", action="store_true", help="do not write the report")
     bench.add_argument("--dry-run", action="store_true", help="validate and list the runs only")
     bench.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     report = sub.add_parser("report", help="write the report of a results store")
-    report.add_argument("--store", default="physnn-results.db", help="SQLite results store")
-    report.add_argument("--suite", help="only this suite's runs")
+    report.add_argument("--store", default="physnn-results.db",
+                        help="SQLite results store, or its .jsonl export")  # fmt: skip
+    report.add_argument("--suite", help="only this suite's runs (default: every run)")
     report.add_argument("--report-dir", default="physnn-report", help="output folder")
-    report.add_argument("--export", metavar="FILE", help="also export runs to .csv or .parquet")
+    report.add_argument(
+        "--export", metavar="FILE",
+        help="also export runs to .csv, .parquet or .jsonl (default: no export)",
+    )  # fmt: skip
+    report.add_argument("--docs", metavar="FILE.md", nargs="+",
+                        help="only rewrite the generated tables of these Markdown files from the "
+                        "exports their markers name (default: off, write the report)")  # fmt: skip
 
     _add_serve_parser(sub)
 
@@ -179,21 +292,28 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--overwrite", action="store_true", help="replay again into --out")
     replay.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    grad = sub.add_parser("gradcheck", help="compare a method's gradient with the true one")
+    grad = sub.add_parser(
+        "gradcheck",
+        help="compare a method's gradient with the true one",
+        description=f"Compare a method's gradient with the true one. {PRECEDENCE}",
+    )
     _add_experiment_flags(grad)
-    grad.add_argument("--batches", type=_positive_int, default=3)
+    grad.add_argument("--batches", type=_positive_int, default=3, help="batches compared")
     grad.add_argument("--json", action="store_true", help="machine-readable output")
 
     perf = sub.add_parser("perf", help="time physnn against peer simulators and the FFT floor")
-    perf.add_argument("cases", nargs="*", metavar="CASE", default=["d2nn"], help="default: d2nn")
-    perf.add_argument("--reps", type=_positive_int, help="timed repetitions (20; --scaling: 5)")
-    perf.add_argument("--warmup", type=_positive_int, default=2, help="untimed rounds (2)")
-    perf.add_argument("--threads", type=_positive_int, help="torch threads (2; --scaling: 1)")
+    cases = "d2nn, crossbar, crossbar-pcm, wave, oscillators or reservoir"
+    perf.add_argument("cases", nargs="*", metavar="CASE", default=["d2nn"], help=cases)
+    perf.add_argument("--reps", type=_positive_int, help="timed repetitions "
+                      "(default: 20; with --scaling: 5, or 2 with --size small)")  # fmt: skip
+    perf.add_argument("--warmup", type=_positive_int, default=2, help="untimed rounds")
+    perf.add_argument("--threads", type=_positive_int,
+                      help="torch threads (default: 2; with --scaling: 1)")  # fmt: skip
     perf.add_argument("--size", choices=("small", "full"), default="full",
                       help="problem sizes (--scaling: small is the quick sweep)")  # fmt: skip
     perf.add_argument("--scaling", metavar="DIR",
                       help="measure time and memory vs problem size instead; plots and a "
-                      "table with the growth exponents go to DIR")  # fmt: skip
+                      "table with the growth exponents go to DIR (default: off)")  # fmt: skip
     perf.add_argument("--device", help="torch device (default: cuda if present, else cpu)")
     perf.add_argument("--peers", help="peer venv (default: $PHYSNN_PEERS, else .peers)")
     perf.add_argument(
@@ -205,9 +325,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def resolve_config(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
-    """TrainConfig from defaults < config file < flags; also the file's extra keys (out, resume)."""
-    from physnn.train.config import TrainConfig, load_toml
+def resolve_config(args: argparse.Namespace) -> tuple[TrainConfig, dict[str, Any]]:
+    """TrainConfig from defaults < config file < flags, its names checked against the static
+    catalogue (no torch yet); also the file's extra keys (out, resume, overwrite)."""
+    from physnn.catalogue import catalogue, check_names
 
     values: dict[str, Any] = {}
     extras: dict[str, Any] = {}
@@ -226,14 +347,17 @@ def resolve_config(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         if updates:
             values[table] = {**values.get(table, {}), **updates}
     source = f"config file {args.config!r}" if args.config else "options"
-    return TrainConfig.from_dict(values, source=source), extras
+    config = TrainConfig.from_dict(values, source=source)
+    check_names(system=config.system, preset=config.preset, method=config.method,
+                dataset=config.dataset, gap=config.gap, info=catalogue())  # fmt: skip
+    return config, extras
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    config, extras = resolve_config(args)  # names checked against the catalogue: no torch yet
     from physnn.train.loop import train
     from physnn.train.setup import validate_names
 
-    config, extras = resolve_config(args)
     validate_names(config)
     if args.token_file:  # the device client reads the token from the environment
         from physnn.hardware.protocol import TOKEN_ENV, resolve_token
@@ -249,7 +373,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     )
     print(f"physnn {__version__}: {config.method} on {config.substrate}, "
-          f"{config.dataset}, gap {config.gap}, seed {config.seed} → {out}")  # fmt: skip
+          f"{config.dataset}, gap {config.gap_label}, seed {config.seed} → {out}")  # fmt: skip
 
     def report(row: dict[str, Any]) -> None:
         print(f"epoch {row['epoch']:3d}  loss {row['train_loss']:.4f}  "
@@ -260,11 +384,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = train(
         config,
         out,
-        resume=args.resume or bool(extras.get("resume")),
+        resume=_resume_mode(args, extras),
         overwrite=args.overwrite or bool(extras.get("overwrite")),
         progress=not args.no_progress and sys.stderr.isatty(),
         on_epoch=report,
         record=args.record,
+        threads=args.threads,
     )
     print(
         f"test accuracy: device {result['device_accuracy']:.4f}, twin {result['twin_accuracy']:.4f}"
@@ -277,6 +402,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"recorded every device interaction in {Path(out) / 'device-record'} "
               f"(physnn replay {out})")  # fmt: skip
     return 0
+
+
+def _resume_mode(args: argparse.Namespace, extras: dict[str, Any]) -> bool | str:
+    """``train``'s resume argument from --resume, --resume-if-possible or the config file's
+    ``resume`` key (true, false or "if-possible")."""
+    if args.resume and args.resume_if_possible:
+        raise ConfigError("pass --resume or --resume-if-possible, not both")
+    if args.resume_if_possible:
+        return "if-possible"
+    return args.resume or extras.get("resume", False)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -305,107 +440,82 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0 if not found else 1
 
 
-def catalog() -> dict[str, Any]:
-    """Systems, methods, datasets, gap levels and the method × system compatibility matrix."""
-    from physnn.bench.suite import load_suite, shipped_suites
-    from physnn.data import dataset_info
-    from physnn.methods import METHODS, incompatibility
-    from physnn.reality import GAP_FAMILIES, LEVELS
-    from physnn.systems import SYSTEMS
-
-    systems = [
-        {"name": name, "description": cls.capabilities.description, "presets": sorted(cls.presets),
-         "capabilities": {k: v for k, v in vars(cls.capabilities).items() if k != "description"},
-         "controls": _controls_of(cls.from_preset("default")),
-         "non_idealities": GAP_FAMILIES[name].knobs if name in GAP_FAMILIES else {}}
-        for name, cls in SYSTEMS.items()
-    ]  # fmt: skip
-    methods = [
-        {"name": name, "summary": cls.summary, "reference": cls.reference,
-         "requirements": vars(cls.requirements), "headline": cls.headline}
-        for name, cls in METHODS.items()
-    ]  # fmt: skip
-    matrix = {
-        system: [
-            m for m, mcls in METHODS.items() if not incompatibility(mcls, system, scls.capabilities)
-        ]
-        for system, scls in SYSTEMS.items()
-    }
-    knobs = {name: {"knobs": fam.knobs, "levels": fam.levels} for name, fam in GAP_FAMILIES.items()}
-    suites = [{"name": name, "description": load_suite(path).description, "path": str(path)}
-              for name, path in sorted(shipped_suites().items())]  # fmt: skip
-    datasets = dataset_info()
-    return {"systems": systems, "methods": methods, "datasets": datasets, "gaps": list(LEVELS),
-            "gap_knobs": knobs, "suites": suites, "matrix": matrix}  # fmt: skip
-
-
-def _controls_of(system: Any) -> dict[str, str]:
-    """Each control group of a system as "shape in [low, high] unit" (default preset)."""
-    out = {}
-    for name, spec in system.control_specs().items():
-        shape = "×".join(str(n) for n in spec.shape)
-        interval = f"[{spec.low:g}, {spec.high:g}{')' if spec.periodic else ']'}"
-        levels = f", {spec.levels} levels" if spec.levels else ""
-        out[name] = f"{shape} in {interval}{' ' + spec.unit if spec.unit else ''}{levels}"
-    return out
-
-
 def cmd_list(args: argparse.Namespace) -> int:
-    info = catalog()
+    from physnn.catalogue import catalogue
+
+    info = catalogue()
     if args.json:
         print(json.dumps(info if args.what is None else {args.what: _section(info, args.what)},
                          indent=2))  # fmt: skip
         return 0
-    for section in [args.what] if args.what else LIST_SECTIONS:
-        PRINTERS[section](info)
+    sections = [args.what] if args.what else LIST_SECTIONS if args.verbose else OVERVIEW
+    for section in sections:
+        PRINTERS[section](info, args.verbose)
+    if not args.what and not args.verbose:
+        print("more: physnn list --verbose (presets, controls, gap knobs, references), "
+              "physnn list matrix (which method trains which system), "
+              "physnn list --json")  # fmt: skip
     return 0
 
 
 LIST_SECTIONS = ("systems", "methods", "datasets", "gaps", "suites", "matrix")
+OVERVIEW = LIST_SECTIONS[:-1]  # `physnn list` without the matrix (one row per method)
 
 
 def _section(info: dict[str, Any], what: str) -> Any:
     return {"gaps": {"levels": info["gaps"], "knobs": info["gap_knobs"]}}.get(what, info.get(what))
 
 
-def _print_systems(info: dict[str, Any]) -> None:
+def _print_systems(info: dict[str, Any], verbose: bool) -> None:
     print("systems:")
     for s in info["systems"]:
         print(f"  {s['name']:<14} {s['description']}")
-        print(f"  {'':<14} presets: {', '.join(s['presets'])}")
+        if not verbose:
+            continue
+        print(f"  {'':<14} presets: {', '.join(s['presets'])}; "
+              f"learning rate {s['learning_rate']:g}")  # fmt: skip
         controls = "; ".join(f"{k} {v}" for k, v in s["controls"].items())
         print(f"  {'':<14} controls (default preset): {controls}")
         if s["non_idealities"]:
             print(f"  {'':<14} non-idealities: {', '.join(s['non_idealities'])}")
 
 
-def _print_methods(info: dict[str, Any]) -> None:
+def _print_methods(info: dict[str, Any], verbose: bool) -> None:
     print("methods:")
     for m in info["methods"]:
-        print(f"  {m['name']:<14} {m['summary']} [{m['reference']}]")
+        reference = f" [{m['reference']}]" if verbose else ""
+        print(f"  {m['name']:<14} {m['summary']}{reference}")
 
 
-def _print_datasets(info: dict[str, Any]) -> None:
+def _print_datasets(info: dict[str, Any], verbose: bool) -> None:
     print("datasets:")
     for d in info["datasets"]:
         print(f"  {d['name']:<14} {d['description']}")
+        if verbose and "source" in d:
+            files = "; needs files (--data-dir)" if d["needs_files"] else ""
+            print(f"  {'':<14} {d['size']}; {d['source']}{files}")
 
 
-def _print_gaps(info: dict[str, Any]) -> None:
-    print(f"reality-gap levels: {', '.join(info['gaps'])}")
+def _print_gaps(info: dict[str, Any], verbose: bool) -> None:
+    more = "" if verbose else " (each system's knobs: physnn list gaps -v)"
+    print(f"reality-gap levels: {', '.join(info['gaps'])}{more}")
+    if not verbose:
+        return
     for system, family in info["gap_knobs"].items():
         print(f"  gap knobs of {system} (-G KEY=VALUE):")
         for knob, meaning in family["knobs"].items():
             print(f"    {knob:<16} {meaning}")
 
 
-def _print_suites(info: dict[str, Any]) -> None:
+def _print_suites(info: dict[str, Any], verbose: bool) -> None:
     print("benchmark suites:")
     for suite in info["suites"]:
         print(f"  {suite['name']:<14} {suite['description']}")
+        if verbose:
+            print(f"  {'':<14} {suite['path']}")
 
 
-def _print_matrix(info: dict[str, Any]) -> None:
+def _print_matrix(info: dict[str, Any], verbose: bool) -> None:
     """Methods as rows (they are many), systems as columns (each as wide as its name)."""
     methods = [m["name"] for m in info["methods"]]
     systems = list(info["matrix"])
@@ -477,9 +587,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_gradcheck(args: argparse.Namespace) -> int:
-    from physnn.train.gradcheck import gradcheck
-
     config, _ = resolve_config(args)
+    from physnn.train.gradcheck import gradcheck  # torch: only once the names are known good
+
     report = gradcheck(config, batches=args.batches)
     if args.json:
         print(json.dumps(report, indent=2))
@@ -500,11 +610,9 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
 
 def _write_report(store_path: str, suite: str | None, report_dir: str, command: str) -> Path:
     from physnn.bench.report import write_report
-    from physnn.bench.runner import records_for_report
-    from physnn.bench.store import ResultStore
+    from physnn.bench.runner import read_records
 
-    with ResultStore(store_path) as store:
-        records = records_for_report(store, suite)
+    records = read_records(store_path, suite)
     title = f"physnn benchmark: {suite}" if suite else "physnn benchmark"
     paths = write_report(records, report_dir, title=title, commands=[command])
     return Path(paths["html"])
@@ -546,11 +654,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from physnn.bench.store import ResultStore
 
+    if args.docs:
+        from physnn.bench import docs
+
+        for path in args.docs:
+            changed = docs.update(path)
+            count = docs.blocks(Path(path).read_text(encoding="utf-8"))
+            print(f"{path}: {count} generated tables, {'updated' if changed else 'up to date'}")
+        return 0
     if not Path(args.store).is_file():
         raise ConfigError(f"results store {args.store!r} does not exist; run physnn bench first")
     if args.export:
         with ResultStore(args.store) as store:
-            print(f"exported {store.export(args.export)}")
+            print(f"exported {store.export(args.export, args.suite)}")
     html = _write_report(args.store, args.suite, args.report_dir, "physnn report")
     print(f"report: {html}")
     return 0
@@ -598,16 +714,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return command(args)
     except PhysnnError as err:
-        print(f"physnn {args.command}: error: {err}", file=sys.stderr)
+        print(f"physnn {args.command}: error: {err.for_cli()}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into head & co.
         sys.stderr.close()
         return 0
+    except TrainingInterrupted as interrupt:
+        print(f"\nphysnn {args.command}: {interrupt.for_cli()}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
-        print(
-            "\ninterrupted; the last finished epoch is checkpointed (rerun with --resume)",
-            file=sys.stderr,
-        )
+        print(f"\nphysnn {args.command}: interrupted", file=sys.stderr)
         return 130
 
 

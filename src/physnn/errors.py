@@ -3,11 +3,57 @@
 A :class:`PhysnnError` is a user mistake or an environment problem (bad option, missing data,
 out-of-range control write). The CLI prints its message as one sentence and exits with code 2;
 anything else is a bug and keeps its traceback.
+
+A message names an option with :func:`option`, so that it reads right for whoever called:
+``str(error)`` spells it as a Python caller writes it (``resume=True``, ``data_dir``) and
+:meth:`PhysnnError.for_cli` as the command line does (``--resume``, ``--data-dir``).
 """
 
+from __future__ import annotations
 
-class PhysnnError(Exception):
+import re
+
+_OPTION = re.compile(r"⟨(\w+)(?:=([^⟩]*))?⟩")
+
+
+def option(name: str, value: object | None = None) -> str:
+    """An option named in an error message, e.g. ``option("resume", True)``: rendered
+    ``resume=True`` for Python callers and ``--resume`` by the CLI (``option("model", "pnn")``:
+    ``model='pnn'`` and ``--model pnn``)."""
+    return f"⟨{name}⟩" if value is None else f"⟨{name}={value!r}⟩"
+
+
+def _as_python(match: re.Match[str]) -> str:
+    name, value = match.groups()
+    return name if value is None else f"{name}={value}"
+
+
+def _as_flag(match: re.Match[str]) -> str:
+    name, value = match.groups()
+    flag = "--" + name.replace("_", "-")
+    if value is None or value == "True":
+        return flag
+    return f"{flag} {value.strip(chr(39))}"
+
+
+class _NamesOptions(BaseException):
+    """A message whose options (:func:`option`) read as Python by ``str`` and as flags by
+    :meth:`for_cli`."""
+
+    def __str__(self) -> str:
+        return _OPTION.sub(_as_python, super().__str__())
+
+    def for_cli(self) -> str:
+        """The message with every option spelled as a command-line flag."""
+        return _OPTION.sub(_as_flag, super().__str__())
+
+
+class PhysnnError(_NamesOptions, Exception):
     """A user-facing error: one clear sentence, exit code 2 in the CLI."""
+
+
+class TrainingInterrupted(_NamesOptions, KeyboardInterrupt):
+    """Ctrl-C during training, with a message that says what the run folder really holds."""
 
 
 class ConfigError(PhysnnError):
@@ -37,3 +83,12 @@ class DeviceTimeout(DeviceError):
 
 class CorruptedMeasurement(DeviceError):
     """A measurement that cannot be right (NaN, infinite, wrong shape, a damaged frame)."""
+
+
+class PhysnnWarning(UserWarning):
+    """Something the user should know although the run goes on (``warnings`` filters can select
+    physnn's warnings by this category, e.g. turn them into errors)."""
+
+
+class InputRangeWarning(PhysnnWarning):
+    """Data outside the range a system's input encoding represents: the encoding clamps it."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import datetime as dt
 import html
 import itertools
@@ -16,33 +17,52 @@ import os
 import re
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import matplotlib
 
+from physnn import __version__
 from physnn.model_spec import substrate_label
 
-STYLES = [("o", "-"), ("s", "--"), ("^", "-."), ("D", ":"), ("v", "-"), ("P", "--"), ("X", "-.")]
-DASHES = [(0, (6, 3)), (0, (2, 2)), (0, (8, 3, 2, 3)), (0, (12, 4))]
-CSS = """body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;
+# One colour and one marker per method in every figure: the reference methods always take the
+# first four, other methods the next ones in alphabetical order (see _styles).
+REFERENCE_METHODS = ("backprop", "insilico", "noise-aware", "pat")
+COLORS = ("#000000", "#0072B2", "#009E73", "#D55E00", "#E69F00", "#56B4E9", "#CC79A7",
+          "#8C564B", "#BCBD22", "#7F7F7F")  # Okabe-Ito (colour-blind safe), then tab10  # fmt: skip
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h")
+CONTEXT_STYLES = ("-", "--", "-.", ":")  # sweep lines of one method on several systems/datasets
+NO_QUERIES = (0, (6, 3))  # the horizontal line of a method without device queries
+OVERLAID = (0, (2, 2))  # a line identical to one drawn before: dotted, on top, hollow markers
+CSS = """body{font-family:system-ui,sans-serif;max-width:90rem;margin:2rem auto;padding:0 1rem;
 color:#1a1a1a;line-height:1.45}table{border-collapse:collapse;margin:1rem 0;font-size:.92rem;
 font-variant-numeric:tabular-nums}th,td{border:1px solid #bbb;padding:.3rem .6rem;text-align:left;
-vertical-align:top}thead th{background:#eee}tbody tr:nth-child(even){background:#f8f8f8}
-img{max-width:100%}figcaption{font-size:.9rem;color:#444}pre{background:#f4f4f4;padding:.75rem}
+vertical-align:top}td.num{white-space:nowrap}thead th{background:#eee}
+tbody tr:nth-child(even){background:#f8f8f8}img{max-width:100%}.wide{overflow-x:auto}
+figcaption{font-size:.9rem;color:#444}pre{background:#f4f4f4;padding:.75rem}
 @media print{body{max-width:none;margin:0}table,figure,pre{break-inside:avoid}
 thead{display:table-header-group}tbody tr:nth-child(even){background:none}}"""
+BOLD_RULE = (
+    "Bold: the best mean of a row, only where it beats the runner-up by more than the larger of "
+    "their two standard deviations; a cell over fewer than 2 seeds has no spread, and a row with "
+    "one is never bold."
+)
 RESULTS_NOTE = (
     "Test accuracy measured on the device, mean ± std over seeds (training device queries, "
-    "mean); the best method per row is bold. A method whose result is its twin's accuracy "
-    "(backprop, the digital reference) is compared in the next table. Parameter sweeps are "
-    "excluded (see Robustness)."
+    f"mean). {BOLD_RULE} A method whose result is its twin's accuracy (backprop, the digital "
+    "reference) is compared in the next table. Parameter sweeps are excluded (see Robustness)."
 )
+TWIN_NOTE = f"Test accuracy on the nominal twin, mean ± std over seeds. {BOLD_RULE}"
 CURVES_NOTE = (
     "Validation accuracy on the device vs cumulative training device queries, mean over seeds; "
     "methods without device queries are dashed horizontal lines at their final accuracy "
-    "(a group in which no method queries the device is plotted vs epoch)."
+    "(a group in which no method queries the device is plotted vs epoch). A line identical to "
+    "another is drawn dotted on top of it, with hollow markers."
+)
+SWEEP_NOTE = (
+    "Test accuracy on the device vs the swept parameter, mean over seeds, with a ± std band "
+    "where every point has 2 seeds or more; the table below each plot gives the numbers."
 )
 
 
@@ -56,8 +76,12 @@ TARGET_NOTE = (
 )
 
 
-class Bold(str):
-    """A table cell shown in bold."""
+class Num(str):
+    """A table cell of numbers: never wrapped in HTML."""
+
+
+class Bold(Num):
+    """A table cell of numbers shown in bold."""
 
 
 # ("p", text) | ("table", (headers, rows)) | ("img", (file name, caption)) | ("code", text)
@@ -77,11 +101,13 @@ def write_report(
     """
     out = Path(report_dir)
     out.mkdir(parents=True, exist_ok=True)
-    done = [r for r in records if r.get("status") == "done" and r.get("result")]
-    plain = [r for r in done if not _meta(r, "sweep")]
+    done = _done(records)
+    plain = _plain(done)
+    styles = _styles(_method(r) for r in done)
     taken: set[str] = set()
     with matplotlib.rc_context({"font.size": 10}):  # ticks and legends ≥ 9 pt
-        curves, sweeps = _learning_section(plain, out, taken), _sweep_section(done, out, taken)
+        curves = _learning_section(plain, out, taken, styles)
+        sweeps = _sweep_section(done, styles, (out, taken))
     code: list[Block] = [("code", "\n".join(commands))] if commands else []
     sections = [
         ("", _header(records, done)),
@@ -92,7 +118,7 @@ def write_report(
         ("Reproduced claims", _reproduce(done)),
         ("Gradient quality", _gradcheck(records)),
         ("Failures", _failures(records)),
-        ("Reproducibility", [*code, ("p", f"Versions: {_versions(done)}.")]),
+        ("Reproducibility", [*code, *_reproducibility(done)]),
     ]
     sections = [s for s in sections if s[1]]
     markdown, page = out / "report.md", out / "index.html"
@@ -100,6 +126,23 @@ def write_report(
     page.write_text(_html(title, sections, out), encoding="utf-8")
     plots = [out / body[0] for _, blocks in sections for kind, body in blocks if kind == "img"]
     return {"markdown": markdown, "html": page, "plots": plots}
+
+
+def markdown_tables(name: str, records: list[dict]) -> str:
+    """The Markdown of one part of the report (a key of :data:`DOC_TABLES`) for ``records``,
+    made by the same code as in ``report.md``: for tables in the docs that cannot drift."""
+    blocks = DOC_TABLES[name](_done(records))
+    return "\n\n".join("\n".join(_md_block(kind, body)) for kind, body in blocks)
+
+
+def _done(records: list[dict]) -> list[dict]:
+    """The runs with a result: the only ones in the tables and plots."""
+    return [r for r in records if r.get("status") == "done" and r.get("result")]
+
+
+def _plain(done: list[dict]) -> list[dict]:
+    """The runs that are not part of a parameter sweep."""
+    return [r for r in done if not _meta(r, "sweep")]
 
 
 def _get(record: dict, name: str) -> Any:
@@ -133,6 +176,60 @@ def _options(options: dict | None) -> str:
     return " (" + ", ".join(f"{key}={value}" for key, value in sorted(options.items())) + ")"
 
 
+def _rank(method: str) -> tuple[int, str]:
+    """The fixed order of methods (labels with options, "pat (lr=0.1)") in tables and legends:
+    the reference methods, then the others alphabetically."""
+    name = method.split(" (")[0]
+    known = name in REFERENCE_METHODS
+    return (REFERENCE_METHODS.index(name) if known else len(REFERENCE_METHODS), method)
+
+
+def _styles(methods: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """(colour, marker) of each method, the same in every figure: a reference method always
+    takes its own of the first four (the first of its labels, if it has several with other
+    options); other methods and labels the next ones, in :func:`_rank` order."""
+    slots: dict[str, int] = {}
+    others = []
+    for method in sorted(set(methods), key=_rank):
+        rank = _rank(method)[0]
+        if rank < len(REFERENCE_METHODS) and rank not in slots.values():
+            slots[method] = rank
+        else:
+            others.append(method)
+    slots |= {method: len(REFERENCE_METHODS) + i for i, method in enumerate(others)}
+    return {m: (COLORS[i % len(COLORS)], MARKERS[i % len(MARKERS)]) for m, i in slots.items()}
+
+
+def _names(names: list[str]) -> str:
+    """ "a", "a and b", "a, b and c"."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _coincidences(rows: dict[str, dict[str, Any]]) -> list[str]:
+    """Notes naming the methods whose results (per seed, in ``rows[row][method]``) are
+    identical: on every row where both have runs, or only in the rows named."""
+    same: dict[tuple[str, str], list[str]] = defaultdict(list)
+    shared: Counter[tuple[str, str]] = Counter()
+    for row, by_method in rows.items():
+        for pair in itertools.combinations(sorted(by_method, key=_rank), 2):
+            shared[pair] += 1
+            if by_method[pair[0]] == by_method[pair[1]]:
+                same[pair].append(row)
+    components: dict[tuple[str, ...], list[set[str]]] = defaultdict(list)
+    for pair, where in same.items():  # methods identical to each other in the same rows
+        key = () if len(where) == shared[pair] else tuple(where)
+        joined = [c for c in components[key] if c & set(pair)]
+        rest = [c for c in components[key] if not c & set(pair)]
+        components[key] = [*rest, set(pair).union(*joined)]
+    return [
+        f"{_names(sorted(methods, key=_rank))} coincide"
+        + (f" in the row{'s' * (len(where) > 1)} {'; '.join(where)}" if where else "")
+        + " (identical results on every seed)."
+        for where, found in components.items()
+        for methods in found
+    ]
+
+
 def _unique(items: Iterable[Any]) -> list[Any]:
     """The distinct items in order of first appearance."""
     return list(dict.fromkeys(items))
@@ -155,14 +252,49 @@ def _num(value: float) -> str:
 
 
 def _count(value: float) -> str:
-    """A whole number with thin groups of thousands: 18 885."""
-    return f"{value:,.0f}".replace(",", " ")
+    """A whole number in groups of thousands split by a narrow no-break space: 18 885."""
+    return f"{value:,.0f}".replace(",", "\N{NARROW NO-BREAK SPACE}")
 
 
 def _versions(done: list[dict]) -> str:
     physnn = _unique(str(r["result"]["version"]) for r in done if r["result"].get("version"))
     torch = _unique(str(v) for r in done if (v := (r["result"].get("resolved") or {}).get("torch")))
     return f"physnn {', '.join(physnn) or 'unknown'}; torch {', '.join(torch) or 'unknown'}"
+
+
+ENVIRONMENT = (("physnn", "physnn"), ("git commit", "git_commit"), ("Python", "python"),
+               ("torch", "torch"), ("CPU", "cpu"), ("logical CPUs", "cpu_count"),
+               ("torch threads per run", "threads"), ("platform", "platform"))  # fmt: skip
+
+
+def _environment(result: dict) -> dict[str, Any]:
+    """What a run recorded about where it ran (older runs: versions and threads only)."""
+    resolved = result.get("resolved") or {}
+    known = {"physnn": result.get("version"), "torch": resolved.get("torch"),
+             "threads": resolved.get("threads")}  # fmt: skip
+    return {k: v for k, v in (known | (result.get("environment") or {})).items() if v is not None}
+
+
+def _reproducibility(done: list[dict]) -> list[Block]:
+    """The environment the runs recorded; what none recorded is taken now and labelled so."""
+    from physnn.bench.runner import environment
+
+    recorded = [_environment(r["result"]) for r in done]
+    now: dict[str, Any] | None = None
+    rows = []
+    for label, field in ENVIRONMENT:
+        values = Counter(str(env[field]) for env in recorded if field in env)
+        if values:
+            text = ", ".join(
+                v if len(values) == 1 else f"{v} ({n} runs)" for v, n in values.items()
+            )
+            source = f"recorded by {values.total()} of {len(done)} runs"
+        else:
+            now = now or {"physnn": __version__, **environment()}
+            text = str(now.get(field) or "unknown")
+            source = "where this report was written (not recorded by the runs)"
+        rows.append([label, text, source])
+    return [("table", (["what", "value", "source"], rows))]
 
 
 def _header(records: list[dict], done: list[dict]) -> list[Block]:
@@ -177,10 +309,19 @@ def _header(records: list[dict], done: list[dict]) -> list[Block]:
 def _results(plain: list[dict]) -> list[Block]:
     if not plain:
         return [("p", "No completed runs.")]
-    headline = _method_table(plain, "device_accuracy", queries=True)
-    twin = _method_table(plain, "twin_accuracy", queries=False)
-    return [("p", RESULTS_NOTE), ("table", headline),
-            ("p", "Twin test accuracy, mean ± std over seeds."), ("table", twin)]  # fmt: skip
+    return [*_device_table(plain), *_twin_table(plain)]
+
+
+def _device_table(plain: list[dict]) -> list[Block]:
+    """Device accuracy per method and row, with training device queries."""
+    table, notes = _method_table(plain, "device_accuracy", queries=True)
+    return [("p", RESULTS_NOTE), ("table", table), *(("p", note) for note in notes)]
+
+
+def _twin_table(plain: list[dict]) -> list[Block]:
+    """Twin accuracy per method and row."""
+    table, notes = _method_table(plain, "twin_accuracy", queries=False)
+    return [("p", TWIN_NOTE), ("table", table), *(("p", note) for note in notes)]
 
 
 def _cells(runs: list[dict]) -> tuple[list[tuple], list[str], dict[tuple, list[dict]]]:
@@ -189,28 +330,54 @@ def _cells(runs: list[dict]) -> tuple[list[tuple], list[str], dict[tuple, list[d
     cells: dict[tuple, list[dict]] = defaultdict(list)
     for r in runs:
         cells[_group(r), _method(r)].append(r["result"])
-    return _unique(_group(r) for r in runs), _unique(_method(r) for r in runs), cells
+    methods = sorted(_unique(_method(r) for r in runs), key=_rank)
+    return _unique(_group(r) for r in runs), methods, cells
 
 
-def _method_table(runs: list[dict], metric: str, *, queries: bool) -> tuple:
-    """Rows (system/preset, dataset, gap), one column per method; best mean per row in bold."""
+def _per_seed(results: list[dict], metric: str) -> tuple[tuple[Any, float], ...]:
+    """(seed, value) of each result, sorted: equal tuples are identical results."""
+    return tuple(sorted((res.get("seed"), res[metric]) for res in results))
+
+
+def _method_table(runs: list[dict], metric: str, *, queries: bool) -> tuple[tuple, list[str]]:
+    """Rows (system/preset, dataset, gap), one column per method: mean ± std over seeds, bold by
+    :data:`BOLD_RULE`; and notes naming the methods whose results coincide."""
     groups, methods, cells = _cells(runs)
+    seeds = {key: _per_seed(results, metric) for key, results in cells.items()}
     rows = []
     for group in groups:
-        texts, means = [], []
-        for method in methods:
-            results = cells.get((group, method), [])
-            values = [res[metric] for res in results]
-            texts.append(_fmt(values))
-            means.append(round(statistics.fmean(values), 3) if values else None)
-            if results and queries:
-                mean_queries = statistics.fmean(res.get("device_queries", 0) for res in results)
-                texts[-1] += f" ({_count(mean_queries)} queries)"
-        best = max((m for m in means if m is not None), default=None)
-        if len(set(means) - {None}) >= 2:  # bold only where methods differ
-            texts = [Bold(t) if m == best else t for t, m in zip(texts, means, strict=True)]
+        found = [seeds.get((group, method), ()) for method in methods]
+        bold = _bold(found)
+        texts = []
+        for i, (method, values) in enumerate(zip(methods, found, strict=True)):
+            text = _fmt([value for _, value in values])
+            if values and queries:
+                mean_queries = statistics.fmean(
+                    r.get("device_queries", 0) for r in cells[group, method]
+                )
+                text += f" ({_count(mean_queries)} queries)"
+            texts.append(Bold(text) if i in bold else Num(text))
         rows.append([*group, *texts])
-    return ["system/preset", "dataset", "gap", *methods], rows
+    by_row = {" · ".join(g): {m: seeds[g, m] for m in methods if (g, m) in seeds} for g in groups}
+    return (["system/preset", "dataset", "gap", *methods], rows), _coincidences(by_row)
+
+
+def _bold(cells: list[tuple[tuple[Any, float], ...]]) -> set[int]:
+    """The cells to bold by :data:`BOLD_RULE` (identical results share their place)."""
+    places: dict[tuple, list[int]] = defaultdict(list)
+    for i, cell in enumerate(cells):
+        if cell:
+            places[cell].append(i)
+    ranked = sorted(
+        ((_mean_std([value for _, value in cell]), where) for cell, where in places.items()),
+        key=lambda place: -place[0][0],
+    )
+    if len(ranked) < 2:
+        return set()
+    ((best, best_std), winners), ((second, second_std), _) = ranked[:2]
+    if best_std is None or second_std is None or best - second <= max(best_std, second_std):
+        return set()
+    return set(winners)
 
 
 def _reproduce(done: list[dict]) -> list[Block]:
@@ -224,14 +391,15 @@ def _reproduce(done: list[dict]) -> list[Block]:
         values = [r["result"][metric] for r in runs if metric in r["result"]]
         ours = statistics.fmean(values) if values else math.nan
         if "reported" not in rep:
-            rows.append([paper, claim, metric, "not published", _num(ours), "", "",
-                         "— ours only", str(len(values))])  # fmt: skip
+            rows.append([paper, claim, metric, "not published", Num(_num(ours)), "", "",
+                         "— ours only", Num(len(values))])  # fmt: skip
             continue
         diff, tolerance = ours - rep["reported"], rep["tolerance"]
         verdict = "✓ within" if abs(diff) <= tolerance + 1e-12 else "✗ outside"
-        rows.append([paper, claim, metric, _num(rep["reported"]), _num(ours), f"{diff:+.4f}",
-                     f"{tolerance:g}", verdict + (" (ours higher)" if diff > 0 else ""),
-                     str(len(values))])  # fmt: skip
+        verdict += " (ours higher)" if diff > 0 else ""
+        rows.append([paper, claim, metric, Num(_num(rep["reported"])), Num(_num(ours)),
+                     Num(f"{diff:+.4f}"), Num(f"{tolerance:g}"), verdict,
+                     Num(len(values))])  # fmt: skip
     headers = ["paper", "claim", "metric", "reported", "ours", "difference", "tolerance",
                "verdict", "seeds"]  # fmt: skip
     note = "Ours: mean over seeds; within: |ours − reported| ≤ tolerance."
@@ -239,18 +407,25 @@ def _reproduce(done: list[dict]) -> list[Block]:
 
 
 def _gradcheck(records: list[dict]) -> list[Block]:
+    """Cosine and relative error to the true gradient per (method, system, gap), methods in
+    their fixed order; notes name the methods whose gradients coincide."""
     checks: dict[tuple, list[dict]] = defaultdict(list)
-    for r in records:
+    by_row: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    for r in sorted(records, key=lambda record: _rank(_method(record))):
         if check := _meta(r, "gradcheck"):
-            checks[_method(r), _group(r)[0], _group(r)[2]].append(check)
+            method, (system, _, gap) = _method(r), _group(r)
+            checks[method, system, gap].append(check)
+            by_row[f"{system} · {gap}"][method].append((_get(r, "seed"), *check.values()))
     rows = [
-        [*key, _fmt([c["cosine"] for c in found]), _fmt([c["relative_error"] for c in found]),
-         str(len(found))]
+        [*key, Num(_fmt([c["cosine"] for c in found])),
+         Num(_fmt([c["relative_error"] for c in found])), Num(len(found))]
         for key, found in checks.items()
     ]  # fmt: skip
     headers = ["method", "system", "gap", "cosine", "relative error", "runs"]
     note = "Against the exact gradient on the device at the initial controls; mean ± std over runs."
-    return [("p", note), ("table", (headers, rows))] if rows else []
+    same = _coincidences({row: {m: tuple(sorted(v)) for m, v in found.items()}
+                          for row, found in by_row.items()})  # fmt: skip
+    return [("p", note), ("table", (headers, rows)), *(("p", n) for n in same)] if rows else []
 
 
 def _failures(records: list[dict]) -> list[Block]:
@@ -263,7 +438,9 @@ def _failures(records: list[dict]) -> list[Block]:
     return [("table", (["entry", "key", "attempts", "error (first line)"], rows))] if rows else []
 
 
-def _learning_section(plain: list[dict], out: Path, taken: set[str]) -> list[Block]:
+def _learning_section(
+    plain: list[dict], out: Path, taken: set[str], styles: dict[str, tuple[str, str]]
+) -> list[Block]:
     """One plot per (system/preset, dataset, gap), one line per method."""
     groups: dict[tuple, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for r in plain:
@@ -273,8 +450,13 @@ def _learning_section(plain: list[dict], out: Path, taken: set[str]) -> list[Blo
     for group, by_method in groups.items():
         title = f"{group[0]} · {group[1]} · gap {group[2]}"
         name = _png_name(f"curve {' '.join(group)}", taken)
-        _learning_plot(out / name, title, by_method)
-        blocks.append(("img", (name, f"Learning curves: {title}")))
+        lines, xlabel = _learning_lines(by_method)
+        with _figure(out / name, title, xlabel, "validation accuracy on the device") as ax:
+            ax.xaxis.get_major_locator().set_params(integer=True)
+            _draw(ax, lines, styles)
+        seeds = _seeds(len(results) for results in by_method.values())
+        blocks.append(("img", (name, f"Learning curves: {title} ({seeds})")))
+        blocks += [("p", note) for note in _line_notes(lines)]
     return blocks
 
 
@@ -290,8 +472,8 @@ def _cost_to_target(plain: list[dict]) -> list[Block]:
             if (found := histories.get((group, method)))
         ]
         target = TARGET_FRACTION * max(finals)
-        texts = [_cost_cell(histories.get((group, m), []), target) for m in methods]
-        rows.append([*group, f"{target:.3f}", *texts])
+        texts = [Num(_cost_cell(histories.get((group, m), []), target)) for m in methods]
+        rows.append([*group, Num(f"{target:.3f}"), *texts])
     headers = ["system/preset", "dataset", "gap", "target", *methods]
     return [("p", TARGET_NOTE), ("table", (headers, rows))] if rows else []
 
@@ -322,65 +504,182 @@ def _curve(results: list[dict], x_key: str) -> tuple[list[float], list[float]]:
     return xs, [statistics.fmean(row["val_device_accuracy"] for row in rows) for rows in epochs]
 
 
-def _learning_plot(path: Path, title: str, by_method: dict[str, list[dict]]) -> None:
-    """Accuracy vs device queries; vs epoch when no method of the group queries the device."""
+@dataclasses.dataclass
+class _Line:
+    """One line of a figure; equal ``data`` (the per-seed results it is drawn from) means an
+    identical line. Its legend is ``label`` and, in parentheses, ``tags``."""
+
+    method: str
+    label: str
+    xs: list[float]
+    ys: list[float]
+    data: tuple
+    linestyle: Any = "-"
+    band: tuple[list[float], list[float]] | None = None
+    tags: tuple[str, ...] = ()
+
+    def legend(self, *more: str) -> str:
+        tags = (*self.tags, *more)
+        return f"{self.label} ({', '.join(tags)})" if tags else self.label
+
+
+def _learning_lines(by_method: dict[str, list[dict]]) -> tuple[list[_Line], str]:
+    """Accuracy vs device queries (vs epoch when no method of the group queries the device);
+    a method without queries is a dashed horizontal line at its final accuracy. Also returns
+    the x label."""
     curves = {m: _curve(res, "device_queries") for m, res in by_method.items()}
     by_queries = any(xs[-1] > 0 for xs, _ in curves.values())
     if not by_queries:
         curves = {m: _curve(res, "epoch") for m, res in by_method.items()}
-    xlabel = "training device queries (cumulative)" if by_queries else "epoch"
     xmax = max(xs[-1] for xs, _ in curves.values())
-    with _figure(path, title, xlabel, "validation accuracy on the device") as ax:
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        for i, (method, (xs, ys)) in enumerate(curves.items()):
-            marker, style = STYLES[i % len(STYLES)]
-            if by_queries and xs[-1] == 0:  # a dashed horizontal line at the final accuracy
-                xs, ys = [xmax * k / 5 for k in range(6)], [ys[-1]] * 6
-                style, method = DASHES[i % len(DASHES)], f"{method} (no queries)"
-            ax.plot(xs, ys, marker=marker, linestyle=style, label=method)
+    lines = []
+    for method, (xs, ys) in curves.items():
+        data = tuple(sorted(
+            (res.get("seed"), tuple((row.get("device_queries", 0), row["val_device_accuracy"])
+                                    for row in res["history"]))
+            for res in by_method[method]
+        ))  # fmt: skip
+        line = _Line(method, method, xs, ys, data)
+        if by_queries and xs[-1] == 0:
+            line.xs, line.ys = [xmax * k / 5 for k in range(6)], [ys[-1]] * 6
+            line.tags, line.linestyle = ("no queries",), NO_QUERIES
+        lines.append(line)
+    return lines, "training device queries (cumulative)" if by_queries else "epoch"
 
 
-def _sweep_section(done: list[dict], out: Path, taken: set[str]) -> list[Block]:
-    """One plot per swept parameter."""
+def _draw(ax: Any, lines: list[_Line], styles: dict[str, tuple[str, str]]) -> None:
+    """Draw ``lines`` in the fixed method order, each in its method's colour and marker; a line
+    identical to one drawn before goes on top of it, dotted, with hollow larger markers."""
+    first: dict[tuple, _Line] = {}
+    for line in sorted(lines, key=lambda item: (_rank(item.method), item.label)):
+        color, marker = styles[line.method]
+        under = first.setdefault(line.data, line)
+        style: dict[str, Any] = {"linestyle": line.linestyle, "label": line.legend()}
+        if under is not line:
+            style = {"linestyle": OVERLAID, "markerfacecolor": "none", "markersize": 10,
+                     "markeredgewidth": 1.5, "zorder": 3,
+                     "label": line.legend(f"= {under.label}")}  # fmt: skip
+        ax.plot(line.xs, line.ys, color=color, marker=marker, **style)
+        if line.band:
+            ax.fill_between(line.xs, *line.band, color=color, alpha=0.15, linewidth=0)
+
+
+def _line_notes(lines: list[_Line]) -> list[str]:
+    """Notes naming the methods whose lines are identical (the same per-seed results)."""
+    return _coincidences({"": {line.label: line.data for line in lines}})
+
+
+def _seeds(counts: Iterable[int]) -> str:
+    """ "1 seed", "3 seeds", "2–3 seeds": how many runs went into each point."""
+    low, high = min(counts := list(counts)), max(counts)
+    return f"{low} seed" if high == low == 1 else f"{low}{f'–{high}' * (high > low)} seeds"
+
+
+def _sweep_section(
+    done: list[dict], styles: dict[str, tuple[str, str]], plots: tuple[Path, set[str]] | None
+) -> list[Block]:
+    """Per swept parameter: a plot (into the folder of ``plots``, under a name not among its
+    taken ones; none if None) and a table of the numbers."""
     sweeps: dict[str, list[dict]] = defaultdict(list)
     for r in done:
         if sweep := _meta(r, "sweep"):
             sweeps[str(sweep["parameter"])].append(r)
-    note = "Test accuracy on the device vs the swept parameter; band: ± std over seeds."
-    blocks: list[Block] = [("p", note)] if sweeps else []
+    blocks: list[Block] = [("p", SWEEP_NOTE)] if sweeps and plots else []
     for parameter, runs in sweeps.items():
         label = str(_meta(runs[0], "sweep").get("label") or parameter)
-        name = _png_name(f"sweep {parameter}", taken)
-        _sweep_plot(out / name, label, runs)
-        blocks.append(("img", (name, f"Robustness: {label}")))
+        points = _sweep_points(runs)
+        lines = _sweep_lines(points)
+        seeds = _seeds(len(found) for by_value in points.values() for found in by_value.values())
+        no_band = ", no band" if all(line.band is None for line in lines) else ""
+        caption = f"Robustness: {label} ({seeds}{no_band})"
+        if plots:
+            name = _png_name(f"sweep {parameter}", plots[1])
+            _sweep_plot(plots[0] / name, label, lines, styles)
+            blocks.append(("img", (name, caption)))
+        else:
+            blocks.append(("p", caption + "."))
+        blocks += [("p", note) for note in _line_notes(lines)]
+        blocks.append(("table", _sweep_table(label, points)))
     return blocks
 
 
-def _sweep_plot(path: Path, label: str, runs: list[dict]) -> None:
-    """One line per method (and system/dataset when they vary), mean ± std band over seeds."""
-    contexts = {_group(r)[:2] for r in runs}
-    points: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+Points = dict[tuple[str, str], dict[float, list[tuple[Any, float]]]]
+
+
+def _sweep_points(runs: list[dict]) -> Points:
+    """(seed, device accuracy) per (method, system/dataset when they vary) and swept value."""
+    several = len({_group(r)[:2] for r in runs}) > 1
+    points: Points = defaultdict(lambda: defaultdict(list))
     for r in runs:
-        context = f" ({', '.join(_group(r)[:2])})" if len(contexts) > 1 else ""
-        name = _method(r) + context
-        points[name][float(_meta(r, "sweep")["value"])].append(r["result"]["device_accuracy"])
-    spans: list[tuple[float, float]] = []
-    values: list[float] = []
+        context = ", ".join(_group(r)[:2]) if several else ""
+        value = float(_meta(r, "sweep")["value"])
+        points[_method(r), context][value].append((_get(r, "seed"), r["result"]["device_accuracy"]))
+    return dict(sorted(points.items(), key=lambda item: (_rank(item[0][0]), item[0][1])))
+
+
+def _sweep_lines(points: Points) -> list[_Line]:
+    """One line per (method, context): mean over seeds, a ± std band where every point has
+    2 seeds or more."""
+    contexts = _unique(context for _, context in points)
+    lines = []
+    for (method, context), by_value in points.items():
+        xs = sorted(by_value)
+        stats = [_mean_std([value for _, value in by_value[x]]) for x in xs]
+        ys = [mean for mean, _ in stats]
+        band = None
+        if all(std is not None for _, std in stats):
+            band = ([m - (s or 0.0) for m, s in stats], [m + (s or 0.0) for m, s in stats])
+        data = tuple((x, tuple(sorted(by_value[x]))) for x in xs)
+        style = CONTEXT_STYLES[contexts.index(context) % len(CONTEXT_STYLES)]
+        label = f"{method} ({context})" if context else method
+        lines.append(_Line(method, label, xs, ys, data, style, band))
+    return lines
+
+
+def _sweep_table(label: str, points: Points) -> tuple[list[str], list[list[str]]]:
+    """Rows: the swept values; columns: the lines; cells: mean ± std over seeds."""
+    values = sorted({value for by_value in points.values() for value in by_value})
+    names = [f"{m} ({c})" if c else m for m, c in points]
+    rows = [
+        [Num(_value(value)), *(Num(_fmt([acc for _, acc in by_value.get(value, [])]))
+                              for by_value in points.values())]
+        for value in values
+    ]  # fmt: skip
+    return [label, *names], rows
+
+
+def _value(value: float) -> str:
+    """A swept value as written in a suite: 0.25, 1000, 1e4, 2.5e6."""
+    if value == 0 or 1e-3 <= abs(value) < 1e4:
+        return f"{value:g}"
+    mantissa, exponent = f"{value:e}".split("e")
+    return f"{float(mantissa):g}e{int(exponent)}"
+
+
+def _sweep_plot(
+    path: Path, label: str, lines: list[_Line], styles: dict[str, tuple[str, str]]
+) -> None:
+    """The lines of a sweep, on a log axis when the values span decades, zoomed when narrow."""
+    values = [x for line in lines for x in line.xs]
+    lows = [y for line in lines for y in (line.band[0] if line.band else line.ys)]
+    highs = [y for line in lines for y in (line.band[1] if line.band else line.ys)]
     with _figure(path, f"Robustness: {label}", label, "test accuracy on the device") as ax:
-        for i, (name, by_value) in enumerate(points.items()):
-            xs = sorted(by_value)
-            band = [(m, s or 0.0) for m, s in (_mean_std(by_value[x]) for x in xs)]
-            marker, style = STYLES[i % len(STYLES)]
-            (line,) = ax.plot(xs, [m for m, _ in band], marker=marker, linestyle=style, label=name)
-            lower, upper = [m - s for m, s in band], [m + s for m, s in band]
-            ax.fill_between(xs, lower, upper, color=line.get_color(), alpha=0.15, linewidth=0)
-            spans.append((min(lower), max(upper)))
-            values += xs
+        _draw(ax, lines, styles)
         if min(values) > 0 and max(values) >= 100 * min(values):  # decades: 1 s … 1 year
             ax.set_xscale("log")
-        low, high = min(s[0] for s in spans), max(s[1] for s in spans)
+        low, high = min(lows), max(highs)
         if high - low < 0.2:  # a narrow band: zoom in, or every curve looks flat
             ax.set_ylim(max(low - 0.02, 0.0), min(high + 0.02, 1.02))
+
+
+# The parts of the report that docs can hold (see physnn.bench.docs), from the runs with a result
+DOC_TABLES: dict[str, Callable[[list[dict]], list[Block]]] = {
+    "results": lambda done: _results(_plain(done)),
+    "cost": lambda done: _cost_to_target(_plain(done)),
+    "robustness": lambda done: _sweep_section(done, {}, None),
+    "gradient": _gradcheck,
+    "reproduce": _reproduce,
+}
 
 
 @contextlib.contextmanager
@@ -458,10 +757,11 @@ def _html_block(kind: str, body: Any, out: Path) -> str:
         headers, rows = body
         head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
         rows_html = "".join("<tr>" + "".join(map(_html_cell, row)) + "</tr>" for row in rows)
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{rows_html}</tbody></table>"
+        table = f"<table><thead><tr>{head}</tr></thead><tbody>{rows_html}</tbody></table>"
+        return f'<div class="wide">{table}</div>'  # scrolls, not the page, when too wide
     return f"<p>{html.escape(body)}</p>"
 
 
 def _html_cell(text: str) -> str:
-    inner = html.escape(text)
-    return f"<td><strong>{inner}</strong></td>" if isinstance(text, Bold) else f"<td>{inner}</td>"
+    inner = f"<strong>{html.escape(text)}</strong>" if isinstance(text, Bold) else html.escape(text)
+    return f'<td class="num">{inner}</td>' if isinstance(text, Num) else f"<td>{inner}</td>"

@@ -1,15 +1,20 @@
 """Run a suite: every run exactly once in the results store, on local workers or a Ray cluster.
 
 The store is the single source of truth. Before a suite starts, runs whose worker died are
-released; each worker *claims* a run atomically, trains it with ``resume=True`` in its own run
-folder (so a killed run continues from its last checkpoint), and records the result. Re-running
-a suite therefore skips finished runs, resumes interrupted ones, and never duplicates a row.
+released; each worker *claims* a run atomically, trains it with ``resume="if-possible"`` in its
+own run folder (so a killed run continues from its last checkpoint), and records the result.
+Re-running a suite therefore skips finished runs, resumes interrupted ones, and never duplicates
+a row.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import platform
 import socket
+import subprocess
+import sys
 import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -19,9 +24,10 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from physnn.bench.store import ResultStore
+from physnn.bench.store import ResultStore, RunRecord, read_jsonl
 from physnn.bench.suite import RunSpec, Suite
-from physnn.errors import ConfigError
+from physnn.errors import ConfigError, option
+from physnn.threads import choose_threads
 
 EXECUTORS = ("local", "ray")
 
@@ -30,6 +36,45 @@ def run_folder(runs_dir: Path, key: str) -> Path:
     """Where a run keeps its checkpoint and result: one folder per key."""
     suite, entry, digest = key.split(":")
     return runs_dir / suite / entry / digest
+
+
+def git_commit(folder: Path) -> str | None:
+    """The commit checked out where ``folder`` lies, with ``-dirty`` when files differ from it;
+    None outside a git work tree or without git."""
+    try:
+        described = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=40", "--exclude=*"],
+            cwd=folder, capture_output=True, text=True, timeout=10, check=True,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return described.stdout.strip() or None
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux ``/proc/cpuinfo``), else what ``platform`` knows."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def environment() -> dict[str, Any]:
+    """What a run was measured with, for the report's reproducibility section: physnn's git
+    commit (when it runs from a checkout), Python and torch versions, CPU model, logical CPUs
+    and torch's intra-op thread count."""
+    import torch
+
+    return {
+        "git_commit": git_commit(Path(__file__).parent),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+    }
 
 
 def execute_run(store_path: str, key: str, out: str, threads: int) -> str:
@@ -46,9 +91,10 @@ def execute_run(store_path: str, key: str, out: str, threads: int) -> str:
         record = store.get(key)
         assert record is not None
         try:
-            torch.set_num_threads(threads)
+            torch.set_num_threads(threads)  # this worker's share, for the run and its record
             config = TrainConfig.from_dict(record.config, source=f"run {key}")
-            result = train(config, out, resume=True, progress=False)
+            result = train(config, out, resume="if-possible", progress=False, threads=threads)
+            result["environment"] = environment()
             if record.meta.get("gradcheck"):
                 result["gradcheck"] = gradcheck(config, batches=2)
             store.finish(key, result)
@@ -76,21 +122,23 @@ def run_suite(
     workers: int = 1,
     executor: str = "local",
     address: str | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> dict[str, int]:
-    """Run every unfinished run of ``suite``; return the store's status counts for it."""
+    """Run every unfinished run of ``suite``; return the store's status counts for it.
+    ``progress``: a progress bar on stderr (default: only when stderr is a terminal)."""
     if executor not in EXECUTORS:
         raise ConfigError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
     if workers < 1:
-        raise ConfigError(f"--workers must be at least 1, got {workers}")
+        raise ConfigError(f"{option('workers')} must be at least 1, got {workers}")
     store_path = str(Path(store_path).resolve())
     runs_dir = Path(runs_dir).resolve()
     with ResultStore(store_path) as store:
         todo = register(store, suite)
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = choose_threads(workers)
     jobs = [(store_path, run.key, str(run_folder(runs_dir, run.key)), threads) for run in todo]
     bar = tqdm(total=len(suite.runs), initial=len(suite.runs) - len(todo), unit="run",
-               desc=f"suite {suite.name}", disable=not progress)  # fmt: skip
+               desc=f"suite {suite.name}",
+               disable=not (sys.stderr.isatty() if progress is None else progress))  # fmt: skip
     status = {"done": 0, "failed": 0, "skipped": 0}
 
     def finished(outcome: str) -> None:
@@ -157,10 +205,19 @@ def summarize(counts: dict[str, int], seconds: float) -> str:
     return f"{parts} ({seconds:.0f} s)"
 
 
-def records_for_report(store: ResultStore, suite: str | None) -> list[dict[str, Any]]:
-    """Store records as the report expects them (gradient quality moved into ``meta``)."""
+def read_records(path: str | Path, suite: str | None) -> list[dict[str, Any]]:
+    """The runs (of ``suite``, or all) of a results store, or of its ``.jsonl`` export, as the
+    report expects them."""
+    if Path(path).suffix.lower() == ".jsonl":
+        return report_records(read_jsonl(path, suite))
+    with ResultStore(path) as store:
+        return report_records(store.records(suite))
+
+
+def report_records(records: list[RunRecord]) -> list[dict[str, Any]]:
+    """Runs as the report expects them: plain dicts, gradient quality moved into ``meta``."""
     out = []
-    for r in store.records(suite):
+    for r in records:
         meta = dict(r.meta)
         if r.result and "gradcheck" in r.result:
             meta["gradcheck"] = {k: r.result["gradcheck"][k] for k in ("cosine", "relative_error")}

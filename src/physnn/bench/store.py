@@ -15,7 +15,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +111,26 @@ def _write_table(rows: list[dict[str, Any]], columns: list[str], path: Path) -> 
         hint = "Parquet export needs pandas and pyarrow: pip install pandas pyarrow."
         raise StoreError(hint) from exc
     pd.DataFrame(rows, columns=columns).to_parquet(path, index=False)
+
+
+def _write_jsonl(records: list[RunRecord], path: Path) -> None:
+    """One JSON object per line and run, keys sorted, without the worker (a host name): a
+    text export that diffs line by line and that :func:`read_jsonl` reads back."""
+    with path.open("w", encoding="utf-8") as handle:
+        for record in records:
+            fields = {name: value for name, value in asdict(record).items() if name != "worker"}
+            handle.write(json.dumps(fields, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def read_jsonl(path: str | os.PathLike, suite: str | None = None) -> list[RunRecord]:
+    """The runs (of ``suite``, or all) of a ``.jsonl`` export, in its order."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        records = [RunRecord(**{**json.loads(line), "worker": None}) for line in lines if line]
+    except (OSError, ValueError, TypeError) as exc:
+        raise StoreError(f"Cannot read {path} as a physnn .jsonl export: {exc}.") from exc
+    return [r for r in records if suite is None or r.suite == suite]
 
 
 class ResultStore:
@@ -253,14 +273,18 @@ class ResultStore:
         )
         return dict.fromkeys(STATUSES, 0) | dict(rows.fetchall())
 
-    def export(self, path: str | os.PathLike) -> Path:
-        """Write one row per run to ``.csv`` or ``.parquet`` (chosen by extension)."""
+    def export(self, path: str | os.PathLike, suite: str | None = None) -> Path:
+        """Write one row per run (of ``suite``, or all) to ``.csv`` or ``.parquet``, or every
+        field of each run to ``.jsonl`` (chosen by extension)."""
         path = Path(path)
-        if path.suffix.lower() not in (".csv", ".parquet"):
-            raise StoreError(f"Cannot export to {path.name}: use a .csv or .parquet file.")
-        rows = [_flat_row(record) for record in self.records()]
-        columns = list(dict.fromkeys(name for row in rows for name in row)) or list(RUN_FIELDS)
+        if path.suffix.lower() not in (".csv", ".parquet", ".jsonl"):
+            raise StoreError(f"Cannot export to {path.name}: use a .csv, .parquet or .jsonl file.")
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix.lower() == ".jsonl":
+            _write_jsonl(self.records(suite), path)
+            return path
+        rows = [_flat_row(record) for record in self.records(suite)]
+        columns = list(dict.fromkeys(name for row in rows for name in row)) or list(RUN_FIELDS)
         _write_table(rows, columns, path)
         return path
 

@@ -40,21 +40,26 @@ class Requirements:
     gradient_procedure: str | None = None  # a physical gradient measurement of the device
 
 
+# requirement → (the system's capability, what the method needs, how a system lacks it)
 _CAPABILITY_OF = {
-    "differentiable_twin": ("differentiable", "has no differentiable twin"),
-    "reciprocal": ("reciprocal", "is not reciprocal"),
-    "energy_based": ("energy_based", "is not energy-based"),
-    "holomorphic": ("holomorphic", "cannot be nudged with complex forces"),
-}
+    "differentiable_twin": (
+        "differentiable", "a differentiable twin", "has no differentiable twin"
+    ),
+    "reciprocal": ("reciprocal", "a reciprocal system", "is not reciprocal"),
+    "energy_based": ("energy_based", "an energy-based system", "is not energy-based"),
+    "holomorphic": (
+        "holomorphic", "complex-valued nudges", "cannot be nudged with complex forces"
+    ),
+}  # fmt: skip
 
 
 def incompatibility(
     method: type[GradientEstimator], system_name: str, caps: Capabilities
 ) -> str | None:
     """Why ``method`` cannot train ``system``, or None if it can."""
-    for need, (capability, lacks) in _CAPABILITY_OF.items():
+    for need, (capability, needed, lacks) in _CAPABILITY_OF.items():
         if getattr(method.requirements, need) and not getattr(caps, capability):
-            return f"method {method.name!r} needs {need.replace('_', ' ')}; {system_name!r} {lacks}"
+            return f"method {method.name!r} needs {needed}; {system_name!r} {lacks}"
     procedure = method.requirements.gradient_procedure
     if procedure and procedure not in caps.gradient_procedures:
         return f"method {method.name!r} needs the physical procedure {procedure!r}; " + (
@@ -91,9 +96,9 @@ class GradientEstimator(ABC):
         known = {f.name for f in fields(self.options_class)}
         unknown = sorted(set(options) - known)
         if unknown:
-            valid = ", ".join(sorted(known)) or "none"
+            valid = f"valid: {', '.join(sorted(known))}" if known else "it takes no options"
             raise ConfigError(
-                f"unknown option(s) {', '.join(unknown)} for method {self.name!r}; valid: {valid}"
+                f"unknown option(s) {', '.join(unknown)} for method {self.name!r}; {valid}"
             )
         try:
             self.options = self.options_class(**options)

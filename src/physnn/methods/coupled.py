@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from physnn.errors import ConfigError
+from physnn.errors import ConfigError, option
 from physnn.methods.base import (
     METHODS,
     GradientEstimator,
@@ -79,7 +79,7 @@ def split_first_physical(model: PNN, method: str) -> tuple[PhysicalBlock, list[n
     if not blocks or not isinstance(blocks[0], PhysicalBlock) or len(physical) != 1:
         raise ConfigError(
             f"method {method!r} needs the physical block first and only once (models pnn or "
-            "post:...); use --model pnn"
+            f"post:...); use {option('model', 'pnn')}"
         )
     return blocks[0], blocks[1:]
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from physnn.errors import ConfigError
+from physnn.errors import ConfigError, option
 from physnn.methods.base import (
     METHODS,
     GradientEstimator,
@@ -52,7 +52,8 @@ def physical_first(model: PNN, method: str) -> PhysicalBlock:
     if len(blocks) != 1 or model.blocks[0] is not blocks[0]:
         raise ConfigError(
             f"method {method!r} nudges the outputs of one physical block that comes first; "
-            "use --model pnn or --model post:H1,... (not stack:K, hybrid:H or mlp)"
+            f"use {option('model', 'pnn')} or {option('model', 'post:H1,...')} (not stack:K, "
+            "hybrid:H or mlp)"
         )
     return blocks[0]
 

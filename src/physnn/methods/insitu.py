@@ -30,7 +30,7 @@ from typing import ClassVar
 
 from torch import Tensor, nn
 
-from physnn.errors import ConfigError
+from physnn.errors import ConfigError, option
 from physnn.methods.base import METHODS, GradientEstimator, LossFn, Requirements
 from physnn.nets.pnn import PNN, PhysicalBlock, backward_to_latent, run_device
 
@@ -49,7 +49,8 @@ class PhysicalGradient(GradientEstimator):
         if not isinstance(blocks[0], PhysicalBlock) or len(model.physical_blocks()) != 1:
             raise ConfigError(
                 f"method {self.name!r} measures the gradient of one physical block that comes "
-                "first; use --model pnn or --model post:H1,... (not stack, hybrid or mlp)"
+                f"first; use {option('model', 'pnn')} or {option('model', 'post:H1,...')} (not "
+                "stack, hybrid or mlp)"
             )
         return blocks[0]
 

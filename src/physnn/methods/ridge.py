@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from physnn.errors import ConfigError
+from physnn.errors import ConfigError, option
 from physnn.methods.base import (
     METHODS,
     GradientEstimator,
@@ -111,7 +111,8 @@ class Ridge(GradientEstimator):
         if not isinstance(last, nn.Linear):
             raise ConfigError(
                 "method 'ridge' solves a final linear readout and this model ends in "
-                f"{type(last).__name__}; use --model pnn, stack:K or hybrid:H with a system whose "
+                f"{type(last).__name__}; use {option('model')} pnn, stack:K or hybrid:H with a "
+                "system whose "
                 "readout is linear (output_kind 'real')"
             )
         return last

@@ -55,7 +55,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from physnn.errors import ConfigError
+from physnn.errors import ConfigError, option
 from physnn.hardware.device import derived_seed
 from physnn.methods.base import (
     METHODS,
@@ -87,7 +87,7 @@ class DeviceSplit:
         if not physical:
             raise ConfigError(
                 f"method {method!r} trains physical blocks from device queries, and this model "
-                "has none; use --model pnn, stack:K or hybrid:H"
+                f"has none; use {option('model')} pnn, stack:K or hybrid:H"
             )
         cut = physical[-1] + 1
         return cls(tuple(model.blocks[:cut]), tuple(model.blocks[cut:]))

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from physnn.errors import ConfigError
+from physnn.labels import gap_label
 from physnn.reality.base import Perturbation, Reality
 from physnn.reality.perturbations import (
     Absorption,
@@ -97,12 +98,7 @@ def make_reality(system: System, level: str, overrides: dict[str, float] | None 
         raise ConfigError(f"system {system.name!r} has no reality-gap levels defined")
     family = GAP_FAMILIES[system.name]
     knobs = family.values(level, overrides)
-    name = (
-        level
-        if not overrides
-        else f"{level}+" + ",".join(f"{k}={v:g}" for k, v in overrides.items())
-    )
-    reality = Reality(family.build(system, knobs), level=name)
+    reality = Reality(family.build(system, knobs), level=gap_label(level, overrides))
     reality.check(system)
     return reality
 

@@ -176,6 +176,9 @@ class System(nn.Module, ABC):
     """Named configurations; ``"default"`` must exist."""
     learning_rate: ClassVar[float] = 0.05
     """The Adam learning rate a run uses unless it sets one (``--lr``)."""
+    input_range: ClassVar[tuple[float, float] | None] = None
+    """The sample values the input encoding represents; it clamps values beyond (None: any real
+    value passes). Building an experiment warns when the data exceed it."""
 
     def __init__(self, config: Any) -> None:
         super().__init__()

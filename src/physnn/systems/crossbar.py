@@ -152,6 +152,12 @@ class Crossbar(System):
     output_kind = "real"
 
     @property
+    def input_range(self) -> tuple[float, float] | None:  # type: ignore[override]
+        """The DAC's full scale ±input_range (it clips beyond); an ideal DAC passes any value."""
+        c = self.config
+        return None if c.input_bits is None else (-c.input_range, c.input_range)
+
+    @property
     def num_outputs(self) -> int:
         return self.config.num_outputs
 

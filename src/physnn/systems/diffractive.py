@@ -40,7 +40,7 @@ from physnn.systems.base import (
     Nuisance,
     System,
 )
-from physnn.systems.encoding import as_image
+from physnn.systems.encoding import NON_NEGATIVE, as_image
 
 TWO_PI = 2 * torch.pi
 
@@ -94,6 +94,7 @@ class DiffractiveNetwork(System):
     """D2NN substrate: L phase layers, angular-spectrum free space, detector regions."""
 
     name = "diffractive"
+    input_range = NON_NEGATIVE  # an amplitude: negative values are dropped
     capabilities = Capabilities(
         differentiable=True,
         linear=True,

@@ -3,7 +3,14 @@
 Datasets give images ``(B, h, w)`` or feature vectors ``(B, F)``. A substrate with a 2-D input
 plane (a diffractive network, a waveguide) asks for a square image; one with ``n`` input modes,
 spectral bins or resonators asks for ``n`` numbers. These resamplings are fixed (no trainable
-parameters), so the comparison between substrates stays about the physics.
+parameters), so the comparison between substrates stays about the physics. They clip nothing:
+every resampled value is an average of sample values (or a zero of padding).
+
+What a substrate then does with the values is its physics: an amplitude cannot be negative, an
+attenuator transmits between 0 and 1, a DAC has a full scale. Each system declares the values it
+represents as ``System.input_range`` (:data:`UNIT_INTERVAL`, :data:`NON_NEGATIVE`, a DAC's
+±full scale, or None for any real value); its encoding clamps what lies beyond, and building an
+experiment warns (:class:`~physnn.errors.InputRangeWarning`) when a dataset's values do.
 """
 
 from __future__ import annotations
@@ -12,6 +19,9 @@ import math
 
 import torch.nn.functional as F
 from torch import Tensor
+
+UNIT_INTERVAL = (0.0, 1.0)  # intensities, attenuations, normalized pixels: values beyond clamped
+NON_NEGATIVE = (0.0, math.inf)  # amplitudes normalized to unit power: negative values dropped
 
 
 def as_image(x: Tensor, side: int) -> Tensor:

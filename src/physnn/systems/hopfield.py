@@ -32,7 +32,7 @@ from torch import Tensor
 from physnn.physics import hopfield as hop
 from physnn.systems import SYSTEMS
 from physnn.systems.base import Capabilities, Controls, ControlSpec, NoiseSource, Nuisance
-from physnn.systems.encoding import as_vector
+from physnn.systems.encoding import UNIT_INTERVAL, as_vector
 from physnn.systems.energy import (
     EnergySystem,
     Equilibrium,
@@ -74,6 +74,7 @@ class HopfieldNetwork(EnergySystem):
     """Clamped inputs → hidden layers ↔ output units, settling at a minimum of the energy."""
 
     name = "hopfield"
+    input_range = UNIT_INTERVAL  # the clamped input units ρ(x) = clip(x, 0, 1)
     capabilities = Capabilities(
         differentiable=True,
         energy_based=True,

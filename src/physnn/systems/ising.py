@@ -49,7 +49,7 @@ from physnn.errors import IncompatibleError
 from physnn.physics import ising
 from physnn.systems import SYSTEMS
 from physnn.systems.base import Capabilities, Controls, ControlSpec, NoiseSource, Nuisance
-from physnn.systems.encoding import as_vector
+from physnn.systems.encoding import UNIT_INTERVAL, as_vector
 from physnn.systems.energy import (
     EnergySystem,
     Equilibrium,
@@ -99,6 +99,7 @@ class IsingMachine(EnergySystem):
     """Fixed input spins → hidden spins ↔ output spins, sampled by an annealer."""
 
     name = "ising"
+    input_range = UNIT_INTERVAL  # input spins u = 2x − 1 ∈ [−1, 1]
     capabilities = Capabilities(
         differentiable=True,
         energy_based=True,

@@ -52,7 +52,7 @@ from physnn.systems.base import (
     Nuisance,
     System,
 )
-from physnn.systems.encoding import as_vector
+from physnn.systems.encoding import UNIT_INTERVAL, as_vector
 
 TWO_PI = 2 * math.pi
 _CHOICES = {
@@ -122,6 +122,7 @@ class MZIMesh(System):
     """Layers of programmable MZI meshes with opto-electronic activations between them."""
 
     name = "mzi"
+    input_range = UNIT_INTERVAL  # amplitudes (or phases π·x) of the input modes
     capabilities = Capabilities(
         differentiable=True,
         linear=False,  # |·|² detection, and activations between layers

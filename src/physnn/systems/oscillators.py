@@ -51,7 +51,7 @@ from physnn.systems.base import (
     Nuisance,
     System,
 )
-from physnn.systems.encoding import as_vector
+from physnn.systems.encoding import UNIT_INTERVAL, as_vector
 
 MAX_PHASE_PER_STEP = 0.5  # largest ω_max · dt allowed (RK4 is stable up to 2.8, accurate below)
 
@@ -117,6 +117,7 @@ class OscillatorChain(System):
     """Inputs in initial displacements → nonlinear chain dynamics → displacements at time T."""
 
     name = "oscillators"
+    input_range = UNIT_INTERVAL  # initial displacements s·x
     capabilities = Capabilities(
         differentiable=True,
         linear=False,  # Duffing / pendulum restoring forces

@@ -52,7 +52,7 @@ from physnn.systems.base import (
     Nuisance,
     System,
 )
-from physnn.systems.encoding import as_vector
+from physnn.systems.encoding import UNIT_INTERVAL, as_vector
 
 MEASUREMENTS = ("field", "intensity")
 
@@ -122,6 +122,7 @@ class CoupledResonators(System):
     """Layered coupled-mode network; inputs in the detunings, outputs = port reflections."""
 
     name = "resonators"
+    input_range = UNIT_INTERVAL  # detunings set by pixels in [0, 1]
     capabilities = Capabilities(
         differentiable=True,
         linear=False,  # linear in the waves, but the inputs enter the parameters: x → S is not

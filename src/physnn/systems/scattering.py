@@ -40,7 +40,7 @@ from physnn.systems.base import (
     Nuisance,
     System,
 )
-from physnn.systems.encoding import as_vector
+from physnn.systems.encoding import UNIT_INTERVAL, as_vector
 
 TWO_PI = 2 * torch.pi
 
@@ -72,6 +72,7 @@ class ScatteringMedium(System):
     """SLM phase mask → random scattering medium → camera (speckle intensities)."""
 
     name = "scattering"
+    input_range = UNIT_INTERVAL  # SLM amplitudes
     capabilities = Capabilities(
         differentiable=True,
         linear=False,  # the camera measures |B u|²; the field map u → B u is linear

@@ -52,7 +52,7 @@ from physnn.systems.base import (
     Nuisance,
     System,
 )
-from physnn.systems.encoding import as_vector
+from physnn.systems.encoding import NON_NEGATIVE, as_vector
 
 INDEX_UNIT = 1e-3
 """The controls are Δn in units of 10⁻³ (so that optimizer steps of ~0.05 are sensible)."""
@@ -155,6 +155,7 @@ class ProgrammableWaveguide(System):
     """2-D programmable slab waveguide: Gaussian inputs, programmed Δn(x, z), detector windows."""
 
     name = "waveguide"
+    input_range = NON_NEGATIVE  # an amplitude: negative values are dropped
     capabilities = Capabilities(
         differentiable=True,
         linear=True,  # the output field is linear in the input field (intensities are detected)

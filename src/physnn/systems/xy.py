@@ -41,7 +41,7 @@ from torch import Tensor
 from physnn.physics import xy
 from physnn.systems import SYSTEMS
 from physnn.systems.base import Capabilities, Controls, ControlSpec, NoiseSource, Nuisance
-from physnn.systems.encoding import as_vector
+from physnn.systems.encoding import UNIT_INTERVAL, as_vector
 from physnn.systems.energy import (
     EnergySystem,
     Equilibrium,
@@ -82,6 +82,7 @@ class PhaseOscillators(EnergySystem):
     """Clamped input phases → hidden oscillators ↔ output oscillators (XY energy)."""
 
     name = "xy"
+    input_range = UNIT_INTERVAL  # input oscillators clamped at phases π·x
     capabilities = Capabilities(
         differentiable=True,
         energy_based=True,

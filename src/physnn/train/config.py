@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from physnn.errors import ConfigError
+from physnn.errors import ConfigError, option
+from physnn.labels import gap_label
 from physnn.model_spec import ModelSpec, substrate_label
+
+if TYPE_CHECKING:
+    from physnn.data import Dataset
 
 DEFAULT_LEARNING_RATE = 0.05
 DIGITAL_LEARNING_RATE = 1e-3  # Adam's usual rate for a digital network without physics
@@ -16,12 +21,15 @@ DIGITAL_LEARNING_RATE = 1e-3  # Adam's usual rate for a digital network without 
 
 def suggested_learning_rate(system: str, model: str = "pnn") -> float:
     """The system's suggested Adam learning rate, or Adam's usual 1e-3 for a digital model
-    (``mlp``, ``ffnet``), whose system is unused (unknown names fail later, with the others)."""
-    from physnn.systems import SYSTEMS
+    (``mlp``, ``ffnet``), whose system is unused (unknown names fail later, with the others).
+    Read from the static catalogue (generated from the systems' ``learning_rate``), so that a
+    configuration is made without importing torch."""
+    from physnn.catalogue import learning_rate
 
     if not ModelSpec.parse(model).uses_physics:
         return DIGITAL_LEARNING_RATE
-    return SYSTEMS[system].learning_rate if system in SYSTEMS else DEFAULT_LEARNING_RATE
+    rate = learning_rate(system)
+    return DEFAULT_LEARNING_RATE if rate is None else rate
 
 
 @dataclass
@@ -33,7 +41,8 @@ class TrainConfig:
     system_options: dict[str, Any] = field(default_factory=dict)
     method: str = "pat"
     method_options: dict[str, Any] = field(default_factory=dict)
-    dataset: str = "digits"
+    dataset: str | Dataset = "digits"  # a dataset's name (built-in or registered) or your Dataset
+    dataset_sha256: str | None = None  # content fingerprint (Dataset.fingerprint), checked on load
     data_dir: str | None = None
     limit_train: int | None = None
     gap: str = "moderate"
@@ -80,6 +89,7 @@ class TrainConfig:
             isinstance(self.max_seconds, int | float) and self.max_seconds > 0
         ):
             raise ConfigError(f"max_seconds must be a positive number, got {self.max_seconds!r}")
+        self._check_dataset()
         for name in ("system_options", "method_options", "gap_options", "twin_options"):
             if not isinstance(getattr(self, name), dict):
                 raise ConfigError(f"{name} must be a table of options")
@@ -89,8 +99,53 @@ class TrainConfig:
         """What the run trains, for titles and labels (see :func:`substrate_label`)."""
         return substrate_label(self.system, self.preset, self.model)
 
+    @property
+    def gap_label(self) -> str:
+        """The reality gap as shown to people: the level, with any overridden knobs."""
+        return gap_label(self.gap, self.gap_options)
+
+    def _check_dataset(self) -> None:
+        """A dataset name, or a Dataset object whose fingerprint fills ``dataset_sha256``."""
+        if self.dataset_sha256 is not None and not (
+            isinstance(self.dataset_sha256, str)
+            and re.fullmatch(r"[0-9a-f]{64}", self.dataset_sha256)
+        ):
+            raise ConfigError(
+                f"dataset_sha256 must be 64 lowercase hex digits, got {self.dataset_sha256!r}"
+            )
+        if isinstance(self.dataset, str):
+            return
+        from physnn.data import Dataset
+
+        if not isinstance(self.dataset, Dataset):
+            raise ConfigError(
+                "dataset must be a dataset's name or a physnn.data.Dataset, got "
+                f"{type(self.dataset).__name__} {self.dataset!r}"
+            )
+        if self.data_dir is not None:
+            raise ConfigError(
+                f"{option('data_dir', self.data_dir)} is for a dataset loaded by name; "
+                f"dataset {self.dataset.name!r} is given as a Dataset object"
+            )
+        fingerprint = self.dataset.fingerprint
+        if self.dataset_sha256 not in (None, fingerprint):
+            raise ConfigError(
+                f"dataset_sha256={self.dataset_sha256!r} is not the fingerprint of the Dataset "
+                f"object given ({fingerprint})"
+            )
+        self.dataset_sha256 = fingerprint
+
+    @property
+    def dataset_name(self) -> str:
+        """The dataset's name, also when the configuration holds a Dataset object."""
+        return self.dataset if isinstance(self.dataset, str) else self.dataset.name
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-able values: a Dataset object is recorded by its name, its content by
+        ``dataset_sha256`` (so that resuming on other data is refused)."""
+        if isinstance(self.dataset, str):
+            return asdict(self)
+        return asdict(replace(self, dataset=self.dataset.name))
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], source: str = "configuration") -> TrainConfig:

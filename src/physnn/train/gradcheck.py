@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from physnn.errors import ConfigError
+from physnn.errors import ConfigError, option
 from physnn.hardware.device import SimulatedDevice, derived_seed
 from physnn.nets import PNN, PhysicalBlock
 from physnn.train.config import TrainConfig
@@ -54,7 +54,7 @@ def gradcheck(config: TrainConfig, batches: int = 3) -> dict[str, Any]:
     if not isinstance(exp.device, SimulatedDevice):
         raise ConfigError(
             "gradcheck compares with the exact gradient of a simulated device's hidden physics; "
-            "a device server or lab instrument has none (drop --device-url)"
+            f"a device server or lab instrument has none (drop {option('device_url')})"
         )
     prepare_twins(exp)  # a calibrated or learned twin is fitted first, as in training
     model, data = exp.model, exp.dataset
@@ -89,7 +89,7 @@ def gradcheck(config: TrainConfig, batches: int = 3) -> dict[str, Any]:
         "preset": config.preset,
         "method": config.method,
         "gap": config.gap,
-        "dataset": config.dataset,
+        "dataset": config.dataset_name,
         "seed": config.seed,
         "batch_size": config.batch_size,
         "parameters": compared,

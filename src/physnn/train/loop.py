@@ -9,11 +9,12 @@ so an interrupted run finishes with the same result as an uninterrupted one.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -21,9 +22,10 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from physnn import __version__
-from physnn.errors import ConfigError
+from physnn.errors import ConfigError, TrainingInterrupted, option
 from physnn.hardware.device import Device, derived_seed
 from physnn.nets import PNN, Executor, run_device, run_twin
+from physnn.threads import choose_threads, intra_op_threads
 from physnn.train.checkpoint import load_checkpoint, save_checkpoint, save_json
 from physnn.train.config import TrainConfig
 from physnn.train.setup import Experiment, build_experiment
@@ -137,41 +139,119 @@ def train(
     config: TrainConfig,
     out: str | Path,
     *,
-    resume: bool = False,
+    resume: bool | Literal["if-possible"] = False,
     overwrite: bool = False,
-    progress: bool = True,
+    progress: bool | None = None,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     checkpoint_every: float = 300.0,
     device: Device | None = None,
     record: bool = False,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Train, evaluate on the device and the twin, and write ``out/result.json``.
 
     A checkpoint is written atomically after every epoch and, within long epochs, every
-    ``checkpoint_every`` seconds. ``on_epoch`` receives each epoch's metrics. ``device``
-    replaces the configured device (a lab instrument, a replayed record); ``record`` keeps every
-    device interaction in ``out/device-record`` for :func:`physnn.train.replay.replay`.
+    ``checkpoint_every`` seconds. ``resume=True`` continues the run in ``out`` (finished: its
+    result is returned) and refuses a folder that holds nothing to resume; ``resume="if-possible"``
+    continues it if there is one and starts it otherwise. ``progress`` draws progress bars on
+    stderr (default: only when stderr is a terminal). ``on_epoch`` receives each epoch's metrics.
+    ``device`` replaces the configured device (a lab instrument, a replayed record); ``record``
+    keeps every device interaction in ``out/device-record`` for
+    :func:`physnn.train.replay.replay`. ``threads`` is torch's intra-op thread count during the
+    run (default: a resumed run's own, else :func:`physnn.threads.choose_threads`: the cores not
+    already busy, or ``$PHYSNN_THREADS``).
+
+    Ctrl-C raises :class:`~physnn.errors.TrainingInterrupted`, whose message says what the
+    folder holds.
     """
     out = Path(out)
+    if resume not in (False, True, "if-possible"):
+        raise ConfigError(f"resume must be True, False or 'if-possible', got {resume!r}")
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+    ):
+        raise ConfigError(f"threads must be a positive integer, got {threads!r}")
+    if progress is None:
+        progress = sys.stderr.isatty()
     ckpt_path, result_path = out / CHECKPOINT, out / RESULT
+    held = ckpt_path.exists() or result_path.exists()
+    if resume is True and not held:
+        raise ConfigError(
+            f"nothing to resume in {str(out)!r} (it holds no {CHECKPOINT} or {RESULT}): check "
+            f"the folder's name, or start the run without {option('resume', True)}"
+        )
     if resume and result_path.exists():
         finished = json.loads(result_path.read_text())
         _check_same_config(finished["config"], config, result_path)
         return finished
-    if not resume and not overwrite and (ckpt_path.exists() or result_path.exists()):
+    if not resume and not overwrite and held:
         raise ConfigError(
-            f"{str(out)!r} already holds a run; pass --resume to continue it, "
-            "--overwrite to start it again, or choose another --out"
+            f"{str(out)!r} already holds a run; pass {option('resume', True)} to continue it, "
+            f"{option('overwrite', True)} to start it again, or choose another {option('out')}"
+        )
+    if overwrite and not resume:  # nothing of the old run may be resumed by mistake later
+        for stale in (ckpt_path, result_path):
+            stale.unlink(missing_ok=True)
+    checkpoint = load_checkpoint(ckpt_path) if resume and ckpt_path.exists() else None
+    saved = SavedState.of(checkpoint)
+    threads = threads or (checkpoint or {}).get("threads") or choose_threads()
+    with intra_op_threads(threads):
+        try:
+            return _train(
+                config, out, checkpoint, saved, progress, on_epoch, checkpoint_every, device, record
+            )
+        except KeyboardInterrupt:
+            raise TrainingInterrupted(saved.describe(out, config.epochs)) from None
+
+
+@dataclass
+class SavedState:
+    """What the run folder's checkpoint holds, kept up to date as the run saves."""
+
+    epochs: int | None = None  # finished epochs in the checkpoint; None: no checkpoint
+    steps: int = 0  # steps of the next epoch in it
+
+    @classmethod
+    def of(cls, checkpoint: dict[str, Any] | None) -> SavedState:
+        if checkpoint is None:
+            return cls()
+        return cls(checkpoint["epoch"], checkpoint["partial"]["step"])
+
+    def describe(self, out: Path, epochs: int) -> str:
+        if self.epochs is None:
+            return (
+                "interrupted before the first checkpoint: nothing of this run is saved in "
+                f"{str(out)!r}"
+            )
+        steps = f" and {self.steps} steps of epoch {self.epochs + 1}" if self.steps else ""
+        return (
+            f"interrupted; {str(out)!r} holds the checkpoint after {self.epochs} of {epochs} "
+            f"epochs{steps}: continue with {option('resume', True)}"
         )
 
+
+def _train(
+    config: TrainConfig,
+    out: Path,
+    checkpoint: dict[str, Any] | None,
+    saved: SavedState,
+    progress: bool,
+    on_epoch: Callable[[dict[str, Any]], None] | None,
+    checkpoint_every: float,
+    device: Device | None,
+    record: bool,
+) -> dict[str, Any]:
+    """:func:`train` once the folder is checked (``checkpoint``: the state to resume from) and
+    the threads are set; ``saved`` follows every checkpoint written."""
+    ckpt_path, result_path = out / CHECKPOINT, out / RESULT
     exp = build_experiment(config, device=device, record_dir=out / RECORD if record else None)
     optimizer = torch.optim.Adam(exp.estimator.optimized_parameters(exp.model), lr=config.lr)
     transform = default_transforms(config.max_step)
     history: list[dict[str, Any]] = []
     start_epoch, elapsed_before, partial = 0, 0.0, EpochProgress()
     session_start = time.perf_counter()  # the wall time includes fitting the twins
-    if resume and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path)
+    if checkpoint is not None:
+        state = checkpoint
         _check_same_config(state["config"], config, ckpt_path)
         exp.model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -200,8 +280,10 @@ def train(
                 "device": exp.device.state_dict(),
                 "estimator": exp.estimator.state_dict(),
                 "twin_fit": twin_fit,
+                "threads": torch.get_num_threads(),
             },
         )
+        saved.epochs, saved.steps = epochs_done, progress_in_epoch.step
 
     def over_budget() -> str | None:
         if config.max_queries and exp.device.stats("train").queries >= config.max_queries:
@@ -268,10 +350,10 @@ def _result(
         "system": cfg.system,
         "preset": cfg.preset,
         "method": cfg.method,
-        "dataset": cfg.dataset,
+        "dataset": cfg.dataset_name,
         "seed": cfg.seed,
         "epochs": cfg.epochs,
-        "gap": cfg.gap,
+        "gap": cfg.gap_label,
         "device_accuracy": test["device"],
         "twin_accuracy": test["twin"],
         "headline": headline,
@@ -290,8 +372,10 @@ def _result(
             "method": exp.estimator.describe(),
             "reality": exp.reality.describe(),
             "dataset": exp.dataset.summary(),
+            "dataset_sha256": exp.dataset.fingerprint,
             "torch_device": str(exp.torch_device),
             "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
         },
         "version": __version__,
     }
@@ -305,12 +389,12 @@ def _check_same_config(saved: dict[str, Any], config: TrainConfig, path: Path) -
     if diff:
         raise ConfigError(
             f"{str(path)!r} was made with a different configuration ({', '.join(diff)} differ); "
-            "use the same options to resume, or --overwrite to start again"
+            f"use the same options to resume, or {option('overwrite', True)} to start again"
         )
 
 
 def _title(config: TrainConfig) -> str:
-    run = f"{config.dataset}, gap {config.gap}, seed {config.seed}"
+    run = f"{config.dataset_name}, gap {config.gap_label}, seed {config.seed}"
     return f"{config.method} on {config.substrate} ({run})"
 
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from physnn.errors import ConfigError
+from physnn.errors import ConfigError, option
 from physnn.hardware.record import RecordError, ReplayDevice
 from physnn.train.checkpoint import load_checkpoint
 from physnn.train.config import TrainConfig
@@ -25,8 +25,8 @@ def replay(
     run_dir, out = Path(run_dir), Path(out)
     if not overwrite and ((out / RESULT).exists() or (out / CHECKPOINT).exists()):
         raise ConfigError(
-            f"{str(out)!r} already holds a run; pass --overwrite to replay into it again, or "
-            "choose another --out"
+            f"{str(out)!r} already holds a run; pass {option('overwrite', True)} to replay into it "
+            f"again, or choose another {option('out')}"
         )
     recorded = None
     if (run_dir / RESULT).exists():

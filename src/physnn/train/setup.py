@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import torch
 
-from physnn.data import Dataset, check_dataset_name, load_dataset
-from physnn.errors import ConfigError, IncompatibleError
+from physnn.data import Dataset, check_data_dir, check_dataset_name, load_dataset
+from physnn.data.datasets import keep_first
+from physnn.errors import ConfigError, DatasetError, IncompatibleError, InputRangeWarning, option
 from physnn.hardware.device import Device, SimulatedDevice, derived_seed
 from physnn.methods import METHODS, GradientEstimator, incompatibility
-from physnn.nets import PNN
+from physnn.nets import PNN, PhysicalBlock
 from physnn.nets.architectures import build_model
 from physnn.reality import Reality, make_reality
 from physnn.reality.levels import check_level
@@ -56,7 +58,7 @@ def build_system(config: TrainConfig, num_classes: int) -> System:
         if options["num_classes"] != num_classes:
             raise ConfigError(
                 f"system option num_classes={options['num_classes']} but dataset "
-                f"{config.dataset!r} has {num_classes} classes"
+                f"{config.dataset_name!r} has {num_classes} classes"
             )
     return system_cls.from_preset(config.preset, **options)
 
@@ -77,9 +79,51 @@ def validate_names(config: TrainConfig) -> None:
     """Fail fast, before any work, on an unknown name or an incompatible pair."""
     check_compatible(config.method, config.system)
     check_level(config.gap)
-    check_dataset_name(config.dataset)
+    if isinstance(config.dataset, str):  # a Dataset object was checked when it was made
+        check_dataset_name(config.dataset)
+        check_data_dir(config.data_dir)
     system = SYSTEMS[config.system].from_preset(config.preset, **config.system_options)
     make_reality(system, config.gap, config.gap_options)
+
+
+def resolve_dataset(config: TrainConfig) -> Dataset:
+    """The run's data: the Dataset object the configuration holds, or the dataset loaded by
+    name, which must have the content ``dataset_sha256`` records (when it records one); then
+    the first ``limit_train`` training samples."""
+    if not isinstance(config.dataset, str):
+        return keep_first(config.dataset, config.limit_train)
+    data = load_dataset(config.dataset, data_dir=config.data_dir)
+    if config.dataset_sha256 not in (None, data.fingerprint):
+        raise DatasetError(
+            f"dataset {config.dataset!r} now has the content fingerprint {data.fingerprint}, not "
+            f"the {config.dataset_sha256} the configuration records: it is other data"
+        )
+    return keep_first(data, config.limit_train)
+
+
+def check_input_range(dataset: Dataset, model: PNN) -> None:
+    """Warn (:class:`InputRangeWarning`) when the data go straight into a physical block whose
+    system encodes a narrower range than the data span: the encoding would clamp them."""
+    first = model.blocks[0] if len(model.blocks) else None
+    accepted = first.system.input_range if isinstance(first, PhysicalBlock) else None
+    if accepted is None:
+        return
+    low, high = dataset.value_range
+    if accepted[0] <= low and high <= accepted[1]:
+        return
+    warnings.warn(
+        f"dataset {dataset.name!r} holds values in [{low:.4g}, {high:.4g}] but system "
+        f"{first.system.name!r} encodes inputs in {_interval(accepted)}: its encoding clamps the "
+        "values beyond, so rescale the data into that range (e.g. min-max scaling)",
+        InputRangeWarning,
+        stacklevel=3,
+    )
+
+
+def _interval(bounds: tuple[float, float]) -> str:
+    """[a, b], with an open end at infinity: [0, ∞)."""
+    low, high = (f"{b:g}".replace("inf", "∞") for b in bounds)
+    return f"{'(' if low.endswith('∞') else '['}{low}, {high}{')' if high.endswith('∞') else ']'}"
 
 
 def make_device(
@@ -117,7 +161,7 @@ def build_experiment(
     a replayed record); ``record_dir`` records every device interaction there."""
     method_cls = check_compatible(config.method, config.system)
     torch_device = resolve_torch_device(config.torch_device)
-    dataset = load_dataset(config.dataset, data_dir=config.data_dir, limit_train=config.limit_train)
+    dataset = resolve_dataset(config)
     system = build_system(config, dataset.num_classes).to(torch_device)
     reality = make_reality(system, config.gap, config.gap_options)
     opened = device is None
@@ -138,13 +182,14 @@ def build_experiment(
     model = build_model(
         config.model, system, device, init_controls, dataset.sample_shape, dataset.num_classes
     ).to(torch_device)
+    check_input_range(dataset, model)
     for block in model.physical_blocks():
         block.twin = make_twin(config.twin, block.system, config.twin_options).to(torch_device)
     estimator = method_cls(config.method_options)
     if estimator.updates_controls and config.max_step is not None:
         raise ConfigError(
             f"method {config.method!r} sets the controls itself to discrete levels, which a "
-            "per-step limit would move off; drop max_step (--max-step) for this method"
+            f"per-step limit would move off; drop {option('max_step')} for this method"
         )
     estimator.bind(model, config.seed)
     return Experiment(config, dataset, system, reality, device, model, estimator, torch_device)

@@ -42,10 +42,8 @@ def make_twin(kind: str, system: System, options: dict[str, Any]) -> Twin:
     valid = [f.name for f in fields(options_cls)]
     unknown = sorted(set(options) - set(valid))
     if unknown:
-        raise ConfigError(
-            f"unknown option(s) {', '.join(unknown)} for the {kind} twin; valid: "
-            f"{', '.join(sorted(valid))}"
-        )
+        allowed = f"valid: {', '.join(sorted(valid))}" if valid else "it takes no options"
+        raise ConfigError(f"unknown option(s) {', '.join(unknown)} for the {kind} twin; {allowed}")
     try:
         parsed = options_cls(**options)
     except (TypeError, ValueError) as err:
