@@ -27,7 +27,7 @@ from physnn.methods.pat import PhysicsAwareTraining
 from physnn.reality import make_reality
 from physnn.train import train
 from physnn.train.config import TrainConfig
-from physnn.train.loop import CHECKPOINT, RECORD
+from physnn.train.folder import CHECKPOINT, RECORD
 from physnn.train.replay import differences, replay
 
 PAT = TrainConfig(**{**tiny_run("diffractive"), "method": "pat"})

@@ -222,6 +222,7 @@ def test_the_cli_refuses_resume_with_nothing_to_resume_in_one_sentence(tmp_path,
     from physnn.cli import main
 
     assert main(["train", "--resume", "--out", str(tmp_path / "typo")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "nothing to resume" in err and "without --resume" in err
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip().count("\n") == 0
+    assert "nothing to resume" in err and "without --resume" in err
     assert not (tmp_path / "typo").exists()

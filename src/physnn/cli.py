@@ -354,7 +354,21 @@ def resolve_config(args: argparse.Namespace) -> tuple[TrainConfig, dict[str, Any
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from physnn.train.folder import check_run_folder
+
     config, extras = resolve_config(args)  # names checked against the catalogue: no torch yet
+    out = (
+        args.out
+        or extras.get("out")
+        or (
+            f"physnn-runs/{config.substrate.replace('/', '-').replace(':', '-')}"
+            f"-{config.method}-{config.dataset}"
+            f"-{config.gap_label}-seed{config.seed}"
+        )
+    )
+    resume = _resume_mode(args, extras)
+    overwrite = args.overwrite or bool(extras.get("overwrite"))
+    check_run_folder(Path(out), resume=resume, overwrite=overwrite)  # before torch, too
     from physnn.train.loop import train
     from physnn.train.setup import validate_names
 
@@ -363,15 +377,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         from physnn.hardware.protocol import TOKEN_ENV, resolve_token
 
         os.environ[TOKEN_ENV] = resolve_token(token_file=args.token_file) or ""
-    out = (
-        args.out
-        or extras.get("out")
-        or (
-            f"physnn-runs/{config.substrate.replace('/', '-').replace(':', '-')}"
-            f"-{config.method}-{config.dataset}"
-            f"-{config.gap}-seed{config.seed}"
-        )
-    )
     print(f"physnn {__version__}: {config.method} on {config.substrate}, "
           f"{config.dataset}, gap {config.gap_label}, seed {config.seed} → {out}")  # fmt: skip
 
@@ -384,8 +389,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = train(
         config,
         out,
-        resume=_resume_mode(args, extras),
-        overwrite=args.overwrite or bool(extras.get("overwrite")),
+        resume=resume,
+        overwrite=overwrite,
         progress=not args.no_progress and sys.stderr.isatty(),
         on_epoch=report,
         record=args.record,
@@ -416,7 +421,7 @@ def _resume_mode(args: argparse.Namespace, extras: dict[str, Any]) -> bool | str
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from physnn.hardware.record import load_record
-    from physnn.train.loop import RECORD
+    from physnn.train.folder import RECORD
     from physnn.train.replay import differences, replay
 
     out = Path(args.out or Path(args.run_dir) / "replay")

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -28,13 +28,10 @@ from physnn.nets import PNN, Executor, run_device, run_twin
 from physnn.threads import choose_threads, intra_op_threads
 from physnn.train.checkpoint import load_checkpoint, save_checkpoint, save_json
 from physnn.train.config import TrainConfig
+from physnn.train.folder import CHECKPOINT, RECORD, RESULT, Resume, check_run_folder
 from physnn.train.setup import Experiment, build_experiment
 from physnn.train.transforms import UpdateTransform, default_transforms
 from physnn.twins import prepare_twins
-
-CHECKPOINT = "checkpoint.pt"
-RESULT = "result.json"
-RECORD = "device-record"
 
 
 @torch.no_grad()
@@ -139,7 +136,7 @@ def train(
     config: TrainConfig,
     out: str | Path,
     *,
-    resume: bool | Literal["if-possible"] = False,
+    resume: Resume = False,
     overwrite: bool = False,
     progress: bool | None = None,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
@@ -165,8 +162,7 @@ def train(
     folder holds.
     """
     out = Path(out)
-    if resume not in (False, True, "if-possible"):
-        raise ConfigError(f"resume must be True, False or 'if-possible', got {resume!r}")
+    check_run_folder(out, resume=resume, overwrite=overwrite)
     if threads is not None and (
         isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
     ):
@@ -174,21 +170,10 @@ def train(
     if progress is None:
         progress = sys.stderr.isatty()
     ckpt_path, result_path = out / CHECKPOINT, out / RESULT
-    held = ckpt_path.exists() or result_path.exists()
-    if resume is True and not held:
-        raise ConfigError(
-            f"nothing to resume in {str(out)!r} (it holds no {CHECKPOINT} or {RESULT}): check "
-            f"the folder's name, or start the run without {option('resume', True)}"
-        )
     if resume and result_path.exists():
         finished = json.loads(result_path.read_text())
         _check_same_config(finished["config"], config, result_path)
         return finished
-    if not resume and not overwrite and held:
-        raise ConfigError(
-            f"{str(out)!r} already holds a run; pass {option('resume', True)} to continue it, "
-            f"{option('overwrite', True)} to start it again, or choose another {option('out')}"
-        )
     if overwrite and not resume:  # nothing of the old run may be resumed by mistake later
         for stale in (ckpt_path, result_path):
             stale.unlink(missing_ok=True)

@@ -11,7 +11,8 @@ from physnn.errors import ConfigError, option
 from physnn.hardware.record import RecordError, ReplayDevice
 from physnn.train.checkpoint import load_checkpoint
 from physnn.train.config import TrainConfig
-from physnn.train.loop import CHECKPOINT, RECORD, RESULT, train
+from physnn.train.folder import CHECKPOINT, RECORD, RESULT
+from physnn.train.loop import train
 from physnn.train.setup import resolve_torch_device
 
 
