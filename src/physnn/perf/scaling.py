@@ -195,9 +195,14 @@ def plot(record: dict[str, Any], path: Path) -> None:
         fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
         for ax, (key, exponent_key, label) in zip(axes, panels, strict=True):
             values = np.asarray([np.nan if v is None else v for v in record[key]], dtype=float)
+            good = np.isfinite(values) & (values > 0)
+            ax.set_xlabel(record["variable"])
+            ax.set_ylabel(label)
+            if not good.any():  # e.g. no peak memory where the device cannot report it
+                ax.text(0.5, 0.5, "not measured", transform=ax.transAxes, ha="center")
+                continue
             ax.loglog(sizes, values, "o", label="measured")
             slope = record[exponent_key]
-            good = np.isfinite(values) & (values > 0)
             if slope is not None:
                 offset = np.mean(np.log(values[good]) - slope * np.log(sizes[good]))
                 ax.loglog(
@@ -206,8 +211,6 @@ def plot(record: dict[str, Any], path: Path) -> None:
                 expected = record["expected_" + exponent_key]
                 anchor = np.exp(np.mean(np.log(values[good]) - expected * np.log(sizes[good])))
                 ax.loglog(sizes, anchor * sizes**expected, ":", label=f"expected {expected:.2f}")
-            ax.set_xlabel(record["variable"])
-            ax.set_ylabel(label)
             ax.legend(fontsize=9)
         fig.suptitle(record["sweep"])
         fig.tight_layout()
