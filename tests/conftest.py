@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from physnn.hardware.device import Device
 from physnn.systems.diffractive import DiffractiveNetwork
 from physnn.threads import THREADS_ENV, intra_op_threads
 from physnn.train import train
@@ -180,3 +181,28 @@ def without_timings(result: dict) -> dict:
 def tiny_run(system: str) -> dict:
     """TINY_RUN for ``system``: a training configuration that runs in about a second."""
     return {**TINY_RUN, "system": system, "system_options": TINY_SYSTEM_OPTIONS[system]}
+
+
+class ExactDevice(Device):
+    """A noiseless float64 device of a system's nominal physics (a SimulatedDevice holds
+    float32): for comparing a method's gradient with the exact one to high precision."""
+
+    control_dtype = torch.float64
+
+    def __init__(self, system) -> None:
+        super().__init__(system.control_specs())
+        self.system = system
+        self.state = {k: torch.zeros(s.shape, dtype=torch.float64) for k, s in self.specs.items()}
+
+    def read_controls(self):
+        return {k: v.clone() for k, v in self.state.items()}
+
+    def _apply(self, controls):
+        self.state = {**self.state, **controls}
+
+    def _measure(self, x):
+        return self.system(x, self.state, self.system.nominal_nuisance())
+
+    def _relax(self, x, *, nudge, clamp):
+        nominal = self.system.nominal_nuisance()
+        return self.system.relax(x, self.state, nominal, nudge=nudge, clamp=clamp)

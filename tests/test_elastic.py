@@ -10,8 +10,9 @@ from torch import nn
 import physnn.methods.equilibrium  # registers ep
 import physnn.reality.elastic  # registers the gap family
 import physnn.systems.elastic  # noqa: F401 (registers the system)
+from conftest import ExactDevice
 from physnn.errors import ConfigError
-from physnn.hardware.device import Device, SimulatedDevice
+from physnn.hardware.device import SimulatedDevice
 from physnn.methods import METHODS
 from physnn.nets.pnn import PNN, PhysicalBlock
 from physnn.physics import elastic as el
@@ -134,28 +135,6 @@ def test_clamp_holds_the_strains_and_a_pulling_force_stretches():
     assert not torch.allclose(clamped.local["stiffness"], free.local["stiffness"])
     nudged = system.relax(x, c, nuisance, nudge=torch.full((4, 2), 0.01).double()).outputs
     assert (nudged > free.outputs).all()
-
-
-class ExactDevice(Device):
-    """A noiseless float64 device of the nominal system."""
-
-    def __init__(self, system) -> None:
-        super().__init__(system.control_specs())
-        self.system = system
-        self.held = {k: torch.zeros(s.shape, dtype=torch.float64) for k, s in self.specs.items()}
-
-    def read_controls(self):
-        return {k: v.clone() for k, v in self.held.items()}
-
-    def _apply(self, controls):
-        self.held = {**self.held, **controls}
-
-    def _measure(self, x):
-        return self.system(x, self.held, self.system.nominal_nuisance())
-
-    def _relax(self, x, *, nudge, clamp):
-        nominal = self.system.nominal_nuisance()
-        return self.system.relax(x, self.held, nominal, nudge=nudge, clamp=clamp)
 
 
 def test_equilibrium_propagation_converges_to_the_true_gradient():

@@ -10,36 +10,14 @@ from torch import nn
 
 import physnn.methods.equilibrium  # registers ep and hep
 import physnn.reality.hopfield  # noqa: F401  (registers the gap family)
+from conftest import ExactDevice
 from physnn.errors import ConfigError
-from physnn.hardware.device import Device
 from physnn.methods import METHODS
 from physnn.nets.pnn import PNN, PhysicalBlock
 from physnn.systems.hopfield import HopfieldNetwork
 from physnn.train import TrainConfig, build_experiment
 
 HOPFIELD_TINY = {"num_inputs": 16, "hidden_sizes": [8], "num_outputs": 6}
-
-
-class ExactDevice(Device):
-    """A noiseless float64 device of the nominal system (the SimulatedDevice holds float32)."""
-
-    def __init__(self, system: HopfieldNetwork) -> None:
-        super().__init__(system.control_specs())
-        self.system = system
-        self.held = {k: torch.zeros(s.shape, dtype=torch.float64) for k, s in self.specs.items()}
-
-    def read_controls(self):
-        return {k: v.clone() for k, v in self.held.items()}
-
-    def _apply(self, controls):
-        self.held = {**self.held, **controls}
-
-    def _measure(self, x):
-        return self.system(x, self.held, self.system.nominal_nuisance())
-
-    def _relax(self, x, *, nudge, clamp):
-        nominal = self.system.nominal_nuisance()
-        return self.system.relax(x, self.held, nominal, nudge=nudge, clamp=clamp)
 
 
 @pytest.fixture

@@ -203,10 +203,13 @@ class Served:
 
 
 @contextlib.contextmanager
-def served(device, tmp_path: Path, system: str = "diffractive", **options) -> Iterator[Served]:
-    """A DeviceServer for ``device`` on a free loopback port, run by uvicorn in a thread."""
+def served(
+    device, tmp_path: Path, system: str = "diffractive", token=TOKEN, **options
+) -> Iterator[Served]:
+    """A DeviceServer for ``device`` on a free loopback port, run by uvicorn in a thread
+    (``token``: the shared token, or per-client credentials)."""
     log = tmp_path / "writes.jsonl"
-    server = DeviceServer(device, system_name=system, token=TOKEN, write_log=log, **options)
+    server = DeviceServer(device, system_name=system, token=token, write_log=log, **options)
     tap = Tap(server.app)
     sock = bind("127.0.0.1", 0)
     runner = uvicorn.Server(uvicorn.Config(tap, log_level="warning", lifespan="on"))
@@ -387,7 +390,7 @@ def test_responses_delayed_past_the_timeout_are_retried_and_applied_once(tmp_pat
     reference = FaultyDevice()
     reference.write(target)
     assert torch.equal(y, reference.query(inputs()))  # the one measurement, not a second one
-    assert remote.health["timeouts"] >= 2
+    assert remote.health().timeouts >= 2
     assert remote.stats().writes == applied == 1
     assert device.measurements == 1
     campaign.damage(duplicated=applied - 1 + device.measurements - 1)
@@ -404,7 +407,7 @@ def test_damaged_frames_are_asked_for_again(tmp_path, campaign):
         assert srv.tap.seen["/v1/query", 400] == 1  # the damaged request, refused unexecuted
     reference = FaultyDevice()
     assert all(torch.equal(y, reference.query(inputs())) for y in measured)
-    assert remote.health["bad_frames"] == 5
+    assert remote.health().bad_frames == 5
     assert device.measurements == 3 == remote.stats().query_calls
     campaign.damage(duplicated=device.measurements - 3)
     campaign.survive("corrupted frame", 5)
@@ -418,7 +421,7 @@ def test_bad_measurements_are_measured_again_then_fail_clearly(tmp_path, campaig
         campaign.inject("NaN or misshapen measurement", 2)
         y = remote.query(inputs())
         assert y.isfinite().all() and y.shape == (8, 10)
-        assert remote.health["requeries"] == 2
+        assert remote.health().requeries == 2
         assert remote.stats().queries == 3 * 8  # every measurement is counted
         campaign.survive("NaN or misshapen measurement", 2)
 
@@ -539,7 +542,9 @@ def test_one_writer_at_a_time_and_a_silent_writer_loses_its_lease(tmp_path, camp
         assert "lease expired" in srv.log_lines()[-1]["reason"]
         y = a.query(inputs())  # told its lease ended: writes its controls again, then measures
         assert torch.equal(device.read_controls()["phase"], target["phase"])
-        assert a.health["resyncs"] == 1 and a.stats().writes == 2 and y.shape == (8, 10)
+        health = a.health()
+        assert (health.resyncs, health.leases_lost, health.restarts) == (1, 1, 0)
+        assert a.stats().writes == 2 and y.shape == (8, 10)
         campaign.survive("writer went silent (lease expiry)")
 
         a.close()  # gives the lease up: safe state, and b may write

@@ -200,13 +200,28 @@ def _add_serve_parser(sub: Any) -> None:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
     serve.add_argument("--port", type=int, default=8765, help="port (0: any free one)")
+    for flag, kind, meaning in (  # slow or greedy clients (physnn.hardware.connections)
+        ("--header-seconds", float, "time to send a request head (default 10 s)"),
+        ("--body-stall-seconds", float, "longest pause within a request body (default 10 s)"),
+        ("--body-seconds", float, "time to send a whole request body (default 60 s)"),
+        ("--keep-alive-seconds", float, "an idle connection is closed after (default 15 s)"),
+        ("--max-connections", int, "open connections at most (default 128)"),
+        ("--max-connections-per-client", int, "open connections per address (default 16)"),
+    ):
+        serve.add_argument(flag, type=kind, help=meaning)
     serve.add_argument("--token-file", help="file holding the token (default: $PHYSNN_TOKEN; "
                        "none: loopback only)")  # fmt: skip
+    serve.add_argument("--credentials", metavar="FILE", help="TOML file of per-client tokens and "
+                       "roles (reader, writer, admin) (default: none, one token)")  # fmt: skip
     lease = "seconds a silent writer keeps its lease (then: device → safe state)"
     serve.add_argument("--lease-seconds", type=float, default=30.0, help=lease)
     serve.add_argument("--max-request-mb", type=float, default=64.0, help="largest request body")
-    log = "every write attempt, one JSON line each"
+    log = "every write and every refusal (rate limited), one JSON line each"
     serve.add_argument("--write-log", default="physnn-serve-writes.jsonl", help=log)
+    serve.add_argument("--write-log-mb", type=float, default=16.0,
+                       help="size of a write-log file before it rotates")  # fmt: skip
+    serve.add_argument("--write-log-backups", type=int, default=8,
+                       help="rotated write-log files kept (FILE.1 … FILE.N)")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -543,14 +558,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import logging
     import signal
 
+    from physnn.hardware.connections import ConnectionLimits
     from physnn.hardware.device import simulated_device
     from physnn.hardware.protocol import resolve_token
-    from physnn.hardware.server import MIB, DeviceServer, check_exposure, serve
+    from physnn.hardware.server import MIB, Credentials, DeviceServer, check_exposure, serve
 
-    token = resolve_token(token_file=args.token_file)
+    if args.credentials and args.token_file:
+        raise ConfigError("give --credentials or --token-file, not both")
+    token: str | Credentials | None = (
+        Credentials.load(args.credentials)
+        if args.credentials
+        else resolve_token(token_file=args.token_file)
+    )
     check_exposure(args.host, token)  # before a lab instrument is touched
     if not args.max_request_mb > 0 or not args.lease_seconds > 0:
         raise ConfigError("--max-request-mb and --lease-seconds must be positive")
+    limits = ConnectionLimits.given(vars(args))
     if args.adapter:
         simulation = [f for f in ("preset", "gap", "seed") if getattr(args, f) is not None]
         simulation += ["-S"] * bool(args.system_option) + ["-G"] * bool(args.gap_option)
@@ -581,12 +604,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         lease_seconds=args.lease_seconds,
         max_request_bytes=int(args.max_request_mb * MIB),
         write_log=args.write_log,
+        log_max_bytes=int(args.write_log_mb * MIB),
+        log_backups=args.write_log_backups,
     )
     # uvicorn stops gracefully on SIGINT/SIGTERM (device → safe state), then raises the signal
     # again: both end here as KeyboardInterrupt, with exit code 0.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     with contextlib.suppress(KeyboardInterrupt):
-        serve(server, args.host, args.port)
+        serve(server, args.host, args.port, limits)
     print("physnn serve: stopped; the device is in its safe state", file=sys.stderr)
     return 0
 

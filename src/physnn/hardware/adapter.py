@@ -6,9 +6,9 @@ and how to measure one batch of inputs (:meth:`Instrument.measure`). :class:`Ins
 turns that into physnn's :class:`~physnn.hardware.device.Device` and adds everything a lab
 should not have to write again:
 
-* no value outside a control's bounds or levels ever reaches the instrument, and a change larger
-  than the instrument's slew limit (``max_change``) arrives as a ramp of writes that each stay
-  within it;
+* no value outside a control's bounds or levels ever reaches the instrument (checked as the
+  instrument receives it, in float32), and a change larger than the instrument's slew limit
+  (``max_change``) arrives as a ramp of writes that each stay within it;
 * after every write it waits the instrument's ``settle_seconds`` before anything else happens;
 * a batch larger than ``max_batch`` is measured in pieces;
 * a call that times out (:class:`InstrumentTimeout`, or Python's ``TimeoutError``) is retried
@@ -240,7 +240,8 @@ class InstrumentDevice(Device):
 
     def _send(self, full: Controls) -> None:
         values = {
-            name: value.detach().to("cpu", torch.float32).clone() for name, value in full.items()
+            name: value.detach().to("cpu", self.control_dtype).clone()
+            for name, value in full.items()
         }
         self._retrying("a write", lambda: self.instrument.set_controls(values))
         self._controls = values

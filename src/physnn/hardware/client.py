@@ -4,7 +4,7 @@ The Device base class does the accounting, the bounds checks and the slew ramps 
 the server checks every write again. What this module adds is what a network and a real
 instrument need (docs/protocol.md):
 
-* retries with exponential backoff and jitter on connection errors, timeouts and 502/503/504,
+* retries with exponential backoff and jitter on connection errors, timeouts and 408/502/503/504,
   up to a total wait; every retry reuses the request id, so the server applies a retried write
   once and answers a retried query with the same measurement;
 * a frame that fails its checksum or does not decode is asked for again (same request id);
@@ -23,9 +23,8 @@ import logging
 import random
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -61,7 +60,8 @@ from physnn.systems.energy import Equilibrium
 
 logger = logging.getLogger("physnn.remote")
 
-RETRY_STATUS = (502, 503, 504)
+# 408: the server closed a request that arrived too slowly (its limits, docs/protocol.md)
+RETRY_STATUS = (408, 502, 503, 504)
 FRAME_OVERHEAD = 4096  # bytes of an .npz archive beyond its arrays' data (headers, directory)
 MAX_BAD_FRAMES = 5  # damaged frames of one request before giving up
 MAX_RESYNCS = 3  # state losses (restart, lease ended) survived by one request
@@ -69,6 +69,26 @@ MAX_RESYNCS = 3  # state losses (restart, lease ended) survived by one request
 
 class StateLost(Exception):
     """The server no longer holds the state this client wrote (restart, lease ended)."""
+
+    def __init__(self, message: str, *, restarted: bool) -> None:
+        super().__init__(message)
+        self.restarted = restarted  # a new server instance (else: this client's lease ended)
+
+
+@dataclass
+class RemoteHealth:
+    """What went wrong between a client and its device server, and was survived."""
+
+    retries: int = 0  # requests sent again (same request id) after a failure
+    timeouts: int = 0  # requests not answered within the timeout
+    connection_errors: int = 0  # requests that could not reach the server
+    unavailable: int = 0  # 408, 502, 503 or 504 answers
+    bad_frames: int = 0  # requests or replies damaged in transit, sent again
+    requeries: int = 0  # measurements made again because the last one was corrupted
+    corrupted_measurements: int = 0  # measurements with NaN, infinite values or a wrong shape
+    resyncs: int = 0  # state losses survived: handshake again, controls written back
+    restarts: int = 0  # of the resyncs: the server had restarted (new instance)
+    leases_lost: int = 0  # of the resyncs: this client's writer lease had ended
 
 
 class InvalidMeasurement(Exception):
@@ -99,7 +119,7 @@ class Connection:
         self.client_id = uuid.uuid4().hex
         self.max_wait, self.base_delay, self.max_delay = max_wait, base_delay, max_delay
         self.instance: str | None = None
-        self.health: Counter[str] = Counter()
+        self.health = RemoteHealth()
         headers = {PROTOCOL_HEADER: str(PROTOCOL), CLIENT_HEADER: self.client_id}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -145,18 +165,21 @@ class Connection:
                 response = self.http.request(method, path, content=body, headers=headers)
             except self._httpx.TransportError as err:
                 timed_out = isinstance(err, self._httpx.TimeoutException)
-                self.health["timeouts" if timed_out else "connection_errors"] += 1
+                if timed_out:
+                    self.health.timeouts += 1
+                else:
+                    self.health.connection_errors += 1
                 failure = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
             else:
                 if response.status_code in RETRY_STATUS:
-                    self.health["unavailable"] += 1
+                    self.health.unavailable += 1
                     failure = f"HTTP {response.status_code}: {_message(response)}"
                 else:
                     try:
                         return self._accept(response, parse)
                     except ProtocolError as err:
                         bad_frames += 1
-                        self.health["bad_frames"] += 1
+                        self.health.bad_frames += 1
                         if bad_frames >= MAX_BAD_FRAMES:
                             raise CorruptedMeasurement(
                                 f"device server at {self.url}: {bad_frames} damaged frames in a "
@@ -171,7 +194,7 @@ class Connection:
                     f"device server at {self.url} unreachable after {attempts} attempts over "
                     f"{elapsed:.1f} s (last: {failure})"
                 )
-            self.health["retries"] += 1
+            self.health.retries += 1
             time.sleep(delay)
 
     def _accept(self, response: Any, parse: Callable[[bytes], Any]) -> Any:
@@ -181,7 +204,7 @@ class Connection:
             if response.headers.get(CHECKSUM_HEADER) != checksum(content):
                 raise ProtocolError("the reply does not match its checksum")
             if self.instance and response.headers.get(INSTANCE_HEADER) != self.instance:
-                raise StateLost("the server was restarted")
+                raise StateLost("the server was restarted", restarted=True)
             return parse(content)
         code, message = _error_of(response)
         where = f"device server at {self.url}"
@@ -194,8 +217,12 @@ class Connection:
             raise ProtocolError("the request arrived damaged")
         if code == "protocol":
             raise DeviceError(f"{where}: {message}; install the same physnn version on both sides")
+        if status == 403:
+            raise DeviceError(f"{where} refused this identity (403): {message}")
+        if code == "reused-id":
+            raise DeviceError(f"{where} refused a reused request id (409): {message}")
         if status == 409:
-            raise StateLost(message)
+            raise StateLost(message, restarted=code == "instance")
         if status == 413:
             raise DeviceError(f"{where} refused a request as too large (413): {message}")
         if status == 422:
@@ -264,8 +291,9 @@ class RemoteDevice(Device):
     """A device on a device server. Build it with :meth:`connect`.
 
     ``read_controls`` answers from the controls the server holds as this client knows them
-    (no round trip); ``health`` counts what went wrong and was survived (retries, timeouts,
-    damaged frames, re-queried measurements, resynchronizations).
+    (no round trip); :meth:`health` counts what went wrong and was survived (retries,
+    timeouts, damaged frames, re-queried measurements, resynchronizations after a server
+    restart or a lost lease); a run writes it to result.json as ``device_health``.
     """
 
     def __init__(
@@ -275,7 +303,7 @@ class RemoteDevice(Device):
         super().__init__(specs, max_change=hello["max_change"])
         self.url = connection.url
         self.connection = connection
-        self.health = connection.health
+        self._health = connection.health
         self.requery = requery
         self.num_outputs: int | None = hello.get("num_outputs")
         self.max_request_bytes = int(hello["max_request_bytes"])
@@ -307,6 +335,10 @@ class RemoteDevice(Device):
             raise
 
     # ------------------------------------------------------------------------------- contract
+    def health(self) -> RemoteHealth:
+        """A copy of the fault counts so far (kept across a resume from a checkpoint)."""
+        return replace(self._health)
+
     def read_controls(self) -> Controls:
         return {name: value.clone() for name, value in self._controls.items()}
 
@@ -345,6 +377,7 @@ class RemoteDevice(Device):
             **super().state_dict(),
             "controls": self.read_controls(),
             "client": self.connection.client_id,
+            "health": asdict(self._health),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -353,6 +386,7 @@ class RemoteDevice(Device):
         or put in its safe state meanwhile (unchanged values are not written)."""
         super().load_state_dict(state)
         self.connection.set_client(state["client"])
+        self._health = self.connection.health = RemoteHealth(**state.get("health", {}))
         self.write(state["controls"])
 
     def close(self) -> None:
@@ -385,12 +419,16 @@ class RemoteDevice(Device):
                         f"device server at {self.url} lost this client's state {resyncs} times "
                         f"during one request (last: {lost})"
                     ) from None
-                self._resync(str(lost))
+                self._resync(lost)
 
-    def _resync(self, reason: str) -> None:
+    def _resync(self, lost: StateLost) -> None:
         """Handshake again and write back the controls this client last wrote (counted)."""
-        self.health["resyncs"] += 1
-        logger.warning("device server at %s: %s; restoring the controls", self.url, reason)
+        self._health.resyncs += 1
+        if lost.restarted:
+            self._health.restarts += 1
+        else:
+            self._health.leases_lost += 1
+        logger.warning("device server at %s: %s; restoring the controls", self.url, lost)
         hello = self.connection.handshake()
         specs = {name: spec_from_json(spec) for name, spec in hello["specs"].items()}
         if specs != self.specs or hello["max_change"] != self.max_change:
@@ -410,7 +448,7 @@ class RemoteDevice(Device):
         problem = ""
         for attempt in range(self.requery + 1):
             if attempt:
-                self.health["requeries"] += 1
+                self._health.requeries += 1
                 stats = self._stats[self._phase]
                 stats.queries += batch
                 stats.query_calls += 1
@@ -422,7 +460,7 @@ class RemoteDevice(Device):
                 problem = self._problem(reply, batch)
                 if not problem:
                     return reply
-            self.health["corrupted_measurements"] += 1
+            self._health.corrupted_measurements += 1
         raise CorruptedMeasurement(
             f"device server at {self.url}: {self.requery + 1} measurements in a row were "
             f"corrupted (last: {problem}); check the instrument and its readout"

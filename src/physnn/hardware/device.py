@@ -44,7 +44,13 @@ class Device(ABC):
     ``max_change`` holds slew limits: the largest change of one control value in one write
     (heaters, piezos and conductances cannot jump). :meth:`write` ramps a larger change in
     equal steps that each respect the limit, and counts every step as a write.
+
+    The device holds its controls in ``control_dtype``. A write is converted to it first and
+    checked as converted (:meth:`as_held`), so that what is checked is what the device holds: a
+    float64 2π − 1e-12 becomes float32 2π, the open bound of a phase, and is refused.
     """
+
+    control_dtype: torch.dtype = torch.float32
 
     def __init__(
         self, specs: dict[str, ControlSpec], *, max_change: dict[str, float] | None = None
@@ -91,7 +97,9 @@ class Device(ABC):
         """
         current = self.read_controls()
         self.check_write(controls, current, slew=False)
-        target = {name: value.detach().to(current[name]) for name, value in controls.items()}
+        target = {
+            name: value.to(current[name].device) for name, value in self.as_held(controls).items()
+        }
         for step in self.ramp(current, target):
             changed = sum(int((value != current[name]).sum()) for name, value in step.items())
             if changed == 0:
@@ -102,18 +110,28 @@ class Device(ABC):
             stats.writes += 1
             stats.values_written += changed
 
+    def as_held(self, controls: Controls) -> Controls:
+        """``controls`` as the device will hold them: detached, in :attr:`control_dtype`
+        (complex values are refused: :meth:`ControlSpec.held`)."""
+        return {
+            name: self.specs[name].held(name, value, self.control_dtype)
+            for name, value in controls.items()
+        }
+
     def check_write(self, controls: Controls, current: Controls, *, slew: bool = True) -> None:
-        """Raise :class:`ControlBoundsError` unless every value is a known control within its
-        bounds and levels and (with ``slew``) within its slew limit of ``current``."""
-        for name, value in controls.items():
-            if name not in self.specs:
-                raise ControlBoundsError(
-                    f"device has no control {name!r}; it has: {', '.join(sorted(self.specs))}"
-                )
-            self.specs[name].check(name, value.detach())
+        """Raise :class:`ControlBoundsError` unless every value, as the device will hold it
+        (:meth:`as_held`), is a known control within its bounds and levels and (with ``slew``)
+        within its slew limit of ``current``."""
+        unknown = sorted(set(controls) - set(self.specs))
+        if unknown:
+            raise ControlBoundsError(
+                f"device has no control {unknown[0]!r}; it has: {', '.join(sorted(self.specs))}"
+            )
+        for name, value in self.as_held(controls).items():
+            self.specs[name].check(name, value)
             limit = self.max_change.get(name)
             if slew and limit is not None:
-                change = float((value.detach().to(current[name]) - current[name]).abs().max())
+                change = float((value.to(current[name]) - current[name]).abs().max())
                 if change > limit * (1 + 1e-6):
                     raise ControlBoundsError(
                         f"control {name!r} would change by {change:.4g} in one write; "
@@ -258,7 +276,10 @@ class SimulatedDevice(Device):
         return {name: value.clone() for name, value in self._controls.items()}
 
     def _apply(self, controls: Controls) -> None:
-        new = {name: value.to(self.torch_device, torch.float32) for name, value in controls.items()}
+        new = {
+            name: value.to(self.torch_device, self.control_dtype)
+            for name, value in controls.items()
+        }
         requested = {**self._controls, **new}
         self._held = self.reality.write(
             self._nuisance, self._held, self._controls, requested, self._write_noise

@@ -14,6 +14,7 @@ import importlib
 import io
 import ipaddress
 import os
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
@@ -73,8 +74,22 @@ def encode(arrays: Mapping[str, Tensor | np.ndarray | str | int]) -> bytes:
     return buffer.getvalue()
 
 
-def decode(body: bytes) -> dict[str, np.ndarray]:
-    """The arrays of an .npz body; :class:`ProtocolError` for anything else."""
+def decode(body: bytes, max_bytes: int | None = None) -> dict[str, np.ndarray]:
+    """The arrays of an .npz body; :class:`ProtocolError` for anything else, and for an archive
+    whose members would decompress to more than ``max_bytes`` (a zip bomb: a small compressed
+    body that fills the memory). The sizes are the ones the archive declares, which ``zipfile``
+    enforces while it reads."""
+    if max_bytes is not None:
+        try:
+            with zipfile.ZipFile(io.BytesIO(body)) as archive:
+                unpacked = sum(info.file_size for info in archive.infolist())
+        except (zipfile.BadZipFile, ValueError, OSError) as err:
+            raise ProtocolError(f"not a valid .npz frame ({type(err).__name__}: {err})") from None
+        if unpacked > max_bytes:
+            raise ProtocolError(
+                f"the .npz frame decompresses to {unpacked} bytes, more than the limit of "
+                f"{max_bytes} bytes"
+            )
     try:
         with np.load(io.BytesIO(body), allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}

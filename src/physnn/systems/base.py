@@ -71,6 +71,9 @@ class ControlSpec:
         return value
 
     def wrap_or_clip(self, value: Tensor) -> Tensor:
+        """Wrap (periodic) or clip into the bounds, compared in the dtype of ``value``: the
+        result passes :meth:`check` in that dtype (a float32 value that rounds to 2π wraps to
+        ``low``)."""
         if self.periodic:
             wrapped = self.low + torch.remainder(value - self.low, self.high - self.low)
             # remainder can round to the full period for values just below low
@@ -78,9 +81,12 @@ class ControlSpec:
         return value.clamp(self.low, self.high)
 
     def snap(self, value: Tensor) -> Tensor:
-        """Nearest of the K levels (periodic: K levels on the circle, the top one wraps to low)."""
+        """Nearest of the K levels (periodic: K levels on the circle, the top one wraps to low),
+        computed in the dtype of ``value``; a level that its rounding puts beyond a closed
+        bound is clipped onto it (e.g. the top of 40 levels on [-10, 10] in float32)."""
         assert self.levels is not None
-        return snap_to_levels(value, self.low, self.high, self.levels, self.periodic)
+        snapped = snap_to_levels(value, self.low, self.high, self.levels, self.periodic)
+        return snapped if self.periodic else snapped.clamp(self.low, self.high)
 
     def realize(self, value: Tensor) -> Tensor:
         """What the hardware would hold for a latent value, differentiably.
@@ -93,26 +99,49 @@ class ControlSpec:
             value = quantize_ste(value, self.snap)
         return value
 
+    def held(self, name: str, value: Tensor, dtype: torch.dtype) -> Tensor:
+        """``value`` as a device that holds its controls in ``dtype`` holds it: detached and
+        converted (rounded to the nearest ``dtype`` value). Complex values are refused with
+        :class:`ControlBoundsError`, since the conversion would drop their imaginary part."""
+        if value.is_complex():
+            raise ControlBoundsError(
+                f"control {name!r} holds complex values; a control takes real values"
+            )
+        return value.detach().to(dtype)
+
     def _step(self) -> float:
         assert self.levels is not None
         return level_step(self.low, self.high, self.levels, self.periodic)
 
     def check(self, name: str, value: Tensor) -> None:
-        """Raise :class:`ControlBoundsError` unless ``value`` is admissible for this control."""
+        """Raise :class:`ControlBoundsError` unless ``value`` is admissible for this control.
+
+        ``value`` is taken as the device holds it: the bounds are converted to its dtype and
+        compared there, and so are the levels. A value equal to the open upper bound of a
+        periodic control in that dtype (float32 cannot tell 2π − 1e-12 from 2π) is refused,
+        never wrapped: only projection wraps.
+        """
         if tuple(value.shape) != self.shape:
             raise ControlBoundsError(
                 f"control {name!r} has shape {tuple(value.shape)}, expected {self.shape}"
             )
+        if not value.is_floating_point():
+            raise ControlBoundsError(
+                f"control {name!r} holds {_dtype_name(value)} values; check it as the device "
+                "holds it (ControlSpec.held)"
+            )
         if not torch.isfinite(value).all():
             raise ControlBoundsError(f"control {name!r} contains NaN or infinite values")
-        too_high = value >= self.high if self.periodic else value > self.high
-        bad = (value < self.low) | too_high
+        low, high = value.new_tensor(self.low), value.new_tensor(self.high)
+        too_high = value >= high if self.periodic else value > high
+        bad = (value < low) | too_high
         if bad.any():
-            worst = value[bad].flatten()[0].item()
-            interval = f"[{self.low:g}, {self.high:g}{')' if self.periodic else ']'}"
+            held = _shown(value[bad].flatten()[0])
+            interval = f"[{_shown(low)}, {_shown(high)}{')' if self.periodic else ']'}"
             raise ControlBoundsError(
-                f"refusing to write control {name!r}: {int(bad.sum())} value(s) outside "
-                f"{interval} (e.g. {worst:g}); project updates onto the bounds before writing"
+                f"refusing to write control {name!r}: {int(bad.sum())} value(s) as held in "
+                f"{_dtype_name(value)} lie outside {interval} (e.g. {held}); project updates "
+                "onto the bounds before writing"
             )
         if self.levels is not None:
             off = (value - self.snap(value)).abs() > 1e-4 * self._step()
@@ -121,6 +150,15 @@ class ControlSpec:
                     f"refusing to write control {name!r}: {int(off.sum())} value(s) are not on its "
                     f"{self.levels} levels; quantize updates before writing"
                 )
+
+
+def _dtype_name(value: Tensor) -> str:
+    return str(value.dtype).removeprefix("torch.")
+
+
+def _shown(value: Tensor) -> str:
+    """A scalar tensor as its dtype's shortest repr (float32 2π: 6.2831855)."""
+    return str(value.detach().cpu().numpy())
 
 
 @dataclass(frozen=True)

@@ -315,7 +315,7 @@ def _train(
     stopped_by = over_budget() or "epochs"  # before the test evaluation adds to the wall time
     test = evaluate(exp, data.x_test.to(exp.torch_device), data.y_test.to(exp.torch_device))
     result = {**_result(exp, test, history, elapsed()), "stopped_by": stopped_by}
-    if (health := _instrument_health(exp.device)) is not None:
+    if (health := _device_health(exp.device)) is not None:
         result["device_health"] = health
     if twin_fit:
         result["twin_fit"] = twin_fit
@@ -383,9 +383,10 @@ def _title(config: TrainConfig) -> str:
     return f"{config.method} on {config.substrate} ({run})"
 
 
-def _instrument_health(device: Device | None) -> dict[str, Any] | None:
-    """How often a lab instrument timed out or returned a bad frame, also through a wrapper
-    that passes operations to an inner device (a recording); None for other devices."""
+def _device_health(device: Device | None) -> dict[str, Any] | None:
+    """How flaky the device was: a lab instrument's timeouts and bad frames, a device server's
+    retries, restarts and resyncs (any device with a ``health()`` dataclass), also through a
+    wrapper that passes operations to an inner device (a recording); None for other devices."""
     while device is not None:
         health = getattr(device, "health", None)
         if callable(health):
