@@ -25,7 +25,7 @@ import torch
 import physnn.methods.coupled  # registers coupled, freqprop
 import physnn.reality.resistive  # registers the gap family
 import physnn.systems.resistive  # noqa: F401 (registers the system)
-from physnn.hardware.device import SimulatedDevice
+from physnn.hardware.simulated import SimulatedDevice
 from physnn.methods import METHODS
 from physnn.nets.pnn import PNN, PhysicalBlock, run_device
 from physnn.reality.levels import make_reality

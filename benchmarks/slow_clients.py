@@ -27,7 +27,7 @@ import torch
 
 from physnn.hardware.client import RemoteDevice
 from physnn.hardware.connections import ConnectionLimits
-from physnn.hardware.device import simulated_device
+from physnn.hardware.simulated import simulated_device
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_attacks_slow import Attack

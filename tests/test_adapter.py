@@ -16,8 +16,8 @@ from physnn.hardware.adapter import (
     InstrumentTimeout,
     load_instrument_device,
 )
-from physnn.hardware.device import SimulatedDevice
 from physnn.hardware.instrument import SimulatedInstrument
+from physnn.hardware.simulated import SimulatedDevice
 from physnn.reality import make_reality
 from physnn.systems import SYSTEMS, ControlSpec
 from physnn.train import TrainConfig, train

@@ -9,7 +9,7 @@ from conftest import TINY_RUN
 from physnn.bench.suite import run_key
 from physnn.errors import ConfigError
 from physnn.model_spec import ModelSpec
-from physnn.nets import PhysicalBlock
+from physnn.nets import PNN, PhysicalBlock, run_device, run_twin
 from physnn.train import TrainConfig, train
 from physnn.train.setup import Experiment, build_experiment
 
@@ -96,3 +96,81 @@ def test_every_architecture_trains(tmp_path, spec):
 def test_run_keys_ignore_fields_at_their_default():
     assert run_key("s", "e", TrainConfig()) == run_key("s", "e", TrainConfig(model="pnn"))
     assert run_key("s", "e", TrainConfig()) != run_key("s", "e", TrainConfig(model="stack:2"))
+
+
+# ----------------------------------------------------------------------------- the model's cut
+def _model(spec: str) -> PNN:
+    return build_experiment(TrainConfig(model=spec, gap="none", **TINY_RUN)).model
+
+
+@pytest.mark.parametrize(("spec", "front"), [("pnn", 1), ("stack:2", 3), ("hybrid:8", 4),
+                                             ("post:8", 1)])  # fmt: skip
+def test_segments_cut_the_model_after_its_last_physical_block(spec, front):
+    model = _model(spec)
+    split = model.segments("spsa")
+    assert len(split.front) == front and split.physical is model.physical_blocks()[-1]
+    assert [*split.front, *split.back] == list(model.blocks)
+    assert not any(isinstance(block, PhysicalBlock) for block in split.back)
+
+
+def test_segments_measure_on_the_device_and_read_out_as_the_model_does():
+    model, x = _model("stack:2"), torch.rand(4, 8, 8)
+    split = model.segments("spsa")
+    device = model.physical_blocks()[0].require_device()
+    before = device.stats("train").queries
+    measured = split.measure(x)
+    assert device.stats("train").queries - before == 2 * len(x)  # both blocks, one query each
+    assert not measured.requires_grad
+    with model.executing(run_device):
+        torch.testing.assert_close(split.readout(measured), model(x))
+
+
+def test_a_model_without_physical_blocks_has_no_segments():
+    with pytest.raises(ConfigError, match=r"method 'spsa' trains physical blocks .* has none"):
+        _model("mlp:8").segments("spsa")
+
+
+@pytest.mark.parametrize("spec", ["pnn", "post:8"])
+def test_physical_first_is_the_cut_of_a_model_that_starts_with_its_only_physical_block(spec):
+    model = _model(spec)
+    split = model.physical_first("ep", "nudges the outputs of")
+    assert split.front == (model.blocks[0],) and split.back == tuple(model.blocks[1:])
+
+
+@pytest.mark.parametrize("spec", ["stack:2", "hybrid:8", "mlp:8"])
+def test_physical_first_refuses_other_models_in_one_sentence(spec):
+    message = r"method 'ep' nudges the outputs of one physical block that comes first; use model="
+    with pytest.raises(ConfigError, match=message):
+        _model(spec).physical_first("ep", "nudges the outputs of")
+
+
+def test_the_readout_gradient_is_the_loss_gradient_at_the_measured_outputs():
+    model, x, y = _model("post:8"), torch.rand(4, 8, 8), torch.tensor([0, 1, 2, 3])
+    split = model.physical_first("coupled", "clamps the outputs of")
+    measured = split.measure(x)
+    loss, logits, g = split.readout_gradient(measured, y, torch.nn.functional.cross_entropy)
+    h = measured.clone().requires_grad_(True)
+    expected_logits = split.readout(h)
+    expected = torch.nn.functional.cross_entropy(expected_logits, y)
+    torch.testing.assert_close(loss, expected.detach())
+    torch.testing.assert_close(logits, expected_logits.detach())
+    torch.testing.assert_close(g, torch.autograd.grad(expected, h)[0])
+    assert all(p.grad is not None for block in split.back for p in block.parameters())
+    assert all(p.grad is None for p in model.physical_parameters())
+
+
+def test_inputs_of_a_block_run_the_blocks_before_it():
+    model, x = _model("stack:2"), torch.rand(4, 8, 8)
+    first, second = model.physical_blocks()
+    assert model.inputs_of(first, x) is x
+    rescale = model.blocks[1]
+    torch.testing.assert_close(
+        model.inputs_of(second, x, run_twin), rescale(run_twin(first, x)).detach()
+    )
+    device = first.require_device()
+    before = device.stats("train").queries
+    seen = model.inputs_of(second, x)  # measured on the device by default
+    assert device.stats("train").queries - before == len(x) and not seen.requires_grad
+    torch.testing.assert_close(seen, rescale(device.query(x)))
+    with pytest.raises(ValueError, match="not part of the model"):
+        model.inputs_of(torch.nn.Linear(2, 2), x)

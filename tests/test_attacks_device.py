@@ -25,9 +25,9 @@ import test_server
 from conftest import TINY_RUN
 from physnn.errors import ControlBoundsError
 from physnn.hardware.adapter import Instrument, InstrumentDevice
-from physnn.hardware.device import simulated_device
 from physnn.hardware.instrument import SimulatedInstrument
 from physnn.hardware.protocol import decode
+from physnn.hardware.simulated import simulated_device
 from physnn.systems import ControlSpec
 from physnn.train import TrainConfig, train
 from test_server import HEADERS, SHAPE, FaultyDevice, inputs, raw_post, served

@@ -29,9 +29,9 @@ from conftest import TINY_SYSTEM_OPTIONS
 from physnn.errors import ConfigError
 from physnn.hardware.client import RemoteDevice, RemoteHealth
 from physnn.hardware.connections import ConnectionLimits, uvicorn_config
-from physnn.hardware.device import SimulatedDevice, simulated_device
 from physnn.hardware.protocol import CLIENT_HEADER, PROTOCOL, PROTOCOL_HEADER, REQUEST_HEADER
 from physnn.hardware.server import DeviceServer, bind, url_of
+from physnn.hardware.simulated import SimulatedDevice, simulated_device
 from test_server import PHYSNN, TOKEN, free_port, processes  # noqa: F401 (a fixture)
 
 LIMIT = 0.5  # s: every deadline of the test servers

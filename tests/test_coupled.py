@@ -10,7 +10,7 @@ import physnn.methods.coupled  # registers the method
 import physnn.reality.resistive  # registers the gap family
 import physnn.systems.resistive  # noqa: F401 (registers the system)
 from physnn.errors import ConfigError
-from physnn.hardware.device import SimulatedDevice
+from physnn.hardware.simulated import SimulatedDevice
 from physnn.methods import METHODS
 from physnn.nets.pnn import PNN, PhysicalBlock
 from physnn.reality.base import Reality

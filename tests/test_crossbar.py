@@ -273,7 +273,7 @@ def test_cycle_to_cycle_noise_grows_as_the_square_root_of_the_pulse_count():
 
 
 def test_a_device_with_pulsed_updates_holds_what_its_pulses_made():
-    from physnn.hardware.device import SimulatedDevice
+    from physnn.hardware.simulated import SimulatedDevice
 
     system = Crossbar.from_preset("default", **IDEAL)
     knobs = {"pulse_step": 0.01, "update_nonlinearity": 1.0, "update_asymmetry": 0.1,

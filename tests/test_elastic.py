@@ -12,7 +12,7 @@ import physnn.reality.elastic  # registers the gap family
 import physnn.systems.elastic  # noqa: F401 (registers the system)
 from conftest import ExactDevice
 from physnn.errors import ConfigError
-from physnn.hardware.device import SimulatedDevice
+from physnn.hardware.simulated import SimulatedDevice
 from physnn.methods import METHODS
 from physnn.nets.pnn import PNN, PhysicalBlock
 from physnn.physics import elastic as el

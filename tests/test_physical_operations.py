@@ -7,7 +7,7 @@ import torch
 
 from conftest import TINY
 from physnn.errors import IncompatibleError
-from physnn.hardware.device import SimulatedDevice
+from physnn.hardware.simulated import SimulatedDevice
 from physnn.methods.base import GradientEstimator, Requirements, incompatibility
 from physnn.reality import make_reality
 from physnn.systems import SYSTEMS, Capabilities

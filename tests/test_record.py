@@ -15,7 +15,7 @@ import torch
 from conftest import crash_at_estimate, tiny_run
 from physnn.cli import main
 from physnn.errors import ConfigError
-from physnn.hardware.device import DeviceStats, SimulatedDevice
+from physnn.hardware.device import DeviceStats
 from physnn.hardware.record import (
     RecordError,
     RecordingDevice,
@@ -23,6 +23,7 @@ from physnn.hardware.record import (
     ReplayMismatch,
     load_record,
 )
+from physnn.hardware.simulated import SimulatedDevice
 from physnn.methods.pat import PhysicsAwareTraining
 from physnn.reality import make_reality
 from physnn.train import train

@@ -9,7 +9,7 @@ import torch
 import physnn.reality.resistive  # registers the gap family
 import physnn.systems.resistive  # noqa: F401 (registers the system)
 from physnn.errors import ConfigError
-from physnn.hardware.device import SimulatedDevice
+from physnn.hardware.simulated import SimulatedDevice
 from physnn.physics import resistive as rn
 from physnn.reality.levels import make_reality
 from physnn.systems import SYSTEMS

@@ -39,7 +39,6 @@ from physnn.errors import (
 )
 from physnn.hardware import client as client_module
 from physnn.hardware.client import RemoteDevice
-from physnn.hardware.device import SimulatedDevice, simulated_device
 from physnn.hardware.protocol import (
     CHECKSUM_HEADER,
     CLIENT_HEADER,
@@ -52,6 +51,7 @@ from physnn.hardware.protocol import (
     require,
 )
 from physnn.hardware.server import DeviceServer, bind, url_of
+from physnn.hardware.simulated import SimulatedDevice, simulated_device
 from physnn.methods.pat import PhysicsAwareTraining
 from physnn.reality import make_reality
 from physnn.systems.diffractive import DiffractiveNetwork

@@ -7,7 +7,7 @@ import torch
 
 from conftest import TINY_SYSTEM_OPTIONS, crash_at_estimate, without_timings
 from physnn.errors import ConfigError
-from physnn.hardware.device import SimulatedDevice
+from physnn.hardware.simulated import SimulatedDevice
 from physnn.methods.pat import PhysicsAwareTraining
 from physnn.reality import make_reality
 from physnn.systems import SYSTEMS

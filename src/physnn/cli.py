@@ -463,7 +463,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from physnn.catalogue import catalogue
 
-    info = catalogue()
+    # plug-ins are named without importing them, except where their details are shown
+    info = catalogue(load_plugins=args.json or args.verbose or args.what == "matrix")
     if args.json:
         print(json.dumps(info if args.what is None else {args.what: _section(info, args.what)},
                          indent=2))  # fmt: skip
@@ -559,9 +560,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import signal
 
     from physnn.hardware.connections import ConnectionLimits
-    from physnn.hardware.device import simulated_device
     from physnn.hardware.protocol import resolve_token
     from physnn.hardware.server import MIB, Credentials, DeviceServer, check_exposure, serve
+    from physnn.hardware.simulated import simulated_device
 
     if args.credentials and args.token_file:
         raise ConfigError("give --credentials or --token-file, not both")

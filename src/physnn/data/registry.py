@@ -19,17 +19,17 @@ fast; a package is imported only when its dataset is loaded.
 
 from __future__ import annotations
 
-import warnings
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from physnn.errors import DatasetError, PhysnnWarning
+from physnn.errors import DatasetError
+from physnn.plugins import DATASETS_GROUP, registered
 
 if TYPE_CHECKING:
     from physnn.data.datasets import Dataset
 
-ENTRY_POINT_GROUP = "physnn.datasets"
+ENTRY_POINT_GROUP = DATASETS_GROUP
 BUILTIN_DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion-mnist", "vowels", "vowels7",
                                      "vowels-audio", "vowels3-audio", "vowels7-audio")  # fmt: skip
 
@@ -40,24 +40,7 @@ def external_datasets() -> dict[str, EntryPoint]:
     A name that clashes with a built-in dataset, or that a second package registers with another
     loader, is skipped with a :class:`PhysnnWarning` (the built-in, or the first one found, wins).
     """
-    found: dict[str, EntryPoint] = {}
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        if entry.name in BUILTIN_DATASETS:
-            _skip(entry, f"the built-in dataset {entry.name!r} keeps that name")
-        elif entry.name in found and found[entry.name].value != entry.value:
-            _skip(entry, f"{found[entry.name].value} already registers it")
-        else:
-            found.setdefault(entry.name, entry)
-    return dict(sorted(found.items()))
-
-
-def _skip(entry: EntryPoint, reason: str) -> None:
-    warnings.warn(
-        f"dataset {entry.name!r} registered by {entry.value} (entry point group "
-        f"{ENTRY_POINT_GROUP!r}) is skipped: {reason}",
-        PhysnnWarning,
-        stacklevel=3,
-    )
+    return registered(ENTRY_POINT_GROUP, BUILTIN_DATASETS)
 
 
 def dataset_names() -> tuple[str, ...]:

@@ -35,7 +35,8 @@ from torch import Tensor
 
 from physnn.errors import ConfigError, ControlBoundsError
 from physnn.hardware.adapter import Instrument, InstrumentCapabilities, InstrumentTimeout
-from physnn.hardware.device import derived_seed, simulated_device
+from physnn.hardware.simulated import simulated_device
+from physnn.seeds import derived_seed
 from physnn.systems import Controls, ControlSpec
 from physnn.systems.energy import Equilibrium
 

@@ -1,4 +1,5 @@
-"""Training methods (gradient estimators), registered by name (``METHODS["pat"]``)."""
+"""Training methods (gradient estimators), registered by name (``METHODS["pat"]``); other
+packages add theirs through the ``physnn.methods`` entry-point group (:mod:`physnn.plugins`)."""
 
 from physnn.methods import (  # noqa: F401  (register themselves)
     coupled,

@@ -21,6 +21,7 @@ from torch import Tensor
 
 from physnn.errors import ConfigError
 from physnn.nets.pnn import PNN, Executor
+from physnn.plugins import METHODS_GROUP
 from physnn.registry import Registry
 from physnn.systems.base import Capabilities
 
@@ -141,7 +142,7 @@ class GradientEstimator(ABC):
         """Restore what :meth:`state_dict` returned (random streams) when resuming."""
 
 
-METHODS: Registry[type[GradientEstimator]] = Registry("method")
+METHODS: Registry[type[GradientEstimator]] = Registry("method", METHODS_GROUP)
 
 
 # Option checks, for the ``__post_init__`` of a method's options dataclass: the ValueError they

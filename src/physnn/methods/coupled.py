@@ -46,9 +46,8 @@ import math
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from physnn.errors import ConfigError, option
 from physnn.methods.base import (
     METHODS,
     GradientEstimator,
@@ -58,7 +57,7 @@ from physnn.methods.base import (
     is_number,
     require,
 )
-from physnn.nets.pnn import PNN, PhysicalBlock, backward_to_latent, relax_on_device
+from physnn.nets.pnn import PNN, backward_to_latent, relax_on_device
 
 
 @dataclass(frozen=True)
@@ -69,34 +68,6 @@ class CoupledOptions:
 
     def __post_init__(self) -> None:
         require(is_number(self.eta) and self.eta > 0, "eta", "a positive number", self.eta)
-
-
-def split_first_physical(model: PNN, method: str) -> tuple[PhysicalBlock, list[nn.Module]]:
-    """The model's physical block (which must be its first and only one) and the digital
-    blocks after it; a ConfigError sentence otherwise."""
-    blocks = list(model.blocks)
-    physical = model.physical_blocks()
-    if not blocks or not isinstance(blocks[0], PhysicalBlock) or len(physical) != 1:
-        raise ConfigError(
-            f"method {method!r} needs the physical block first and only once (models pnn or "
-            f"post:...); use {option('model', 'pnn')}"
-        )
-    return blocks[0], blocks[1:]
-
-
-def digital_loss(
-    rest: list[nn.Module], y_free: Tensor, y: Tensor, loss_fn: LossFn
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Loss through the digital blocks at the measured outputs: (loss, logits, ∂L/∂y). Fills
-    ``.grad`` of the digital parameters exactly."""
-    outputs = y_free.detach().requires_grad_(True)
-    logits = outputs
-    for block in rest:
-        logits = block(logits)
-    loss = loss_fn(logits, y)
-    loss.backward()
-    assert outputs.grad is not None
-    return loss.detach(), logits.detach(), outputs.grad
 
 
 @METHODS.register("coupled")
@@ -110,9 +81,10 @@ class CoupledLearning(GradientEstimator):
     options_class = CoupledOptions
 
     def estimate(self, model: PNN, x: Tensor, y: Tensor, loss_fn: LossFn) -> tuple[Tensor, Tensor]:
-        block, rest = split_first_physical(model, self.name)
+        split = model.physical_first(self.name, "clamps the outputs of")
+        block = split.physical
         free = relax_on_device(block, x)
-        loss, logits, g = digital_loss(rest, free.outputs, y, loss_fn)
+        loss, logits, g = split.readout_gradient(free.outputs, y, loss_fn)
         eta = self.options.eta
         target_direction = -x.shape[0] * g
         clamped = relax_on_device(block, x, clamp=free.outputs + eta * target_direction)
@@ -146,9 +118,10 @@ class FrequencyPropagation(GradientEstimator):
     options_class = FreqpropOptions
 
     def estimate(self, model: PNN, x: Tensor, y: Tensor, loss_fn: LossFn) -> tuple[Tensor, Tensor]:
-        block, rest = split_first_physical(model, self.name)
+        split = model.physical_first(self.name, "injects an error current into the outputs of")
+        block = split.physical
         free = relax_on_device(block, x)
-        loss, logits, g = digital_loss(rest, free.outputs, y, loss_fn)
+        loss, logits, g = split.readout_gradient(free.outputs, y, loss_fn)
         eps, phases = self.options.amplitude, self.options.phases
         error_current = -eps * x.shape[0] * g
         grads: dict[str, Tensor] = {}

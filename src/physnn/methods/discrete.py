@@ -43,7 +43,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from physnn.hardware.device import derived_seed
 from physnn.methods.base import (
     METHODS,
     GradientEstimator,
@@ -54,9 +53,10 @@ from physnn.methods.base import (
     is_number,
     require,
 )
-from physnn.methods.zeroth_order import DeviceSplit, FlatParameters, readout_backward
+from physnn.methods.zeroth_order import FlatParameters, readout_backward
 from physnn.nets.pnn import PNN, PhysicalBlock
 from physnn.physics.quantization import level_step
+from physnn.seeds import derived_seed
 
 
 class Alphabet(FlatParameters):
@@ -106,7 +106,7 @@ class FlipSearch(GradientEstimator):
     updates_controls = True
 
     def bind(self, model: PNN, seed: int) -> None:
-        self._split = DeviceSplit.of(model, self.name)
+        self._split = model.segments(self.name)
         self._alphabet = Alphabet(model.physical_blocks(), self.options.levels)
         self._alphabet.snap()
         self._generator = generator_for(model, derived_seed(seed, self.name))

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from physnn.errors import ConfigError, option
 from physnn.methods.base import (
     METHODS,
     GradientEstimator,
@@ -42,33 +41,11 @@ from physnn.methods.base import (
     is_number,
     require,
 )
-from physnn.nets.pnn import PNN, PhysicalBlock, backward_to_latent, relax_on_device
+from physnn.nets.pnn import PNN, backward_to_latent, relax_on_device
 from physnn.systems.base import Controls
 
-
-def physical_first(model: PNN, method: str) -> PhysicalBlock:
-    """The model's only physical block, which must come first (models pnn and post:…)."""
-    blocks = model.physical_blocks()
-    if len(blocks) != 1 or model.blocks[0] is not blocks[0]:
-        raise ConfigError(
-            f"method {method!r} nudges the outputs of one physical block that comes first; "
-            f"use {option('model', 'pnn')} or {option('model', 'post:H1,...')} (not stack:K, "
-            "hybrid:H or mlp)"
-        )
-    return blocks[0]
-
-
-def digital_head(model: PNN, outputs: Tensor, y: Tensor, loss_fn: LossFn) -> tuple[Tensor, ...]:
-    """Loss of the digital blocks after the physical one at the measured ``outputs``: fills the
-    digital parameters' exact gradients; returns (loss, logits, g = ∂L/∂outputs)."""
-    h = outputs.detach().requires_grad_(True)
-    logits = h
-    for block in list(model.blocks)[1:]:
-        logits = block(logits)
-    loss = loss_fn(logits, y)
-    loss.backward()
-    assert h.grad is not None
-    return loss.detach(), logits.detach(), h.grad
+NUDGES = "nudges the outputs of"
+"""What EP does to the physical block (the refusal of other models says it)."""
 
 
 def contrast(plus: Controls, minus: Controls, scale: float) -> Controls:
@@ -100,9 +77,10 @@ class EquilibriumPropagation(GradientEstimator):
     options_class = EPOptions
 
     def estimate(self, model: PNN, x: Tensor, y: Tensor, loss_fn: LossFn) -> tuple[Tensor, Tensor]:
-        block = physical_first(model, self.name)
+        split = model.physical_first(self.name, NUDGES)
+        block = split.physical
         free = relax_on_device(block, x)
-        loss, logits, g = digital_head(model, free.outputs, y, loss_fn)
+        loss, logits, g = split.readout_gradient(free.outputs, y, loss_fn)
         beta = self.options.beta
         force = -beta * x.shape[0] * g
         plus = relax_on_device(block, x, nudge=force).local
@@ -147,9 +125,10 @@ class HolomorphicEP(GradientEstimator):
     options_class = HEPOptions
 
     def estimate(self, model: PNN, x: Tensor, y: Tensor, loss_fn: LossFn) -> tuple[Tensor, Tensor]:
-        block = physical_first(model, self.name)
+        split = model.physical_first(self.name, NUDGES)
+        block = split.physical
         free = relax_on_device(block, x)
-        loss, logits, g = digital_head(model, free.outputs, y, loss_fn)
+        loss, logits, g = split.readout_gradient(free.outputs, y, loss_fn)
         radius, n = self.options.beta, self.options.points
         force = -radius * x.shape[0] * g
         total: Controls = {}

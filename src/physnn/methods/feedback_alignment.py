@@ -41,7 +41,7 @@ queries and writes are counted on that device and reported per epoch (``projecto
 
 **Alignment.** With ``track_alignment`` on, the angle between the estimate and the exact gradient
 of the same parameters (autograd through the simulated device's noise-free hidden physics,
-:meth:`~physnn.hardware.device.SimulatedDevice.oracle_forward`, as in gradcheck; no query is
+:meth:`~physnn.hardware.simulated.SimulatedDevice.oracle_forward`, as in gradcheck; no query is
 counted) is averaged over the first ``alignment_batches`` batches of every epoch and reported as
 ``alignment_deg`` (all trained parameters) and ``alignment_hidden_deg`` (those below the top
 layer, where FA and DFA differ from backpropagation).
@@ -59,7 +59,7 @@ import torch
 from torch import Tensor, nn
 
 from physnn.errors import ConfigError
-from physnn.hardware.device import SimulatedDevice, derived_seed
+from physnn.hardware.simulated import SimulatedDevice
 from physnn.methods.base import (
     METHODS,
     GradientEstimator,
@@ -69,9 +69,10 @@ from physnn.methods.base import (
     is_int,
     require,
 )
-from physnn.nets.pnn import PNN, PhysicalBlock, run_device
+from physnn.nets.pnn import PNN, PhysicalBlock, run_blocks, run_device
 from physnn.reality import Reality, make_reality
 from physnn.reality.levels import LEVELS
+from physnn.seeds import derived_seed
 from physnn.systems import SYSTEMS, System
 
 SURROGATES: dict[str, Callable[[Tensor], Tensor]] = {"one": torch.ones_like, "cos": torch.cos}
@@ -209,13 +210,6 @@ def _is_mixing(block: nn.Module) -> bool:
     return isinstance(block, nn.Linear | PhysicalBlock)
 
 
-def _run(blocks: list[nn.Module], x: Tensor) -> Tensor:
-    """Digital blocks run digitally, physical blocks are queried on the device."""
-    for block in blocks:
-        x = run_device(block, x) if isinstance(block, PhysicalBlock) else block(x)
-    return x
-
-
 def _width(block: nn.Module) -> int:
     """Features per sample out of a mixing block."""
     if isinstance(block, nn.Linear):
@@ -261,7 +255,7 @@ def split_layers(model: PNN) -> tuple[list[Layer], int]:
             if k:
                 layer.input_width = probe[0].numel()
                 probe = probe.new_zeros(1, _width(layer.mixing))
-            probe = _run(layer.rest, probe)
+            probe = run_blocks(layer.rest, probe, run_device)
     return layers, probe[0].numel()
 
 
@@ -374,9 +368,9 @@ class _FeedbackAlignment(GradientEstimator):
     def _forward(self, x: Tensor) -> list[_Pass]:
         passes, h = [], x
         for layer in self.layers:
-            mixed = _run(layer.head, h)
+            mixed = run_blocks(layer.head, h, run_device)
             leaf = mixed.detach().requires_grad_(True)
-            output = _run(layer.rest, leaf)
+            output = run_blocks(layer.rest, leaf, run_device)
             passes.append(_Pass(h, mixed, leaf, output))
             h = output.detach()
         return passes

@@ -17,7 +17,6 @@ import torch
 from torch import Tensor
 
 from physnn.errors import ConfigError
-from physnn.hardware.device import derived_seed
 from physnn.methods.base import (
     METHODS,
     GradientEstimator,
@@ -29,6 +28,7 @@ from physnn.methods.base import (
 from physnn.nets.pnn import PNN, PhysicalBlock, run_twin
 from physnn.reality.base import Reality
 from physnn.reality.levels import LEVELS, make_reality
+from physnn.seeds import derived_seed
 from physnn.systems.base import NoiseSource
 
 

@@ -28,11 +28,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from torch import Tensor, nn
+from torch import Tensor
 
-from physnn.errors import ConfigError, option
 from physnn.methods.base import METHODS, GradientEstimator, LossFn, Requirements
-from physnn.nets.pnn import PNN, PhysicalBlock, backward_to_latent, run_device
+from physnn.nets.pnn import PNN, Segments, backward_to_latent, run_device
 
 
 class PhysicalGradient(GradientEstimator):
@@ -42,27 +41,18 @@ class PhysicalGradient(GradientEstimator):
 
     def bind(self, model: PNN, seed: int) -> None:
         """Refuse, before any work, a model or a system configuration the procedure cannot run."""
-        self._physical_block(model).system.check_procedure(self.procedure)
+        self._segments(model).physical.system.check_procedure(self.procedure)
 
-    def _physical_block(self, model: PNN) -> PhysicalBlock:
-        blocks = list(model.blocks)
-        if not isinstance(blocks[0], PhysicalBlock) or len(model.physical_blocks()) != 1:
-            raise ConfigError(
-                f"method {self.name!r} measures the gradient of one physical block that comes "
-                f"first; use {option('model', 'pnn')} or {option('model', 'post:H1,...')} (not "
-                "stack, hybrid or mlp)"
-            )
-        return blocks[0]
+    def _segments(self, model: PNN) -> Segments:
+        return model.physical_first(self.name, "measures the gradient of")
 
     def estimate(self, model: PNN, x: Tensor, y: Tensor, loss_fn: LossFn) -> tuple[Tensor, Tensor]:
-        block = self._physical_block(model)
-        measured = run_device(block, x).requires_grad_(True)
-        logits = nn.Sequential(*list(model.blocks)[1:])(measured)
-        loss = loss_fn(logits, y)
-        loss.backward()
-        _, grads = block.require_device().measure_gradient(x, measured.grad, self.procedure)
+        split = self._segments(model)
+        block = split.physical
+        loss, logits, g = split.readout_gradient(run_device(block, x), y, loss_fn)
+        _, grads = block.require_device().measure_gradient(x, g, self.procedure)
         backward_to_latent(block, grads)
-        return loss.detach(), logits.detach()
+        return loss, logits
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from physnn.errors import ConfigError
-from physnn.hardware.device import derived_seed
 from physnn.methods.base import (
     METHODS,
     GradientEstimator,
@@ -66,7 +65,8 @@ from physnn.methods.base import (
     is_number,
     require,
 )
-from physnn.nets.pnn import PNN, PhysicalBlock, run_device
+from physnn.nets.pnn import PNN, PhysicalBlock, run_blocks, run_device
+from physnn.seeds import derived_seed
 
 
 def _has_parameters(module: nn.Module) -> bool:
@@ -83,10 +83,7 @@ class Unit:
 
     def __call__(self, h: Tensor) -> Tensor:
         """The unit's output for a detached input (physical blocks are queried on the device)."""
-        h = h.detach()
-        for module in self.modules:
-            h = run_device(module, h) if isinstance(module, PhysicalBlock) else module(h)
-        return h
+        return run_blocks(self.modules, h.detach(), run_device)
 
     def width(self, previous: int | None) -> int | None:
         """Number of output features, given the width of the unit's input."""

@@ -34,7 +34,7 @@ from physnn.methods.base import (
     is_number,
     require,
 )
-from physnn.nets.pnn import PNN, PhysicalBlock, run_device
+from physnn.nets.pnn import PNN
 
 
 @dataclass(frozen=True)
@@ -117,17 +117,15 @@ class Ridge(GradientEstimator):
             )
         return last
 
-    @torch.no_grad()
-    def features(self, model: PNN, x: Tensor) -> Tensor:
+    @staticmethod
+    def features(model: PNN, readout: nn.Linear, x: Tensor) -> Tensor:
         """The device-measured input to the final readout (digital blocks run digitally)."""
-        for block in model.blocks[:-1]:
-            x = run_device(block, x) if isinstance(block, PhysicalBlock) else block(x)
-        return x
+        return model.inputs_of(readout, x)
 
     @torch.no_grad()
     def estimate(self, model: PNN, x: Tensor, y: Tensor, loss_fn: LossFn) -> tuple[Tensor, Tensor]:
         readout = self.readout(model)
-        features = self.features(model, x)
+        features = self.features(model, readout, x)
         logits = readout(features)  # before this batch's update: a prediction, not a fit
         loss = loss_fn(logits, y)
         targets = F.one_hot(y, readout.out_features)

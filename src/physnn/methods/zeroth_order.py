@@ -55,8 +55,6 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from physnn.errors import ConfigError, option
-from physnn.hardware.device import derived_seed
 from physnn.methods.base import (
     METHODS,
     GradientEstimator,
@@ -67,44 +65,12 @@ from physnn.methods.base import (
     is_number,
     require,
 )
-from physnn.nets.pnn import PNN, PhysicalBlock, run_device
+from physnn.nets.pnn import PNN, PhysicalBlock, Segments
 from physnn.physics.quantization import level_step
+from physnn.seeds import derived_seed
 
 # ----------------------------------------------------------------------------- the model, cut
-
-
-@dataclass(frozen=True)
-class DeviceSplit:
-    """A model cut after its last physical block: the part that feeds the device, and the
-    digital readout after it."""
-
-    front: tuple[nn.Module, ...]
-    back: tuple[nn.Module, ...]
-
-    @classmethod
-    def of(cls, model: PNN, method: str) -> DeviceSplit:
-        physical = [i for i, block in enumerate(model.blocks) if isinstance(block, PhysicalBlock)]
-        if not physical:
-            raise ConfigError(
-                f"method {method!r} trains physical blocks from device queries, and this model "
-                f"has none; use {option('model')} pnn, stack:K or hybrid:H"
-            )
-        cut = physical[-1] + 1
-        return cls(tuple(model.blocks[:cut]), tuple(model.blocks[cut:]))
-
-    @torch.no_grad()
-    def measure(self, x: Tensor) -> Tensor:
-        """Run the front on the device (digital blocks in it run digitally): the measured outputs
-        of the last physical block."""
-        for block in self.front:
-            x = run_device(block, x) if isinstance(block, PhysicalBlock) else block(x)
-        return x
-
-    def readout(self, measured: Tensor) -> Tensor:
-        """The digital blocks after the cut, differentiable in their own parameters only."""
-        for block in self.back:
-            measured = block(measured)
-        return measured
+# (PNN.segments: the front, perturbed and measured on the device, and the readout after it)
 
 
 def readout_backward(loss: Tensor, logits: Tensor) -> tuple[Tensor, Tensor]:
@@ -151,7 +117,7 @@ class Coordinates(FlatParameters):
     """The perturbed parameters θ ∈ ℝⁿ, with each coordinate's range and level spacing (0 for
     continuous values)."""
 
-    def __init__(self, split: DeviceSplit) -> None:
+    def __init__(self, split: Segments) -> None:
         entries: list[tuple[nn.Parameter, float, float]] = []
         for block in split.front:
             if isinstance(block, PhysicalBlock):
@@ -191,7 +157,7 @@ class ZerothOrder(GradientEstimator):
     requirements = Requirements(device_forward=True)
 
     def bind(self, model: PNN, seed: int) -> None:
-        self._split = DeviceSplit.of(model, self.name)
+        self._split = model.segments(self.name)
         self._coords = Coordinates(self._split)
         self._generator = generator_for(model, derived_seed(seed, self.name))
         self._device = self._coords.scale.device

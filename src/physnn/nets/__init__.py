@@ -1,6 +1,6 @@
 """Physical neural networks: physical and digital blocks, executors, readouts."""
 
-from physnn.nets.pnn import PNN, Executor, PhysicalBlock, run_device, run_twin
+from physnn.nets.pnn import PNN, Executor, PhysicalBlock, Segments, run_blocks, run_device, run_twin
 from physnn.nets.readout import IntensityReadout, readout_for
 
 __all__ = [
@@ -8,7 +8,9 @@ __all__ = [
     "Executor",
     "IntensityReadout",
     "PhysicalBlock",
+    "Segments",
     "readout_for",
+    "run_blocks",
     "run_device",
     "run_twin",
 ]

@@ -9,16 +9,23 @@ one device as ``nn.Parameter``\\ s, its twin, and its device; *how* it computes 
 * methods define their own, e.g. physics-aware training's device-forward / twin-backward.
 
 Digital blocks are ordinary modules and always run digitally with exact gradients.
+
+Methods that run the physical blocks themselves ask the model where it is cut instead of
+re-deriving it: :meth:`PNN.segments` (the front up to the last physical block, run on the device,
+and the digital back after it), :meth:`PNN.physical_first` (the same cut, for methods that need
+exactly one physical block, first) and :meth:`PNN.inputs_of` (what a given block receives).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
+from physnn.errors import ConfigError, option
 from physnn.hardware.device import Device
 from physnn.systems.base import Controls, System
 from physnn.systems.energy import Equilibrium
@@ -92,6 +99,52 @@ def backward_to_latent(block: PhysicalBlock, grads: Controls) -> None:
     torch.autograd.backward([realized[k] for k in names], [grads[k].to(realized[k]) for k in names])
 
 
+def run_blocks(blocks: Iterable[nn.Module], x: Tensor, executor: Executor) -> Tensor:
+    """``x`` through ``blocks`` in order: physical blocks by ``executor``, the others digitally."""
+    for block in blocks:
+        x = executor(block, x) if isinstance(block, PhysicalBlock) else block(x)
+    return x
+
+
+@dataclass(frozen=True)
+class Segments:
+    """A model cut after its last physical block: the ``front`` that feeds the device (digital
+    blocks in it run digitally) and the digital ``back`` (the readout) after it."""
+
+    front: tuple[nn.Module, ...]
+    back: tuple[nn.Module, ...]
+
+    @property
+    def physical(self) -> PhysicalBlock:
+        """The last physical block, whose measured outputs the back reads."""
+        block = self.front[-1]
+        assert isinstance(block, PhysicalBlock)
+        return block
+
+    @torch.no_grad()
+    def measure(self, x: Tensor) -> Tensor:
+        """Run the front on the device: the measured outputs of the last physical block."""
+        return run_blocks(self.front, x, run_device)
+
+    def readout(self, measured: Tensor) -> Tensor:
+        """The digital back at ``measured``, differentiable in its own parameters."""
+        for block in self.back:
+            measured = block(measured)
+        return measured
+
+    def readout_gradient(
+        self, measured: Tensor, y: Tensor, loss_fn: Callable[[Tensor, Tensor], Tensor]
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """The loss of the back at the measured outputs, backpropagated: fills the exact
+        ``.grad`` of the back's parameters; returns (loss, logits, g = ∂L/∂measured)."""
+        h = measured.detach().requires_grad_(True)
+        logits = self.readout(h)
+        loss = loss_fn(logits, y)
+        loss.backward()
+        assert h.grad is not None
+        return loss.detach(), logits.detach(), h.grad
+
+
 class PNN(nn.Module):
     """A sequence of physical and digital blocks executed by a swappable executor."""
 
@@ -101,9 +154,7 @@ class PNN(nn.Module):
         self.executor: Executor = run_twin
 
     def forward(self, x: Tensor) -> Tensor:
-        for block in self.blocks:
-            x = self.executor(block, x) if isinstance(block, PhysicalBlock) else block(x)
-        return x
+        return run_blocks(self.blocks, x, self.executor)
 
     @contextmanager
     def executing(self, executor: Executor) -> Iterator[None]:
@@ -116,6 +167,39 @@ class PNN(nn.Module):
 
     def physical_blocks(self) -> list[PhysicalBlock]:
         return [b for b in self.blocks if isinstance(b, PhysicalBlock)]
+
+    def segments(self, method: str) -> Segments:
+        """The model cut after its last physical block; ``method`` (which trains physical blocks
+        from device queries) is refused in one sentence on a model without one."""
+        cuts = [i + 1 for i, block in enumerate(self.blocks) if isinstance(block, PhysicalBlock)]
+        if not cuts:
+            raise ConfigError(
+                f"method {method!r} trains physical blocks from device queries, and this model "
+                f"has none; use {option('model')} pnn, stack:K or hybrid:H"
+            )
+        return Segments(tuple(self.blocks[: cuts[-1]]), tuple(self.blocks[cuts[-1] :]))
+
+    def physical_first(self, method: str, action: str) -> Segments:
+        """:meth:`segments` of a model whose only physical block is its first block (``pnn``,
+        ``post:…``); ``method``, which ``action`` (e.g. "nudges the outputs of") that block, is
+        refused in one sentence on any other model."""
+        physical = self.physical_blocks()
+        if len(physical) != 1 or self.blocks[0] is not physical[0]:
+            raise ConfigError(
+                f"method {method!r} {action} one physical block that comes first; use "
+                f"{option('model', 'pnn')} or {option('model', 'post:H1,...')} (not stack:K, "
+                "hybrid:H or mlp)"
+            )
+        return self.segments(method)
+
+    @torch.no_grad()
+    def inputs_of(self, block: nn.Module, x: Tensor, executor: Executor = run_device) -> Tensor:
+        """What ``block`` receives for samples ``x``: the blocks before it run in order, the
+        physical ones by ``executor`` (by default measured on their device), no gradient."""
+        index = next((i for i, b in enumerate(self.blocks) if b is block), None)
+        if index is None:
+            raise ValueError("the block is not part of the model")
+        return run_blocks(self.blocks[:index], x, executor)
 
     def physical_parameters(self) -> list[nn.Parameter]:
         return [p for b in self.physical_blocks() for p in b.controls.values()]

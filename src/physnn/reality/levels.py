@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 from physnn.errors import ConfigError
 from physnn.labels import gap_label
+from physnn.plugins import SUBSTRATES_GROUP
 from physnn.reality.base import Perturbation, Reality
 from physnn.reality.perturbations import (
     Absorption,
@@ -78,7 +79,7 @@ class GapFamily:
         return {**base, **(overrides or {})}
 
 
-GAP_FAMILIES: Registry[GapFamily] = Registry("reality-gap family")
+GAP_FAMILIES: Registry[GapFamily] = Registry("reality-gap family", SUBSTRATES_GROUP)
 
 
 def check_level(level: str) -> None:

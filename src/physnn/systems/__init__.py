@@ -1,5 +1,7 @@
-"""Physical substrates, registered by name (``SYSTEMS["diffractive"]``)."""
+"""Physical substrates, registered by name (``SYSTEMS["diffractive"]``); other packages add
+theirs through the ``physnn.substrates`` entry-point group (:mod:`physnn.plugins`)."""
 
+from physnn.plugins import SUBSTRATES_GROUP
 from physnn.registry import Registry
 from physnn.systems.base import (
     Capabilities,
@@ -10,7 +12,7 @@ from physnn.systems.base import (
     System,
 )
 
-SYSTEMS: Registry[type[System]] = Registry("system")
+SYSTEMS: Registry[type[System]] = Registry("system", SUBSTRATES_GROUP)
 
 # Every substrate registers itself.
 from physnn.systems import (  # noqa: E402,F401

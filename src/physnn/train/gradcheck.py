@@ -15,8 +15,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from physnn.errors import ConfigError, option
-from physnn.hardware.device import SimulatedDevice, derived_seed
+from physnn.hardware.simulated import SimulatedDevice
 from physnn.nets import PNN, PhysicalBlock
+from physnn.seeds import derived_seed
 from physnn.train.config import TrainConfig
 from physnn.train.setup import build_experiment
 from physnn.twins import prepare_twins

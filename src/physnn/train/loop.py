@@ -23,8 +23,9 @@ from tqdm.auto import tqdm
 
 from physnn import __version__
 from physnn.errors import ConfigError, TrainingInterrupted, option
-from physnn.hardware.device import Device, derived_seed
+from physnn.hardware.device import Device
 from physnn.nets import PNN, Executor, run_device, run_twin
+from physnn.seeds import derived_seed
 from physnn.threads import choose_threads, intra_op_threads
 from physnn.train.checkpoint import load_checkpoint, save_checkpoint, save_json
 from physnn.train.config import TrainConfig

@@ -11,12 +11,14 @@ import torch
 from physnn.data import Dataset, check_data_dir, check_dataset_name, load_dataset
 from physnn.data.datasets import keep_first
 from physnn.errors import ConfigError, DatasetError, IncompatibleError, InputRangeWarning, option
-from physnn.hardware.device import Device, SimulatedDevice, derived_seed
+from physnn.hardware.device import Device
+from physnn.hardware.simulated import SimulatedDevice
 from physnn.methods import METHODS, GradientEstimator, incompatibility
 from physnn.nets import PNN, PhysicalBlock
 from physnn.nets.architectures import build_model
 from physnn.reality import Reality, make_reality
 from physnn.reality.levels import check_level
+from physnn.seeds import derived_seed
 from physnn.systems import SYSTEMS, Controls, System
 from physnn.train.config import TrainConfig
 from physnn.twins import make_twin

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from physnn.errors import ConfigError
-from physnn.hardware.device import derived_seed
+from physnn.seeds import derived_seed
 from physnn.systems.base import System
 from physnn.twins.acquisition import SUPPORTED_MODELS, FitOptions, FittedTwin, acquire
 from physnn.twins.calibrated import CalibratedOptions, CalibratedTwin

@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from physnn.hardware.device import Device
 from physnn.systems.base import Controls, ControlSpec, System
@@ -240,22 +240,6 @@ def output_scale(outputs: Tensor) -> Tensor:
     return outputs.float().var(dim=0).mean().sqrt().clamp_min(1e-12)
 
 
-def block_inputs(model: Any, block: nn.Module, x: Tensor) -> Tensor:
-    """What ``block`` receives for samples ``x``: the blocks before it run as in training, the
-    physical ones measured on their device (no gradient)."""
-    physical = {id(b) for b in model.physical_blocks()}
-    with torch.no_grad():
-        for b in model.blocks:
-            if b is block:
-                return x
-            if id(b) in physical:
-                b.deploy()
-                x = b.require_device().query(x)
-            else:
-                x = b(x)
-    raise ValueError("the block is not part of the model")
-
-
 def acquire(
     model: Any,
     block: Any,
@@ -273,7 +257,7 @@ def acquire(
     subset = torch.randperm(len(pool), generator=generator)[
         : options.settings * options.samples_per_setting
     ]
-    seen = block_inputs(model, block, pool[subset].to(where))
+    seen = model.inputs_of(block, pool[subset].to(where))  # measured on the device
     current = block.hardware_controls()
     settings = [current] + [
         perturbed_setting(block.system, current, options.spread, generator)
