@@ -21,6 +21,7 @@ import torch
 
 from physnn.cli import main
 from physnn.errors import ConfigError, DeviceError
+from physnn.hardware.credentials import Credentials, Identity
 from physnn.hardware.protocol import (
     CHECKSUM_HEADER,
     CLIENT_HEADER,
@@ -30,7 +31,7 @@ from physnn.hardware.protocol import (
     checksum,
     encode,
 )
-from physnn.hardware.server import MIN_LOG_BYTES, Credentials, Identity, WriteLog
+from physnn.hardware.writelog import MIN_LOG_BYTES, WriteLog
 from test_server import SHAPE, TOKEN, FaultyDevice, inputs, raw_post, served
 
 TOKENS = {name: f"{name}-token-0123456789abcdef" for name in ("alice", "bob", "carol", "dave")}

@@ -560,8 +560,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import signal
 
     from physnn.hardware.connections import ConnectionLimits
+    from physnn.hardware.credentials import Credentials
     from physnn.hardware.protocol import resolve_token
-    from physnn.hardware.server import MIB, Credentials, DeviceServer, check_exposure, serve
+    from physnn.hardware.replies import MIB
+    from physnn.hardware.server import DeviceServer, check_exposure, serve
     from physnn.hardware.simulated import simulated_device
 
     if args.credentials and args.token_file:
