@@ -307,8 +307,9 @@ def test_physnn_serve_takes_the_limits_from_its_flags(tmp_path, processes):  # n
 
 
 def test_limits_must_be_positive():
-    with pytest.raises(ConfigError, match="--header-seconds must be positive, got 0"):
+    with pytest.raises(ConfigError, match="header_seconds must be positive, got 0") as refused:
         ConnectionLimits(header_seconds=0)
+    assert refused.value.for_cli() == "--header-seconds must be positive, got 0"
     assert ConnectionLimits.given({"max_connections": 5, "body_seconds": None}) == (
         ConnectionLimits(max_connections=5)
     )

@@ -159,7 +159,8 @@ def test_missing_files_explain_how_to_get_them(tmp_path):
     with pytest.raises(DatasetError) as err:
         load_dataset("fashion-mnist", data_dir=tmp_path, download=False)
     message = str(err.value)
-    assert str(tmp_path) in message and "--data-dir" in message
+    assert str(tmp_path) in message and "pass data_dir or set PHYSNN_DATA_DIR" in message
+    assert "pass --data-dir or set PHYSNN_DATA_DIR" in err.value.for_cli()
     assert "apt-get install dataset-fashion-mnist" in message
     assert "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/" in message
     assert "PHYSNN_DATA_DIR" in message and "download disabled" in message

@@ -627,7 +627,7 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    print(f"gradcheck: {config.method} on {config.substrate}, gap {config.gap}, "
+    print(f"gradcheck: {config.method} on {config.substrate}, gap {config.gap_label}, "
           f"{args.batches} batch(es) of {config.batch_size}")  # fmt: skip
     for row in report["batches"]:
         print(

@@ -12,6 +12,7 @@ A message names an option with :func:`option`, so that it reads right for whoeve
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 
 _OPTION = re.compile(r"⟨(\w+)(?:=([^⟩]*))?⟩")
 
@@ -92,3 +93,16 @@ class PhysnnWarning(UserWarning):
 
 class InputRangeWarning(PhysnnWarning):
     """Data outside the range a system's input encoding represents: the encoding clamps it."""
+
+
+def refuse_unknown(
+    given: Iterable[str], known: Sequence[str], *, kind: str, where: str = ""
+) -> None:
+    """Raise :class:`ConfigError` naming the names in ``given`` that are not ``known`` and the
+    valid ones (in ``known``'s order), e.g. ``unknown option(s) x for method 'pat'; valid: lr``
+    (``kind="option"``, ``where="for method 'pat'"``); "it takes no options" when none is."""
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        valid = f"valid: {', '.join(known)}" if known else "it takes no options"
+        place = f" {where}" if where else ""
+        raise ConfigError(f"unknown {kind}(s) {', '.join(unknown)}{place}; {valid}")

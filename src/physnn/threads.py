@@ -32,7 +32,7 @@ def free_threads(workers: int = 1) -> int:
     cores = usable_cores()
     with contextlib.suppress(AttributeError, OSError):
         cores -= round(os.getloadavg()[0])
-    return max(1, min(usable_cores(), cores) // max(1, workers))
+    return max(1, cores // max(1, workers))
 
 
 def choose_threads(workers: int = 1) -> int:

@@ -182,7 +182,7 @@ def _run_on_ray(
         import ray
     except ImportError:
         raise ConfigError(
-            "--executor ray needs Ray: pip install 'physnn[ray]' (or pip install ray)"
+            f"{option('executor', 'ray')} needs Ray: pip install 'physnn[ray]' (or pip install ray)"
         ) from None
     started_here = not ray.is_initialized()
     if started_here:

@@ -670,7 +670,7 @@ def verify(name: str, path: Path) -> None:
             f"checksum mismatch for {path}: SHA-256 {got}, "
             f"expected {' or '.join(sorted(accepted))}; "
             "the file is corrupt or not the original: delete it to download it again, "
-            "or point --data-dir at a good copy"
+            f"or point {option('data_dir')} at a good copy"
         )
     _VERIFIED.add(key)
 
@@ -705,7 +705,7 @@ def _audio_complete(folder: Path) -> bool:
         raise DatasetError(
             f"the recordings in {folder / AUDIO_FOLDER} are not the original ones (digest {got}, "
             f"expected {AUDIO_DIGEST}): delete that folder to download them again, or point "
-            "--data-dir at a good copy"
+            f"{option('data_dir')} at a good copy"
         )
     _VERIFIED.add(key)
     return True
@@ -739,7 +739,8 @@ def _download_or_explain(name: str, data_dir: str | os.PathLike | None, download
     tried = f" (download failed: {'; '.join(errors)})" if errors else " (download disabled)"
     raise DatasetError(
         f"dataset {name!r} not found in {searched}{tried}; get {', '.join(DATASET_FILES[name])} "
-        f"from {' or '.join(MIRRORS[name])}{hint}, and pass --data-dir or set PHYSNN_DATA_DIR"
+        f"from {' or '.join(MIRRORS[name])}{hint}, and pass {option('data_dir')} or set "
+        "PHYSNN_DATA_DIR"
     )
 
 

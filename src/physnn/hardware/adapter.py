@@ -225,8 +225,8 @@ class InstrumentDevice(Device):
         not counted, so that a resumed run's counts equal an uninterrupted run's)."""
         super().load_state_dict(state)
         self._health = InstrumentHealth(**state.get("health", {}))
-        self.check_write(state["controls"], self._controls, slew=False)
-        target = {name: value.to(self._controls[name]) for name, value in state["controls"].items()}
+        held = self.check_write(state["controls"], self._controls, slew=False)
+        target = {name: value.to(self._controls[name]) for name, value in held.items()}
         for step in self.ramp(self._controls, target):
             if any(not torch.equal(value, self._controls[name]) for name, value in step.items()):
                 self._apply(step)

@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from physnn.errors import ConfigError
+from physnn.errors import ConfigError, option
 from physnn.hardware.protocol import require
 
 h11 = require("h11")
@@ -63,8 +63,7 @@ class ConnectionLimits:
         for limit in fields(self):
             value = getattr(self, limit.name)
             if not value > 0:
-                flag = "--" + limit.name.replace("_", "-")  # the physnn serve flag
-                raise ConfigError(f"{flag} must be positive, got {value!r}")
+                raise ConfigError(f"{option(limit.name)} must be positive, got {value!r}")
 
     @classmethod
     def given(cls, options: Mapping[str, Any]) -> ConnectionLimits:

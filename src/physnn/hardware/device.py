@@ -97,10 +97,8 @@ class Device(ABC):
         A change beyond a slew limit is ramped: written in equal steps within the limit.
         """
         current = self.read_controls()
-        self.check_write(controls, current, slew=False)
-        target = {
-            name: value.to(current[name].device) for name, value in self.as_held(controls).items()
-        }
+        held = self.check_write(controls, current, slew=False)
+        target = {name: value.to(current[name].device) for name, value in held.items()}
         for step in self.ramp(current, target):
             changed = sum(int((value != current[name]).sum()) for name, value in step.items())
             if changed == 0:
@@ -119,16 +117,17 @@ class Device(ABC):
             for name, value in controls.items()
         }
 
-    def check_write(self, controls: Controls, current: Controls, *, slew: bool = True) -> None:
+    def check_write(self, controls: Controls, current: Controls, *, slew: bool = True) -> Controls:
         """Raise :class:`ControlBoundsError` unless every value, as the device will hold it
         (:meth:`as_held`), is a known control within its bounds and levels and (with ``slew``)
-        within its slew limit of ``current``."""
+        within its slew limit of ``current``; return the values as held, the ones checked."""
         unknown = sorted(set(controls) - set(self.specs))
         if unknown:
             raise ControlBoundsError(
                 f"device has no control {unknown[0]!r}; it has: {', '.join(sorted(self.specs))}"
             )
-        for name, value in self.as_held(controls).items():
+        held = self.as_held(controls)
+        for name, value in held.items():
             self.specs[name].check(name, value)
             limit = self.max_change.get(name)
             if slew and limit is not None:
@@ -138,6 +137,7 @@ class Device(ABC):
                         f"control {name!r} would change by {change:.4g} in one write; "
                         f"its slew limit is {limit:.4g} per write"
                     )
+        return held
 
     def ramp(self, current: Controls, target: Controls) -> list[Controls]:
         """The writes that take ``current`` to ``target`` within the slew limits (one if none

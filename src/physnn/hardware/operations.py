@@ -97,13 +97,12 @@ class DeviceOperations:
     def _write(self, caller: Caller, rid: str, body: bytes) -> Reply:
         controls = validation.control_values(decode(body, self.max_request_bytes))
         current = self.device.read_controls()
-        try:
-            self.device.check_write(controls, current, slew=True)
+        try:  # the log shows the values as the device holds them, not as they came
+            held = self.device.check_write(controls, current, slew=True)
         except ControlBoundsError as err:
             logger.warning("refused a write of client %s: %s", caller.describe(), err)
             refusal = error_reply(422, "bounds", str(err))
             return replace(refusal, ranges=self.write_log.ranges(controls))
-        held = self.device.as_held(controls)  # the log shows what the device holds, not what came
         changed = _changed(current, held)
         self.device.write(held)
         self.write_log.record(

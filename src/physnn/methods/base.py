@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from physnn.errors import ConfigError
+from physnn.errors import ConfigError, refuse_unknown
 from physnn.nets.pnn import PNN, Executor
 from physnn.plugins import METHODS_GROUP
 from physnn.registry import Registry
@@ -94,13 +94,8 @@ class GradientEstimator(ABC):
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         options = dict(options or {})
-        known = {f.name for f in fields(self.options_class)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            valid = f"valid: {', '.join(sorted(known))}" if known else "it takes no options"
-            raise ConfigError(
-                f"unknown option(s) {', '.join(unknown)} for method {self.name!r}; {valid}"
-            )
+        known = sorted(f.name for f in fields(self.options_class))
+        refuse_unknown(options, known, kind="option", where=f"for method {self.name!r}")
         try:
             self.options = self.options_class(**options)
         except (TypeError, ValueError) as err:

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from physnn.compiling import error_reason
-from physnn.errors import ConfigError
+from physnn.errors import ConfigError, option
 from physnn.perf import cases, peers, timing
 from physnn.threads import intra_op_threads
 
@@ -127,7 +127,7 @@ def run(
     if size not in cases.SIZES:
         raise ConfigError(f"unknown size {size!r}; known: {', '.join(cases.SIZES)}")
     if reps < 1 or threads < 1:
-        raise ConfigError("--reps and --threads must be at least 1")
+        raise ConfigError(f"{option('reps')} and {option('threads')} must be at least 1")
     dev = timing.default_device(device)
     site = peers.add_peer_path(peers_dir)
     notes = [f"device {dev}, {threads} torch threads, {reps} repetitions after {warmup} warm-up"]

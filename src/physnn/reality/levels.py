@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from physnn.errors import ConfigError
+from physnn.errors import ConfigError, refuse_unknown
 from physnn.labels import gap_label
 from physnn.plugins import SUBSTRATES_GROUP
 from physnn.reality.base import Perturbation, Reality
@@ -68,11 +68,7 @@ class GapFamily:
 
     def values(self, level: str, overrides: dict[str, float] | None = None) -> dict[str, float]:
         base = dict.fromkeys(self.knobs, 0.0) if level == "none" else dict(self.levels[level])
-        unknown = sorted(set(overrides or {}) - set(self.knobs))
-        if unknown:
-            raise ConfigError(
-                f"unknown gap option(s) {', '.join(unknown)}; valid: {', '.join(self.knobs)}"
-            )
+        refuse_unknown(overrides or {}, list(self.knobs), kind="gap option")
         for name, value in (overrides or {}).items():
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ConfigError(f"gap option {name} must be a non-negative number, got {value!r}")

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from physnn.errors import ConfigError, ControlBoundsError, IncompatibleError
+from physnn.errors import ConfigError, ControlBoundsError, IncompatibleError, refuse_unknown
 from physnn.physics.quantization import level_step, quantize_ste, snap_to_levels
 
 Nuisance = dict[str, Any]
@@ -228,13 +228,8 @@ class System(nn.Module, ABC):
         if preset not in cls.presets:
             valid = ", ".join(sorted(cls.presets))
             raise ConfigError(f"unknown preset {preset!r} for system {cls.name!r}; choose: {valid}")
-        known = {f.name for f in fields(cls.config_class)}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown option(s) {', '.join(unknown)} for system {cls.name!r}; "
-                f"valid: {', '.join(sorted(known))}"
-            )
+        known = sorted(f.name for f in fields(cls.config_class))
+        refuse_unknown(overrides, known, kind="option", where=f"for system {cls.name!r}")
         values = {**cls.presets[preset], **overrides}
         for f in fields(cls.config_class):
             if f.name in values and not _has_type(values[f.name], str(f.type)):

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from physnn.errors import ConfigError, option
+from physnn.errors import ConfigError, option, refuse_unknown
 from physnn.labels import gap_label
 from physnn.model_spec import ModelSpec, substrate_label
 
@@ -149,13 +149,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], source: str = "configuration") -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown key(s) {', '.join(unknown)} in {source}; "
-                f"valid: {', '.join(sorted(known))}"
-            )
+        refuse_unknown(
+            values, sorted(f.name for f in fields(cls)), kind="key", where=f"in {source}"
+        )
         return cls(**values)
 
 

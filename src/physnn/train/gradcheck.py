@@ -89,7 +89,7 @@ def gradcheck(config: TrainConfig, batches: int = 3) -> dict[str, Any]:
         "system": config.system,
         "preset": config.preset,
         "method": config.method,
-        "gap": config.gap,
+        "gap": config.gap_label,
         "dataset": config.dataset_name,
         "seed": config.seed,
         "batch_size": config.batch_size,

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from physnn.errors import ConfigError
+from physnn.errors import ConfigError, refuse_unknown
 from physnn.seeds import derived_seed
 from physnn.systems.base import System
 from physnn.twins.acquisition import SUPPORTED_MODELS, FitOptions, FittedTwin, acquire
@@ -39,11 +39,8 @@ def make_twin(kind: str, system: System, options: dict[str, Any]) -> Twin:
             )
         return NominalTwin(system)
     twin_cls, options_cls = _FITTED[kind]
-    valid = [f.name for f in fields(options_cls)]
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        allowed = f"valid: {', '.join(sorted(valid))}" if valid else "it takes no options"
-        raise ConfigError(f"unknown option(s) {', '.join(unknown)} for the {kind} twin; {allowed}")
+    known = sorted(f.name for f in fields(options_cls))
+    refuse_unknown(options, known, kind="option", where=f"for the {kind} twin")
     try:
         parsed = options_cls(**options)
     except (TypeError, ValueError) as err:
