@@ -20,7 +20,7 @@ import statistics
 import torch
 from torch import Tensor, nn
 
-from physnn.systems.mzi import MZIMesh
+from physnn.substrates.mzi.system import MZIMesh
 
 MODES = 16
 

@@ -24,11 +24,11 @@ import time
 import torch
 
 import physnn.methods.ridge  # registers ridge
-import physnn.reality.reservoir  # noqa: F401  (registers the gap family)
+import physnn.substrates.reservoir.gap  # noqa: F401  (registers the gap family)
 from physnn.data.timeseries import narma10, nmse
 from physnn.errors import PhysnnError
 from physnn.methods.ridge import augmented, ridge_solution
-from physnn.systems.reservoir import Reservoir
+from physnn.substrates.reservoir.system import Reservoir
 from physnn.train import TrainConfig, train
 
 # The presets as they are, and operating points chosen on a NARMA10 series of another seed

@@ -23,8 +23,8 @@ import time
 import torch
 
 import physnn.methods.coupled  # registers coupled, freqprop
-import physnn.reality.resistive  # registers the gap family
-import physnn.systems.resistive  # noqa: F401 (registers the system)
+import physnn.substrates.resistive.gap  # registers the gap family
+import physnn.substrates.resistive.system  # noqa: F401 (registers the system)
 from physnn.hardware.simulated import SimulatedDevice
 from physnn.methods import METHODS
 from physnn.nets.pnn import PNN, PhysicalBlock, run_device

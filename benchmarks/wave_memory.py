@@ -20,7 +20,7 @@ import time
 
 import torch
 
-from physnn.systems.wave import WaveRNN
+from physnn.substrates.wave.system import WaveRNN
 
 
 def measure(preset: str, steps: int, batch: int, every: int, device: str) -> dict[str, float]:

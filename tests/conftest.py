@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from physnn.hardware.device import Device
-from physnn.systems.diffractive import DiffractiveNetwork
+from physnn.substrates import SUBSTRATES
+from physnn.substrates.diffractive.system import DiffractiveNetwork
 from physnn.threads import THREADS_ENV, intra_op_threads
 from physnn.train import train
 
@@ -106,8 +107,7 @@ def gen() -> torch.Generator:
 
 
 TINY_RUN = {
-    "system_options": {"grid": 16, "num_layers": 2, "input_size": 8, "detector_size": 2,
-                       "detector_gap": 1},
+    "system_options": dict(SUBSTRATES["diffractive"].tiny),
     "dataset": "digits",
     "limit_train": 64,
     "epochs": 2,
@@ -116,33 +116,9 @@ TINY_RUN = {
 """Options of a TrainConfig that trains in well under a second."""
 
 TINY_SYSTEM_OPTIONS: dict[str, dict] = {
-    "diffractive": TINY_RUN["system_options"],
-    "scattering": {"num_inputs": 16, "num_pixels": 32},
-    "resonators": {"num_inputs": 9, "num_hidden": 3, "num_ports": 4},
-    "crossbar": {"num_inputs": 16, "num_outputs": 16},
-    "mzi": {},
-    "elastic": {"num_nodes": 20, "num_inputs": 3, "num_outputs": 3, "num_pinned": 2},
-    "ising": {"num_inputs": 16, "hidden_sizes": [8], "num_outputs": 6, "sweeps": 6, "samples": 4,
-              "mean_field_steps": 5},
-    "xy": {"num_inputs": 16, "hidden_sizes": [8], "output_oscillators": 3, "free_steps": 20,
-           "nudged_steps": 10},
-    "hopfield": {"num_inputs": 16, "hidden_sizes": [8], "num_outputs": 6, "free_steps": 5,
-                 "nudged_steps": 3},
-    "oscillators": {"num_oscillators": 9, "num_steps": 20, "duration": 2.0, "damping": 0.0},
-    "photoelectric": {"hidden_sizes": [16]},
-    "reservoir": {"nodes": 10, "readout_times": 2},
-    "resistive": {"num_inputs": 8, "num_hidden": 8, "num_outputs": 4},
-    "shg": {"num_inputs": 16, "num_controls": 16, "num_outputs": 16, "crystal_steps": 3},
-    "fibre": {"num_mode_groups": 2, "num_data_pixels": 9, "num_control_pixels": 8,
-              "num_steps": 6, "num_time": 4, "time_window": 4.0, "camera_pixels": 3,
-              "peak_power": 2000.0},
-    "wave": {"nx": 14, "ny": 12, "pml_cells": 2, "src_x": 3, "probe_x": 10, "num_probes": 3,
-             "probe_spacing": 2, "design_margin": 1, "hold": 1},
-    "waveguide": {"width": 128e-6, "length": 1e-3, "grid_x": 64, "steps": 8, "pixels_x": 6,
-                  "pixels_z": 4, "input_waist": 4e-6, "absorber_width": 16e-6, "num_inputs": 16,
-                  "input_pitch": 5e-6, "detector_width": 6e-6, "detector_pitch": 8e-6},
-}  # fmt: skip
-"""Per system: options of its default preset that make it tiny (every system needs one)."""
+    name: dict(substrate.tiny) for name, substrate in SUBSTRATES.items()
+}
+"""Per system: options of its default preset that make it tiny (from each substrate's record)."""
 
 
 def crash_at_estimate(

@@ -11,8 +11,8 @@ import torch
 from physnn.errors import ConfigError, ControlBoundsError
 from physnn.hardware import SimulatedDevice
 from physnn.reality import Reality, make_reality
+from physnn.substrates.diffractive.system import DiffractiveNetwork
 from physnn.systems import SYSTEMS, ControlSpec
-from physnn.systems.diffractive import DiffractiveNetwork
 
 TWO_PI = 2 * math.pi
 

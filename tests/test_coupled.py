@@ -6,9 +6,6 @@ import pytest
 import torch
 from torch import nn
 
-import physnn.methods.coupled  # registers the method
-import physnn.reality.resistive  # registers the gap family
-import physnn.systems.resistive  # noqa: F401 (registers the system)
 from physnn.errors import ConfigError
 from physnn.hardware.simulated import SimulatedDevice
 from physnn.methods import METHODS

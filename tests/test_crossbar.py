@@ -12,9 +12,9 @@ import torch
 from physnn.errors import ConfigError
 from physnn.physics import crossbar as pcm
 from physnn.reality import make_reality
-from physnn.reality.crossbar import DAY, HOUR, YEAR  # registers the gap family
+from physnn.substrates.crossbar.gap import DAY, HOUR, YEAR
+from physnn.substrates.crossbar.system import Crossbar
 from physnn.systems.base import NoiseSource
-from physnn.systems.crossbar import Crossbar  # registers the system
 
 IDEAL = {"input_bits": None, "output_bits": None, "activation": "none"}
 

@@ -16,7 +16,7 @@ from physnn.compiling import compile_unavailable
 from physnn.errors import IncompatibleError
 from physnn.physics import echo
 from physnn.physics.oscillators import Chain
-from physnn.systems.oscillators import OscillatorChain
+from physnn.substrates.oscillators.system import OscillatorChain
 from physnn.train import TrainConfig, build_experiment
 
 SMALL = {"num_oscillators": 6, "num_steps": 200, "duration": 2.0, "num_samples": 2, "damping": 0.0}

@@ -7,9 +7,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import physnn.methods.equilibrium  # registers ep
-import physnn.reality.elastic  # registers the gap family
-import physnn.systems.elastic  # noqa: F401 (registers the system)
 from conftest import ExactDevice
 from physnn.errors import ConfigError
 from physnn.hardware.simulated import SimulatedDevice

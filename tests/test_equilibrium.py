@@ -9,12 +9,12 @@ import torch.nn.functional as F
 from torch import nn
 
 import physnn.methods.equilibrium  # registers ep and hep
-import physnn.reality.hopfield  # noqa: F401  (registers the gap family)
+import physnn.substrates.hopfield.gap  # noqa: F401  (registers the gap family)
 from conftest import ExactDevice
 from physnn.errors import ConfigError
 from physnn.methods import METHODS
 from physnn.nets.pnn import PNN, PhysicalBlock
-from physnn.systems.hopfield import HopfieldNetwork
+from physnn.substrates.hopfield.system import HopfieldNetwork
 from physnn.train import TrainConfig, build_experiment
 
 HOPFIELD_TINY = {"num_inputs": 16, "hidden_sizes": [8], "num_outputs": 6}

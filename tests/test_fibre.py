@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-import physnn.reality.fibre
-import physnn.systems.fibre
+import physnn.substrates.fibre.gap
+import physnn.substrates.fibre.system
 from physnn.errors import ConfigError, ControlBoundsError
 from physnn.physics import split_step as ss
 from physnn.reality.levels import LEVELS, make_reality
+from physnn.substrates.fibre.system import MultimodeFibre
 from physnn.systems.base import NoiseSource
-from physnn.systems.fibre import MultimodeFibre
 
 C128 = torch.complex128
 F64 = torch.float64
@@ -46,7 +46,7 @@ def test_energy_is_conserved_with_coupling_dispersion_and_nonlinearity():
     orders = ss.grin_mode_orders(3)
     groups = torch.tensor([a + b for a, b in orders], dtype=F64)
     gen = torch.Generator().manual_seed(0)
-    coupling = physnn.systems.fibre.within_group_hermitian(groups, 3.0, gen)
+    coupling = physnn.substrates.fibre.system.within_group_hermitian(groups, 3.0, gen)
     t = ss.time_grid(64, 20.0, dtype=F64)
     amplitudes = torch.view_as_complex(torch.randn(2, 6, 2, generator=gen, dtype=F64))
     field = 15 * amplitudes[:, None, :] * torch.exp(-(t**2) / 2)[None, :, None]  # ~1 kW peak
@@ -289,7 +289,7 @@ def test_a_knob_at_zero_switches_its_perturbation_off(tiny):
 
 
 def test_camera_quantization_saturates_and_rounds():
-    camera = physnn.reality.fibre.CameraQuantization(bits=2, full_scale=3.0)
+    camera = physnn.substrates.fibre.gap.CameraQuantization(bits=2, full_scale=3.0)
     y = torch.tensor([-1.0, 0.4, 1.6, 2.4, 9.0], requires_grad=True)
     assert camera.observe(y, None).tolist() == [0.0, 0.0, 2.0, 2.0, 3.0]
     camera.observe(y, None, differentiable=True).sum().backward()

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-import physnn.reality.hopfield  # noqa: F401  (registers the gap family)
+import physnn.substrates.hopfield.gap  # noqa: F401  (registers the gap family)
 from physnn.errors import ConfigError
 from physnn.hardware import SimulatedDevice
 from physnn.physics import hopfield as hop
 from physnn.reality import make_reality
+from physnn.substrates.hopfield.system import HopfieldNetwork
 from physnn.systems import SYSTEMS
-from physnn.systems.hopfield import HopfieldNetwork
 
 SMALL = {"num_inputs": 16, "hidden_sizes": (12,), "num_outputs": 6}
 

@@ -14,7 +14,7 @@ from conftest import TINY_RUN
 from physnn.errors import ConfigError
 from physnn.reality import FabricationPhaseError, LateralMisalignment, Reality
 from physnn.reality.levels import make_reality
-from physnn.reality.mzi import CouplerSplittingError, PhaseDrift
+from physnn.substrates.mzi.gap import CouplerSplittingError, PhaseDrift
 from physnn.systems import SYSTEMS
 from physnn.systems.base import NoiseSource
 from physnn.train import TrainConfig, build_experiment

@@ -9,16 +9,16 @@ import pytest
 import torch
 
 import physnn.methods.equilibrium  # registers ep
-import physnn.reality.ising  # registers the gap family
-import physnn.systems.ising  # noqa: F401  (registers the system)
+import physnn.substrates.ising.gap
+import physnn.substrates.ising.system  # noqa: F401  (registers the system)
 from conftest import TINY_RUN
 from physnn.errors import ConfigError, IncompatibleError
 from physnn.hardware import SimulatedDevice
 from physnn.physics import ising
 from physnn.reality import make_reality
+from physnn.substrates.ising.system import IsingMachine
 from physnn.systems import SYSTEMS
 from physnn.systems.base import NoiseSource
-from physnn.systems.ising import IsingMachine
 from physnn.train import TrainConfig, train
 
 # one fixed input, two hidden spins and one output spin: 3 free spins, 8 configurations

@@ -27,7 +27,7 @@ from physnn.methods.local_learning import (
 from physnn.nets import PNN, PhysicalBlock, run_device
 from physnn.nets.architectures import Flatten, LengthNormalize
 from physnn.reality import Reality
-from physnn.systems.scattering import ScatteringMedium
+from physnn.substrates.scattering.system import ScatteringMedium
 from physnn.train import TrainConfig, build_experiment, train
 
 LOCAL = ["ff", "phyll", "local-losses", "blockwise-ssl"]

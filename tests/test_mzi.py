@@ -7,12 +7,12 @@ import math
 import pytest
 import torch
 
-import physnn.reality.mzi  # registers the gap family
-import physnn.systems.mzi  # noqa: F401  (registers the system)
+import physnn.substrates.mzi.gap
+import physnn.substrates.mzi.system  # noqa: F401  (registers the system)
 from physnn.errors import ConfigError
 from physnn.physics import mesh
 from physnn.reality import make_reality
-from physnn.systems.mzi import MZIMesh
+from physnn.substrates.mzi.system import MZIMesh
 
 
 def _eye(n: int) -> torch.Tensor:

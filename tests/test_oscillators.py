@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-import physnn.reality.oscillators  # noqa: F401  (registers the gap family)
-import physnn.systems.oscillators as oscillator_system
+import physnn.substrates.oscillators.gap  # noqa: F401  (registers the gap family)
+import physnn.substrates.oscillators.system as oscillator_system
 from physnn.compiling import compile_unavailable
 from physnn.errors import ConfigError
 from physnn.physics.oscillators import Chain, energy, integrate, normal_mode_solution
 from physnn.reality import make_reality
+from physnn.substrates.oscillators.system import OscillatorChain
 from physnn.systems.base import NoiseSource
-from physnn.systems.oscillators import OscillatorChain  # registers the system
 
 TINY = {"num_oscillators": 9, "num_steps": 30, "duration": 3.0}
 

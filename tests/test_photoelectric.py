@@ -7,13 +7,13 @@ import math
 import pytest
 import torch
 
-import physnn.reality.photoelectric  # registers the gap family
-import physnn.systems.photoelectric  # noqa: F401  (registers the system)
+import physnn.substrates.photoelectric.gap
+import physnn.substrates.photoelectric.system  # noqa: F401  (registers the system)
 from physnn.errors import ConfigError
 from physnn.physics import photoelectric as pe
 from physnn.reality import make_reality
+from physnn.substrates.photoelectric.system import PhotoelectricMLP
 from physnn.systems.base import NoiseSource
-from physnn.systems.photoelectric import PhotoelectricMLP
 
 TINY = {"input_size": 6, "hidden_sizes": (5,), "num_classes": 3}
 

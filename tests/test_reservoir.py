@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-import physnn.reality.reservoir  # noqa: F401  (registers the gap family)
+import physnn.substrates.reservoir.gap  # noqa: F401  (registers the gap family)
 from physnn.data.timeseries import mackey_glass, narma10, nmse
 from physnn.errors import ConfigError
 from physnn.physics.reservoir import (
@@ -18,8 +18,8 @@ from physnn.physics.reservoir import (
     sparse_recurrent_matrix,
 )
 from physnn.reality import make_reality
+from physnn.substrates.reservoir.system import Reservoir
 from physnn.systems.base import NoiseSource
-from physnn.systems.reservoir import Reservoir
 
 TINY = {"nodes": 6, "readout_times": 2}
 F64 = torch.float64

@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-import physnn.reality.resistive  # registers the gap family
-import physnn.systems.resistive  # noqa: F401 (registers the system)
 from physnn.errors import ConfigError
 from physnn.hardware.simulated import SimulatedDevice
 from physnn.physics import resistive as rn

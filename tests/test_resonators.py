@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
-import physnn.reality.resonators  # registers the gap family
-import physnn.systems.resonators  # registers the system
+import physnn.substrates.resonators.gap
+import physnn.substrates.resonators.system
 from physnn.errors import ConfigError
 from physnn.physics.coupled_modes import (
     coupling_hamiltonian,
@@ -18,7 +18,7 @@ from physnn.physics.coupled_modes import (
     symmetric_coupling,
 )
 from physnn.reality import make_reality
-from physnn.systems.resonators import CoupledResonators, layered_pairs
+from physnn.substrates.resonators.system import CoupledResonators, layered_pairs
 
 TINY = {"num_inputs": 9, "num_hidden": 3, "num_ports": 4}
 
@@ -159,6 +159,6 @@ def test_gap_family_builds_and_changes_the_output(level, measure):
 
 
 def test_homodyne_noise_has_the_shot_noise_variance():
-    noise = physnn.reality.resonators.HomodyneNoise(photons=100.0)
+    noise = physnn.substrates.resonators.gap.HomodyneNoise(photons=100.0)
     y = noise.observe(torch.zeros(200_000), torch.Generator().manual_seed(0))
     assert y.std().item() == pytest.approx(1 / (2 * math.sqrt(100.0)), rel=0.01)

@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 
 import physnn.methods.ridge
-import physnn.reality.reservoir
-import physnn.systems.reservoir  # noqa: F401  (registers the reservoir system)
+import physnn.substrates.reservoir.gap
+import physnn.substrates.reservoir.system  # noqa: F401  (registers the reservoir system)
 from conftest import TINY_RUN
 from physnn.errors import ConfigError, IncompatibleError
 from physnn.methods import METHODS

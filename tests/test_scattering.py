@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
-import physnn.reality.scattering  # registers the gap family
-import physnn.systems.scattering  # registers the system
+import physnn.substrates.scattering.gap
+import physnn.substrates.scattering.system
 from physnn.errors import ConfigError
 from physnn.physics.scattering import (
     decorrelate,
@@ -18,7 +18,7 @@ from physnn.physics.scattering import (
     transmission_matrix,
 )
 from physnn.reality import make_reality
-from physnn.systems.scattering import ScatteringMedium
+from physnn.substrates.scattering.system import ScatteringMedium
 
 TINY = {"num_inputs": 16, "num_pixels": 32}
 
@@ -158,7 +158,7 @@ def test_gap_family_builds_and_changes_the_output(level):
 
 
 def test_camera_quantization_saturates_and_passes_gradients_straight_through():
-    quantize = physnn.reality.scattering.CameraQuantization(bits=2, full_scale=3.0)
+    quantize = physnn.substrates.scattering.gap.CameraQuantization(bits=2, full_scale=3.0)
     y = torch.tensor([-0.2, 0.4, 1.6, 5.0], requires_grad=True)
     out = quantize.observe(y, None, differentiable=True)
     assert torch.equal(out.detach(), torch.tensor([0.0, 0.0, 2.0, 3.0]))

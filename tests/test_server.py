@@ -54,7 +54,7 @@ from physnn.hardware.server import DeviceServer, bind, url_of
 from physnn.hardware.simulated import SimulatedDevice, simulated_device
 from physnn.methods.pat import PhysicsAwareTraining
 from physnn.reality import make_reality
-from physnn.systems.diffractive import DiffractiveNetwork
+from physnn.substrates.diffractive.system import DiffractiveNetwork
 from physnn.train import TrainConfig, train
 from physnn.train.checkpoint import load_checkpoint
 

@@ -7,14 +7,14 @@ import math
 import pytest
 import torch
 
-import physnn.reality.shg  # registers the "shg" gap family
-import physnn.systems.shg  # noqa: F401  (registers the "shg" system)
+import physnn.substrates.shg.gap  # registers the "shg" gap family
+import physnn.substrates.shg.system  # noqa: F401  (registers the "shg" system)
 from physnn.errors import ConfigError
 from physnn.physics import shg
 from physnn.reality.levels import make_reality
-from physnn.reality.shg import SpectrometerQuantization
+from physnn.substrates.shg.gap import SpectrometerQuantization
+from physnn.substrates.shg.system import SecondHarmonicGeneration
 from physnn.systems.base import NoiseSource
-from physnn.systems.shg import SecondHarmonicGeneration
 
 N, DT, T0 = 512, 4.0, 60.0  # time grid (fs) that resolves a 100 fs pulse and its SH
 TINY = {"num_inputs": 4, "num_controls": 4, "num_outputs": 3, "crystal_steps": 2}

@@ -10,13 +10,13 @@ from physnn.errors import ConfigError
 from physnn.hardware.simulated import SimulatedDevice
 from physnn.methods.pat import PhysicsAwareTraining
 from physnn.reality import make_reality
+from physnn.substrates import SUBSTRATES
 from physnn.systems import SYSTEMS
 from physnn.train import TrainConfig, train
 from physnn.train.checkpoint import load_checkpoint
 from physnn.train.setup import build_experiment
 from physnn.twins import make_twin, prepare_twins
 from physnn.twins.acquisition import relative_error, unflatten_controls
-from physnn.twins.calibrated import CALIBRATABLE
 
 OSCILLATORS = TINY_SYSTEM_OPTIONS["oscillators"]
 SMALL_LEARNED = {"settings": 12, "samples_per_setting": 8, "steps": 40, "width": 16, "depth": 1}
@@ -216,7 +216,8 @@ def test_stacked_blocks_are_fitted_on_the_inputs_they_receive():
 
 
 @pytest.mark.parametrize(
-    ("system", "entry"), [(s, e) for s, entries in CALIBRATABLE.items() for e in entries]
+    ("system", "entry"),
+    [(name, entry) for name, record in SUBSTRATES.items() for entry in record.calibratable],
 )
 def test_every_calibratable_entry_has_a_gradient_at_the_design(system, entry):
     physics = SYSTEMS[system].from_preset("default", **TINY_SYSTEM_OPTIONS[system])

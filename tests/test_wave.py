@@ -9,8 +9,8 @@ import math
 import pytest
 import torch
 
-import physnn.reality.wave  # registers the gap family
-import physnn.systems.wave  # registers the system
+import physnn.substrates.wave.gap
+import physnn.substrates.wave.system
 from physnn.errors import ConfigError
 from physnn.physics.wave import (
     WaveMedium,
@@ -21,7 +21,7 @@ from physnn.physics.wave import (
     propagate,
 )
 from physnn.reality import make_reality
-from physnn.systems.wave import WaveRNN
+from physnn.substrates.wave.system import WaveRNN
 
 F64 = torch.float64
 SMALL = {"nx": 14, "ny": 12, "pml_cells": 2, "src_x": 3, "probe_x": 10, "num_probes": 3,
@@ -268,7 +268,7 @@ def test_each_knob_alone_changes_the_output_and_zero_switches_it_off(knob):
     controls = system.init_controls(torch.Generator().manual_seed(0))
     x = torch.rand(3, 8, 8)
     nominal = system(x, controls, system.nominal_nuisance())
-    others = dict.fromkeys(physnn.reality.wave._WAVE_LEVELS["severe"], 0.0)
+    others = dict.fromkeys(physnn.substrates.wave.gap._WAVE_LEVELS["severe"], 0.0)
 
     def device_output(value: float) -> torch.Tensor:
         extra = {"read_noise": 100.0} if knob == "photons" else {"correlation": 2.0}
@@ -277,5 +277,5 @@ def test_each_knob_alone_changes_the_output_and_zero_switches_it_off(knob):
         return reality.observe(system(x, controls, nuisance), torch.Generator().manual_seed(1))
 
     assert torch.equal(device_output(0.0), nominal)
-    value = physnn.reality.wave._WAVE_LEVELS["severe"][knob]
+    value = physnn.substrates.wave.gap._WAVE_LEVELS["severe"][knob]
     assert not torch.allclose(device_output(value), nominal, rtol=1e-4)

@@ -7,12 +7,12 @@ import math
 import pytest
 import torch
 
-import physnn.reality.waveguide  # registers the gap family
-import physnn.systems.waveguide  # noqa: F401  (registers the system)
+import physnn.substrates.waveguide.gap
+import physnn.substrates.waveguide.system  # noqa: F401  (registers the system)
 from physnn.errors import ConfigError
 from physnn.physics import bpm
 from physnn.reality.levels import LEVELS, make_reality
-from physnn.systems.waveguide import INDEX_UNIT, ProgrammableWaveguide
+from physnn.substrates.waveguide.system import INDEX_UNIT, ProgrammableWaveguide
 
 WAVELENGTH, N0 = 1.55e-6, 1.8
 K = 2 * math.pi * N0 / WAVELENGTH

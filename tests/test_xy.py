@@ -7,16 +7,16 @@ import pytest
 import torch
 
 import physnn.methods.equilibrium  # registers ep
-import physnn.reality.xy  # registers the gap family
-import physnn.systems.xy  # noqa: F401  (registers the system)
+import physnn.substrates.xy.gap
+import physnn.substrates.xy.system  # noqa: F401  (registers the system)
 from conftest import TINY_RUN
 from physnn.errors import ConfigError
 from physnn.hardware import SimulatedDevice
 from physnn.physics import xy
 from physnn.reality import make_reality
+from physnn.substrates.xy.system import PhaseOscillators
 from physnn.systems import SYSTEMS
 from physnn.systems.base import NoiseSource
-from physnn.systems.xy import PhaseOscillators
 from physnn.train import TrainConfig, train
 
 SMALL = {"num_inputs": 6, "hidden_sizes": (5,), "output_oscillators": 2}

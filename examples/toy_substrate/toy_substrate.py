@@ -29,8 +29,10 @@ from torch import Tensor
 from physnn.methods import METHODS, GradientEstimator, LossFn, Requirements
 from physnn.methods.base import backward_on
 from physnn.nets.pnn import PNN, run_twin
-from physnn.reality import GAP_FAMILIES, GapFamily, Perturbation
-from physnn.systems import SYSTEMS, Capabilities, Controls, ControlSpec, Nuisance, System
+from physnn.reality import GapFamily, Perturbation
+from physnn.substrates import Substrate
+from physnn.substrates import register as register_substrate
+from physnn.systems import Capabilities, Controls, ControlSpec, Nuisance, System
 from physnn.systems.base import NoiseSource
 from physnn.systems.encoding import UNIT_INTERVAL, as_vector
 
@@ -128,10 +130,18 @@ class ToySign(GradientEstimator):
         return loss, logits
 
 
+SUBSTRATE = Substrate(
+    name="toy",
+    system=ToyAmplifiers,
+    gap=GAP_FAMILY,
+    tiny={"num_outputs": 8},
+)
+"""Everything physnn needs to know about the substrate, in one record."""
+
+
 def register() -> None:
-    """Entry point of ``physnn.substrates``: the system and its gap family, named ``toy``."""
-    SYSTEMS.register("toy")(ToyAmplifiers)
-    GAP_FAMILIES.register("toy")(GAP_FAMILY)
+    """Entry point of ``physnn.substrates``: the substrate's record, named ``toy``."""
+    register_substrate(SUBSTRATE)
 
 
 def register_method() -> None:

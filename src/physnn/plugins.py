@@ -40,7 +40,7 @@ SUBSTRATES_GROUP = "physnn.substrates"
 METHODS_GROUP = "physnn.methods"
 DATASETS_GROUP = "physnn.datasets"  # loaded one by one, by physnn.data.registry
 KIND = {SUBSTRATES_GROUP: "substrate", METHODS_GROUP: "method", DATASETS_GROUP: "dataset"}
-HOMES = {SUBSTRATES_GROUP: ("physnn.systems", "physnn.reality"), METHODS_GROUP: ("physnn.methods",)}
+HOMES = {SUBSTRATES_GROUP: ("physnn.substrates.builtin",), METHODS_GROUP: ("physnn.methods",)}
 """The packages whose import registers every built-in name of a group."""
 
 

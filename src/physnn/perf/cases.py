@@ -4,8 +4,8 @@
 0.4 mm pixels, layers 3 cm apart; "full" is issue 9's acceptance size (N = 200, L = 5, 2×
 padding, batch 64, complex64), "small" a seconds-long one for tests and smoke runs.
 
-* physnn: :class:`~physnn.systems.diffractive.DiffractiveNetwork` ``forward`` from input images
-  to detector energies (it includes the input encoding, which the others are spared).
+* physnn: :class:`~physnn.substrates.diffractive.system.DiffractiveNetwork` ``forward`` from
+  input images to detector energies (it includes the input encoding, which the others are spared).
 * peers: their layer stacks on the encoded input field, then the same detectors.
 * floor: the ``torch.fft`` work no D2NN layer can avoid, on the padded grid: per gap
   ``ifft2(fft2(u) · H)`` with the cached transfer function H and per layer the multiply by the
@@ -33,7 +33,7 @@ from physnn.perf.reservoir import reservoir_case
 from physnn.perf.timing import Case, Contender, clear_grads, relative_difference
 from physnn.perf.wave import wave_case
 from physnn.physics import optics
-from physnn.systems.diffractive import DiffractiveConfig, DiffractiveNetwork
+from physnn.substrates.diffractive.system import DiffractiveConfig, DiffractiveNetwork
 
 SIZES = ("small", "full")
 

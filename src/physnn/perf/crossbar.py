@@ -10,18 +10,18 @@ that size, "small" a 64 → 32 layer with batch 16 for tests. Weights are unifor
 (std ≈ 1.9) sit well inside the ADC range.
 
 * physnn: what ``noise-aware`` training does per step (:class:`physnn.methods.insilico.NoiseAware`)
-  on a :class:`~physnn.systems.crossbar.Crossbar` with one tile covering the layer, 8-bit DAC on
-  [−1, 1], 8-bit ADC on [−8, 8], no activation: draw the nuisance afresh, then the forward pass
-  with the per-read noise drawn inside it (reparameterized, so that it is differentiated too).
-  Its noise model is the case's:
+  on a :class:`~physnn.substrates.crossbar.system.Crossbar` with one tile covering the layer,
+  8-bit DAC on [−1, 1], 8-bit ADC on [−8, 8], no activation: draw the nuisance afresh, then the
+  forward pass with the per-read noise drawn inside it (reparameterized, so that it is
+  differentiated too). Its noise model is the case's:
 
   - ``crossbar`` — the same noise model as aihwkit's torch tile: an additive Gaussian error
-    N(0, σ_w²) on every weight (:class:`~physnn.reality.crossbar.WeightNoise`; aihwkit's
+    N(0, σ_w²) on every weight (:class:`~physnn.substrates.crossbar.gap.WeightNoise`; aihwkit's
     ``ADD_NORMAL`` modifier) and N(0, σ_y²) on every column current before the ADC
-    (:class:`~physnn.reality.crossbar.OutputNoise`; aihwkit's ``out_noise``);
+    (:class:`~physnn.substrates.crossbar.gap.OutputNoise`; aihwkit's ``out_noise``);
   - ``crossbar-pcm`` — physnn's PCM statistics instead: programming errors of all 2·m·n devices
-    (:class:`~physnn.reality.crossbar.ProgrammingNoise`, scale 1) and the 1/f read noise
-    (:class:`~physnn.reality.crossbar.ReadNoise`, scale 1); no drift (t = 0). aihwkit's torch
+    (:class:`~physnn.substrates.crossbar.gap.ProgrammingNoise`, scale 1) and the 1/f read noise
+    (:class:`~physnn.substrates.crossbar.gap.ReadNoise`, scale 1); no drift (t = 0). aihwkit's torch
     tile cannot express these (its PCM-shaped modifier ``PCM_NOISE`` is not supported there),
     so it runs its Gaussian noise at the same levels: a comparison of a richer model against a
     simpler one, reported for what the PCM model costs.
@@ -70,9 +70,9 @@ from torch import Tensor
 from physnn.perf import peers as peer_env
 from physnn.perf.timing import Case, Contender, clear_grads, relative_difference
 from physnn.reality.base import Reality
-from physnn.reality.crossbar import OutputNoise, ProgrammingNoise, ReadNoise, WeightNoise
+from physnn.substrates.crossbar.gap import OutputNoise, ProgrammingNoise, ReadNoise, WeightNoise
+from physnn.substrates.crossbar.system import Crossbar, CrossbarConfig
 from physnn.systems.base import NoiseSource
-from physnn.systems.crossbar import Crossbar, CrossbarConfig
 
 SIZES = ("small", "full")
 BITS = 8

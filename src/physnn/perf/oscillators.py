@@ -16,8 +16,8 @@ PAT example's kind of forcing: a constant force per pendulum (drive frequency Ω
 ``F_i cos(Ω t) = F_i``, PAT's bias ``e``) and no damping (PAT's pendula are undamped). "full"
 is that chain over T = 10 in 100 steps at PAT's batch size 32; "small" a seconds-long one.
 
-* physnn: :class:`~physnn.systems.oscillators.OscillatorChain` ``forward`` from input pixels to
-  the displacements at T (it includes the input encoding q(0) = s x + θ).
+* physnn: :class:`~physnn.substrates.oscillators.system.OscillatorChain` ``forward`` from input
+  pixels to the displacements at T (it includes the input encoding q(0) = s x + θ).
 * peer ``pat``: ``make_ode_map`` on a right-hand side written in PAT's form for physnn's
   chain — the state (B, N, 2), the nearest-neighbour springs as the dense matrix product
   ``q @ Q`` with ``Q = −L(J)`` (the chain's Laplacian), the constant force added — from the same
@@ -46,7 +46,7 @@ from torch import Tensor
 from physnn.perf.peers import DEFAULT_DIR
 from physnn.perf.timing import Case, Contender, clear_grads, relative_difference
 from physnn.physics.oscillators import stiffness_matrix
-from physnn.systems.oscillators import OscillatorChain
+from physnn.substrates.oscillators.system import OscillatorChain
 
 PAT_ENV_VAR = "PHYSNN_PAT_DIR"
 PAT_URL = "https://github.com/mcmahon-lab/Physics-Aware-Training"

@@ -5,8 +5,8 @@ readout fitted in closed form to the one-step-ahead Mackey–Glass target after 
 a seconds-long one for tests. There is no backward pass (the readout is solved, not trained by
 gradient), so only the forward pass is timed: states, normal equations and solve.
 
-* physnn: :meth:`Reservoir.states <physnn.systems.reservoir.Reservoir.states>` of an ``esn``
-  reservoir (no autograd: the in-place path of
+* physnn: :meth:`Reservoir.states <physnn.substrates.reservoir.system.Reservoir.states>` of an
+  ``esn`` reservoir (no autograd: the in-place path of
   :func:`~physnn.physics.reservoir.echo_state_network`) and
   :func:`~physnn.methods.ridge.ridge_solution` of the augmented normal equations.
 * peer: reservoirpy's ``Reservoir >> Ridge`` model, ``fit`` on the same series, configured with
@@ -38,7 +38,7 @@ from physnn.methods.ridge import normal_equations, ridge_solution
 from physnn.perf.peers import import_peer
 from physnn.perf.timing import Case, Contender, relative_difference
 from physnn.physics.reservoir import csr_if_sparse, serial_threads
-from physnn.systems.reservoir import Reservoir, ReservoirConfig
+from physnn.substrates.reservoir.system import Reservoir, ReservoirConfig
 
 
 @dataclass(frozen=True)

@@ -46,11 +46,11 @@ import torch
 
 from physnn.perf import timing
 from physnn.perf.cases import D2NNGeometry, d2nn_system
+from physnn.substrates.crossbar.system import Crossbar
+from physnn.substrates.mzi.system import MZIMesh
+from physnn.substrates.oscillators.system import OscillatorChain
+from physnn.substrates.wave.system import WaveRNN
 from physnn.systems.base import System
-from physnn.systems.crossbar import Crossbar
-from physnn.systems.mzi import MZIMesh
-from physnn.systems.oscillators import OscillatorChain
-from physnn.systems.wave import WaveRNN
 from physnn.threads import intra_op_threads
 
 Builder = Callable[[int, torch.device, torch.Generator], timing.Contender]

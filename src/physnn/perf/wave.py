@@ -7,8 +7,8 @@ seconds-long one. Both run the linear medium (no nonlinearity) of physnn's ``hug
 settings (dt = 0.707, h = 1.42107, c0 = 1, c1 = 0.5, absorbing layer of polynomial order 4)
 with a random speed map in the design region, one point source and three intensity probes.
 
-* physnn: :class:`~physnn.systems.wave.WaveRNN` ``forward`` from the raw input to Σ_t u(probe)²
-  (it includes the input encoding), with gradient checkpointing every ``every`` steps.
+* physnn: :class:`~physnn.substrates.wave.system.WaveRNN` ``forward`` from the raw input to
+  Σ_t u(probe)² (it includes the input encoding), with gradient checkpointing every ``every`` steps.
 * peer ``wavetorch``: its ``WaveRNN`` of a ``WaveCell`` with a ``WaveSource`` at physnn's source
   cell and a ``WaveIntensityProbe`` per probe cell, fed the encoded signal; its per-step probe
   intensities are summed over time. Its update (1/dt² + b/dt) uⁿ⁺¹ = 2uⁿ/dt² − (1/dt² −
@@ -41,7 +41,7 @@ from torch import Tensor
 
 from physnn.perf.timing import Case, Contender, clear_grads, relative_difference
 from physnn.physics.wave import interior, neighbour_sum
-from physnn.systems.wave import WaveConfig, WaveRNN, probe_cells, source_cell
+from physnn.substrates.wave.system import WaveConfig, WaveRNN, probe_cells, source_cell
 
 PEER = "wavetorch"
 PEER_MODULES = ("cell", "rnn", "source", "probe")

@@ -1,24 +1,7 @@
-"""The reality gap: hidden perturbations that make a device differ from its twin."""
+"""The reality gap: hidden perturbations that make a device differ from its twin. The shared
+machinery and the perturbations several substrates share live here; each substrate's own
+non-idealities and gap family live in its package (``physnn.substrates.<name>.gap``)."""
 
-# Each substrate's non-idealities and gap family (they register themselves).
-from physnn.reality import (  # noqa: F401
-    crossbar,
-    elastic,
-    fibre,
-    hopfield,
-    ising,
-    mzi,
-    oscillators,
-    photoelectric,
-    reservoir,
-    resistive,
-    resonators,
-    scattering,
-    shg,
-    wave,
-    waveguide,
-    xy,
-)
 from physnn.reality.base import Perturbation, Reality
 from physnn.reality.levels import GAP_FAMILIES, LEVELS, GapFamily, make_reality
 from physnn.reality.perturbations import (

@@ -1,5 +1,7 @@
-"""Physical substrates, registered by name (``SYSTEMS["diffractive"]``); other packages add
-theirs through the ``physnn.substrates`` entry-point group (:mod:`physnn.plugins`)."""
+"""The system contract (:class:`System`) and the registry of systems by name
+(``SYSTEMS["diffractive"]``). Each substrate lives in its own package under
+:mod:`physnn.substrates`; they join this registry the first time it is read, and other
+packages add theirs through the ``physnn.substrates`` entry-point group (:mod:`physnn.plugins`)."""
 
 from physnn.plugins import SUBSTRATES_GROUP
 from physnn.registry import Registry
@@ -13,27 +15,6 @@ from physnn.systems.base import (
 )
 
 SYSTEMS: Registry[type[System]] = Registry("system", SUBSTRATES_GROUP)
-
-# Every substrate registers itself.
-from physnn.systems import (  # noqa: E402,F401
-    crossbar,
-    diffractive,
-    elastic,
-    fibre,
-    hopfield,
-    ising,
-    mzi,
-    oscillators,
-    photoelectric,
-    reservoir,
-    resistive,
-    resonators,
-    scattering,
-    shg,
-    wave,
-    waveguide,
-    xy,
-)
 
 __all__ = [
     "SYSTEMS",

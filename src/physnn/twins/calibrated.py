@@ -18,8 +18,10 @@ leaves a residual error, and biases the fitted values. Calibrating nuisance para
 measurements is how the physics-based twins of Wright et al. (Nature 601, 549 (2022)) and
 Onodera et al. (arXiv:2402.17343) were made.
 
-Which entries can be fitted, per system, is :data:`CALIBRATABLE`; the defaults,
-:data:`DEFAULT_PARAMETERS`, are the low-dimensional ones that the data identify well. Where
+Which entries can be fitted is part of each substrate's record
+(:attr:`physnn.substrates.Substrate.calibratable`), and so are the defaults
+(:attr:`~physnn.substrates.Substrate.calibrate`), the low-dimensional ones that the data
+identify well. Where
 the physics switches an effect off by testing for exactly zero (a diffractive network's
 absorption α, an MZI mesh's crosstalk κ) there is no gradient at the design value, so the fit
 starts a hair away from it (α = 1e-4 per rad, κ = 1e-4).
@@ -27,7 +29,6 @@ starts a hair away from it (α = 1e-4 per rad, κ = 1e-4).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,7 @@ import torch
 from torch import Tensor
 
 from physnn.errors import ConfigError
+from physnn.substrates import SUBSTRATES, Calibratable
 from physnn.systems.base import Controls, Nuisance, System
 from physnn.twins.acquisition import (
     FitData,
@@ -47,78 +49,6 @@ from physnn.twins.acquisition import (
 
 SMALL = 16
 """Fitted entries with at most this many values are listed in the run's result."""
-
-
-@dataclass(frozen=True)
-class Calibratable:
-    """A nuisance entry a calibrated twin can fit: its fit unit (physical value of one unit),
-    for entries whose design value is None its shape, where the fit starts (in units from
-    the design; not zero for an effect the physics switches off at exactly zero), and the
-    spread σ of the other starts of a multi-start fit, drawn from N(start, σ²) in fit units
-    (0: every start at ``start``), and the steps, in fit units, that the coarse scan tries on
-    each of its values one at a time (empty: not scanned)."""
-
-    unit: str
-    size: Callable[[System], float]
-    shape: Callable[[System], tuple[int, ...]] | None = None
-    start: float = 0.0
-    spread: float = 0.0
-    scan: tuple[float, ...] = ()
-
-
-def _one(system: System) -> float:
-    return 1.0
-
-
-def _percent(system: System) -> float:
-    return 0.01
-
-
-def _spec_shape(control: str, extra: tuple[int, ...] = ()) -> Callable[[System], tuple]:
-    return lambda system: (*system.control_specs()[control].shape, *extra)
-
-
-def _mzi_heaters(system: System) -> tuple[int, ...]:
-    specs = system.control_specs()
-    *stack, m = specs["theta"].shape
-    return (*stack, 2 * m + specs["screen"].shape[-1])
-
-
-CALIBRATABLE: dict[str, dict[str, Calibratable]] = {
-    "diffractive": {
-        "plane_shift": Calibratable(
-            "pixel", lambda s: s.config.pitch, spread=0.5, scan=(-2, -1.5, -1, -0.5, 0.5, 1, 1.5, 2)
-        ),
-        "plane_dz": Calibratable("wavelength", lambda s: s.config.wavelength),
-        "phase_error": Calibratable("rad", _one, _spec_shape("phase")),
-        "absorption": Calibratable("0.1 per rad", lambda s: 0.1, start=0.001),
-    },
-    "mzi": {
-        "coupler_error": Calibratable("10 mrad", lambda s: 0.01, _spec_shape("theta", (2,))),
-        "phase_gain_error": Calibratable("%", _percent, _mzi_heaters),
-        "phase_offset": Calibratable("rad", _one, _mzi_heaters),
-        "mzi_loss_db": Calibratable("dB", _one),
-        "crosstalk": Calibratable("%", _percent, start=0.01),
-    },
-    "oscillators": {
-        "frequency_error": Calibratable("%", _percent, _spec_shape("offset")),
-        "coupling_error": Calibratable("%", _percent, _spec_shape("coupling")),
-        "frequency_drift": Calibratable("%", _percent),
-    },
-    "shg": {
-        "phase_gain": Calibratable("%", _percent),
-        "phase_offset": Calibratable("rad", _one),
-        "pump_power": Calibratable("%", _percent),
-        "mismatch": Calibratable("1/mm", _one),
-    },
-}
-
-DEFAULT_PARAMETERS: dict[str, tuple[str, ...]] = {
-    "diffractive": ("plane_shift", "plane_dz", "absorption"),
-    "mzi": ("coupler_error", "phase_gain_error", "phase_offset"),
-    "oscillators": ("frequency_error", "coupling_error"),
-    "shg": ("phase_gain", "phase_offset", "pump_power", "mismatch"),
-}
 
 
 @dataclass(frozen=True)
@@ -169,12 +99,14 @@ class CalibratedOptions(FitOptions):
 
 def calibratable(system: System) -> dict[str, Calibratable]:
     """The entries a calibrated twin of ``system`` can fit, or a ConfigError."""
-    if system.name not in CALIBRATABLE:
+    entries = SUBSTRATES[system.name].calibratable if system.name in SUBSTRATES else {}
+    if not entries:
+        fitted = sorted(name for name, record in SUBSTRATES.items() if record.calibratable)
         raise ConfigError(
             f"the calibrated twin has no nuisance model for system {system.name!r}; it supports "
-            f"{', '.join(sorted(CALIBRATABLE))} (the learned twin works on any system)"
+            f"{', '.join(fitted)} (the learned twin works on any system)"
         )
-    return CALIBRATABLE[system.name]
+    return dict(entries)
 
 
 class CalibratedTwin(FittedTwin):
@@ -189,7 +121,7 @@ class CalibratedTwin(FittedTwin):
     def __init__(self, system: System, options: CalibratedOptions) -> None:
         super().__init__(system, options)
         offered = calibratable(system)
-        names = options.parameters or DEFAULT_PARAMETERS[system.name]
+        names = options.parameters or SUBSTRATES[system.name].calibrate
         unknown = sorted(set(names) - set(offered))
         if unknown:
             raise ConfigError(

@@ -1,0 +1,294 @@
+"""A trainable elastic spring network for allostery-type tasks (Stern et al. 2021; Altman et al.
+2024).
+
+``num_nodes`` nodes in the plane — uniform random points or a jittered triangular lattice
+(``topology``, fixed by ``graph_seed``), lengths in units of the mean spring length — are joined
+by the springs of their Delaunay triangulation (a rigid network). The controls are the spring
+stiffnesses k_e ∈ [k_min, k_max] (``train="stiffness"``) or, with ``train="rest_length"``, the
+rest strains ρ_e ∈ [−rest_range, rest_range] of the springs (ℓ_e = L_e (1 + ρ_e), L_e the
+spring's reference length; stiffness 1). A sample x is resampled to ``num_inputs`` values; input
+i imposes the strain ``input_scale``·x_i on source pair i (its two nodes are displaced
+symmetrically along their axis and held); ``num_pinned`` further nodes are pinned. The outputs
+are the strains y_t of ``num_outputs`` target pairs (their distance change over D_t, read
+along the pair's reference axis). Sources, targets and
+pinned nodes are disjoint (source and target pairs are springs of the network).
+
+The network settles at the minimum of E = ½ Σ_e k_e (d_e − ℓ_e)² (:mod:`physnn.physics.elastic`).
+A nudge f pulls the target pairs apart along their axes (F = E − Σ f_t y_t); a clamp holds their
+strains. The local derivatives are ∂E/∂k_e = ½ (d_e − ℓ_e)² or ∂E/∂ρ_e = −k_e (d_e − ℓ_e) L_e —
+what coupled learning and equilibrium propagation compare between two states (Stern et al.,
+PRX 11, 021045 (2021), eqs. for the "stiffness" and "rest length" learning rules).
+
+Nuisance: ``stiffness_scale`` (E,) — each spring realizes k_e·scale_e (stiffness tolerance);
+``rest_length_scale`` (E,) — rest lengths ℓ_e·scale_e (fabrication error, a prestress);
+``node_offset`` (N, 2) — the built network's node positions differ from the design (springs are
+cut to the built distances); ``gauge_noise`` — rms strain noise of every length measurement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from physnn.physics import elastic as el
+from physnn.systems.base import Capabilities, Controls, ControlSpec, NoiseSource, Nuisance
+from physnn.systems.encoding import as_vector
+from physnn.systems.energy import EnergySystem, Equilibrium
+
+TOPOLOGIES = ("random", "lattice")
+TRAINED = ("stiffness", "rest_length")
+
+
+@dataclass(frozen=True)
+class ElasticConfig:
+    """Size, geometry and what is trained (lengths in mean spring lengths, stiffness in k₀)."""
+
+    num_nodes: int = 100
+    num_inputs: int = 16  # source pairs (a sample is resampled to this many values)
+    num_outputs: int = 10  # target pairs (measured strains)
+    num_pinned: int = 3  # further nodes held at their reference positions
+    topology: str = "random"
+    lattice_jitter: float = 0.15  # lattice topology: uniform jitter of every site, ± spacings
+    train: str = "stiffness"  # or "rest_length"
+    input_scale: float = 0.1  # strain imposed on a source pair per unit of input
+    k_min: float = 0.05
+    k_max: float = 1.0
+    rest_range: float = 0.2  # rest strains ρ ∈ [−rest_range, rest_range]
+    graph_seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("num_inputs", "num_outputs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.num_pinned < 0:
+            raise ValueError(f"num_pinned must be non-negative, got {self.num_pinned}")
+        needed = 2 * (self.num_inputs + self.num_outputs) + self.num_pinned + 1
+        if self.num_nodes < needed:
+            raise ValueError(
+                f"num_nodes must be at least {needed} for {self.num_inputs} source pairs, "
+                f"{self.num_outputs} target pairs and {self.num_pinned} pinned nodes, "
+                f"got {self.num_nodes}"
+            )
+        if self.topology not in TOPOLOGIES:
+            raise ValueError(
+                f"topology must be one of {', '.join(TOPOLOGIES)}, got {self.topology!r}"
+            )
+        if self.train not in TRAINED:
+            raise ValueError(f"train must be one of {', '.join(TRAINED)}, got {self.train!r}")
+        if not 0 < self.k_min < self.k_max:
+            raise ValueError(f"need 0 < k_min < k_max, got k_min={self.k_min}, k_max={self.k_max}")
+        if not 0 < self.rest_range < 1:
+            raise ValueError(f"rest_range must be in (0, 1), got {self.rest_range}")
+        if not 0 <= self.lattice_jitter < 0.5:
+            raise ValueError(f"lattice_jitter must be in [0, 0.5), got {self.lattice_jitter}")
+        if not self.input_scale > 0:
+            raise ValueError(f"input_scale must be positive, got {self.input_scale}")
+
+
+class ElasticNetwork(EnergySystem):
+    """Imposed strains on source pairs → spring network → strains of target pairs."""
+
+    name = "elastic"
+    capabilities = Capabilities(
+        differentiable=True,
+        linear=False,
+        energy_based=True,
+        holomorphic=True,
+        description="elastic spring network settling at its energy minimum (trainable "
+        "stiffnesses or rest lengths, allostery, batched Newton, implicit gradients)",
+    )
+    config_class = ElasticConfig
+    learning_rate: ClassVar[float] = 0.02
+    presets: ClassVar[dict[str, dict[str, Any]]] = {
+        # 16 source pairs (a 4 × 4 thumbnail of a digit) → 100-node network → 10 target pairs.
+        "default": {},
+        # Stern et al., PRX 11, 021045 (2021), allostery: one source pair, one target pair, a
+        # disordered 2-D network of a few hundred nodes whose stiffnesses are trained; the node
+        # count, pinning and strain amplitude here are ours.
+        "stern2021": {"num_nodes": 128, "num_inputs": 1, "num_outputs": 1, "num_pinned": 3,
+                      "input_scale": 0.05},
+    }  # fmt: skip
+
+    def __init__(self, config: ElasticConfig) -> None:
+        super().__init__(config)
+        self._layout()
+
+    # ----------------------------------------------------------------------------- layout
+    def _layout(self) -> None:
+        """Node positions, springs, source and target pairs, pinned nodes (from graph_seed)."""
+        c = self.config
+        rng = np.random.default_rng(c.graph_seed)
+        if c.topology == "lattice":
+            points = el.lattice_points(c.num_nodes, c.lattice_jitter, rng)
+        else:
+            points = el.random_points(c.num_nodes, rng)
+        self.points = points
+        self.edges = el.triangulated_points(points)
+        try:
+            self.sources = el.disjoint_pairs(self.edges, c.num_inputs, set(), rng)
+            self.targets = el.disjoint_pairs(self.edges, c.num_outputs, set(self.sources.flat), rng)
+        except ValueError as err:
+            raise ValueError(f"{err}; use more num_nodes or fewer pairs") from None
+        taken = set(self.sources.flat) | set(self.targets.flat)
+        spare = np.array([n for n in range(c.num_nodes) if n not in taken])
+        self.pinned = np.sort(rng.choice(spare, size=c.num_pinned, replace=False))
+        self.held = np.concatenate([self.sources.flatten(), self.pinned])
+        self.free = np.setdiff1d(np.arange(c.num_nodes), self.held)
+
+    @property
+    def num_edges(self) -> int:
+        return len(self.edges)
+
+    # ----------------------------------------------------------------------------- contract
+    def control_specs(self) -> dict[str, ControlSpec]:
+        c = self.config
+        if c.train == "rest_length":
+            return {"rest_strain": ControlSpec((self.num_edges,), -c.rest_range, c.rest_range)}
+        return {"stiffness": ControlSpec((self.num_edges,), c.k_min, c.k_max, unit="k0")}
+
+    def init_controls(self, generator: torch.Generator) -> Controls:
+        """Stiffness: uniform over the bounds; rest strains: zero (the unstressed network)."""
+        if self.config.train == "rest_length":
+            return {"rest_strain": torch.zeros(self.num_edges)}
+        return super().init_controls(generator)
+
+    def nominal_nuisance(self) -> Nuisance:
+        return {
+            "stiffness_scale": None,  # (E,) realized / written stiffness (1: exact)
+            "rest_length_scale": None,  # (E,) realized / designed rest length (1: exact)
+            "node_offset": None,  # (N, 2) built − designed node positions
+            "gauge_noise": 0.0,  # rms strain noise of every length measurement
+        }
+
+    @property
+    def num_outputs(self) -> int:
+        return self.config.num_outputs
+
+    # ----------------------------------------------------------------------------- physics
+    def reference(self, nuisance: Nuisance, like: Tensor) -> Tensor:
+        """Node positions of the built, unloaded network (N, 2), float64."""
+        points = torch.as_tensor(self.points, dtype=torch.float64, device=like.device)
+        offset = nuisance.get("node_offset")
+        return points if offset is None else points + offset.to(points)
+
+    def lengths(self, ref: Tensor, pairs: np.ndarray) -> Tensor:
+        idx = _index(pairs, ref)
+        return (ref[idx[:, 0]] - ref[idx[:, 1]]).norm(dim=-1)
+
+    def springs(self, controls: Controls, nuisance: Nuisance, ref: Tensor) -> tuple[Tensor, Tensor]:
+        """Realized stiffness k (E,) and rest length ℓ (E,), float64 (differentiable)."""
+        length = self.lengths(ref, self.edges)
+        if self.config.train == "rest_length":
+            k = torch.ones_like(length)
+            rest = length * (1 + controls["rest_strain"].to(length))
+        else:
+            k, rest = controls["stiffness"].to(length), length
+        k = k * _scale(nuisance, "stiffness_scale", k)
+        return k, rest * _scale(nuisance, "rest_length_scale", rest)
+
+    def held_positions(self, x: Tensor, ref: Tensor) -> Tensor:
+        """Positions (B, N, 2): every node at its reference, each source pair strained by
+        input_scale·x along its axis (symmetrically)."""
+        c = self.config
+        exact = x.dim() == 2 and x.shape[1] == c.num_inputs  # keep the dtype (float64 tests)
+        strain = c.input_scale * (x if exact else as_vector(x, c.num_inputs)).to(ref)
+        src = _index(self.sources, ref)
+        axis = ref[src[:, 0]] - ref[src[:, 1]]  # (S, 2), length D_s
+        shift = 0.5 * strain[..., None] * axis  # (B, S, 2)
+        r = ref.expand(strain.shape[0], -1, -1)
+        return r.index_add(1, src[:, 0], shift).index_add(1, src[:, 1], -shift)
+
+    def network(self, ref: Tensor) -> el.Network:
+        targets = _index(self.targets, ref)
+        axis = ref[targets[:, 0]] - ref[targets[:, 1]]
+        gauge = axis / axis.square().sum(-1, keepdim=True)  # n̂ / D
+        return el.Network(_index(self.edges, ref), _index(self.free, ref), targets, gauge)
+
+    def relax(
+        self,
+        x: Tensor,
+        controls: Controls,
+        nuisance: Nuisance,
+        *,
+        nudge: Tensor | None = None,
+        clamp: Tensor | None = None,
+        noise: NoiseSource | None = None,
+    ) -> Equilibrium:
+        """Settle free, with forces ``nudge`` pulling the target pairs apart, or with their
+        strains held at ``clamp``; read the target strains and every spring's extension."""
+        dtype = next(iter(controls.values())).dtype
+        ref = self.reference(nuisance, next(iter(controls.values())))
+        net = self.network(ref)
+        k, rest = self.springs(controls, nuisance, ref)
+        r0 = self.held_positions(x, ref)
+        force = torch.zeros(r0.shape[0], self.num_outputs).to(ref)
+        if clamp is not None:
+            with torch.no_grad():
+                r = el.settle_clamped(net, k, rest, r0, clamp.detach().to(ref))
+        elif nudge is not None and nudge.is_complex():
+            r, dtype = self.settle_holomorphic(net, k, rest, r0, nudge), torch.complex128
+        else:
+            force = force if nudge is None else nudge.to(ref)
+            with torch.no_grad():
+                settled = el.settle(net, k.detach(), rest.detach(), r0.detach(), force.detach())
+            r = el.implicit_step(net, k, rest, r0, force, settled)
+        outputs = self.read(el.strains(net, r), nuisance, noise)
+        extension = self.read_extension(r.detach(), net, rest.detach(), nuisance, noise)
+        local = self.local(extension, k.detach(), rest.detach(), controls)
+        return Equilibrium(outputs.to(dtype), {k_: v.to(dtype) for k_, v in local.items()})
+
+    @staticmethod
+    def settle_holomorphic(
+        net: el.Network, k: Tensor, rest: Tensor, r0: Tensor, nudge: Tensor
+    ) -> Tensor:
+        """Complex positions for a complex nudge (holomorphic EP on a simulated device; no
+        gradient: only devices are asked for it)."""
+        if torch.is_grad_enabled() and (nudge.requires_grad or k.requires_grad):
+            raise NotImplementedError(
+                "complex nudges of the elastic network are not differentiable"
+            )
+        with torch.no_grad():
+            force = nudge.to(device=k.device, dtype=torch.complex128)
+            return el.settle_holomorphic(net, k, rest, r0, force)
+
+    def local(self, extension: Tensor, k: Tensor, rest: Tensor, controls: Controls) -> Controls:
+        """Batch mean of ∂E/∂θ: ½ (d − ℓ)² per stiffness, −k (d − ℓ) ∂ℓ/∂ρ per rest strain
+        (∂ℓ/∂ρ = ℓ/(1 + ρ))."""
+        if self.config.train == "rest_length":
+            slope = rest / (1 + controls["rest_strain"].detach().to(rest))
+            return {"rest_strain": (-k * extension * slope).mean(0)}
+        return {"stiffness": (0.5 * extension.square()).mean(0)}
+
+    def read_extension(
+        self,
+        r: Tensor,
+        net: el.Network,
+        rest: Tensor,
+        nuisance: Nuisance,
+        noise: NoiseSource | None,
+    ) -> Tensor:
+        """Measured d_e − ℓ_e of every spring (B, E): length gauge with rms strain noise."""
+        d, _ = el.geometry(r, net.edges)
+        strain = self.read(d / rest - 1, nuisance, noise)
+        return strain * rest
+
+    @staticmethod
+    def read(strain: Tensor, nuisance: Nuisance, noise: NoiseSource | None) -> Tensor:
+        """Strain-gauge readings: y + σ·ε with the nuisance's rms strain noise σ."""
+        sigma = nuisance.get("gauge_noise", 0.0)
+        if noise is None or not sigma:
+            return strain
+        return strain + sigma * noise.standard_normal(strain)
+
+
+def _scale(nuisance: Nuisance, key: str, like: Tensor) -> Tensor | float:
+    value = nuisance.get(key)
+    return 1.0 if value is None else torch.as_tensor(value).to(like)
+
+
+def _index(idx: np.ndarray, like: Tensor) -> Tensor:
+    return torch.as_tensor(idx, dtype=torch.long, device=like.device)

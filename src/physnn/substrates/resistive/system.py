@@ -1,0 +1,251 @@
+"""A trainable nonlinear resistive network (Kendall et al. 2020; Dillavou et al. 2022, 2024).
+
+Nodes are joined by edges of trainable conductance G_e ∈ [g_min, g_max] (the controls, in units
+of a reference conductance G₀). A sample x is resampled to ``num_inputs`` values and applied as
+voltages ``input_scale``·x on the input nodes — with ``differential_inputs`` also −input_scale·x
+on a mirrored node each, so that an all-positive network can subtract (Kendall et al. 2020) —
+and ``num_bias`` bias nodes are held alternately at +bias_voltage and −bias_voltage. Every
+hidden node carries a pair of clipping diodes to the rails ±diode_threshold (with ``diodes``),
+the network's nonlinearity. The outputs are the voltages of ``num_outputs`` nodes. The network
+settles at the minimum of its co-content (:mod:`physnn.physics.resistive`); the local
+derivative at edge e is ∂E/∂G_e = ½ ΔV_e² (the quantity coupled learning and equilibrium
+propagation compare between two states).
+
+Topologies (fixed by ``graph_seed``): ``layered`` — inputs and bias → ``hidden_layers`` layers
+of ``num_hidden`` nodes → outputs, all-to-all between consecutive layers, the bias nodes joined
+to every later node; ``random`` — a ring through all nodes plus random chords up to a mean
+``degree``.
+
+Nuisance: ``conductance_scale`` (E,) — each edge realizes G_e·scale_e (component tolerance);
+``diode_scale`` / ``diode_offset`` (hidden,) — per-node spread of g_d and V_t;
+``voltmeter_noise`` — rms noise (V) of every node-voltage measurement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from physnn.physics import resistive as rn
+from physnn.systems.base import Capabilities, Controls, ControlSpec, NoiseSource, Nuisance
+from physnn.systems.encoding import as_vector
+from physnn.systems.energy import EnergySystem, Equilibrium
+
+TOPOLOGIES = ("layered", "random")
+
+
+@dataclass(frozen=True)
+class ResistiveConfig:
+    """Size, topology and elements of the network (voltages in volts, conductances in G₀)."""
+
+    num_inputs: int = 16  # input voltage sources (a sample is resampled to this many values)
+    num_outputs: int = 10  # output nodes (measured voltages)
+    num_hidden: int = 32  # hidden nodes per layer (layered) or in all (random)
+    hidden_layers: int = 1  # layered topology only
+    topology: str = "layered"
+    degree: float = 6.0  # mean node degree of the random topology
+    num_bias: int = 2  # bias sources, alternately at +bias_voltage and −bias_voltage
+    bias_voltage: float = 1.0
+    differential_inputs: bool = True  # also apply −x on a mirrored source per input
+    input_scale: float = 3.0  # volts per unit of input (beyond the diode rails: they act)
+    diodes: bool = True  # clipping diode pair on every hidden node
+    diode_conductance: float = 20.0  # g_d of a conducting diode, G₀ (≫ g_max: clips hard)
+    diode_threshold: float = 0.5  # V_t: the diodes clip hidden voltages near ±V_t
+    diode_smoothing: float = 0.05  # s of the smooth rectifier, volts
+    g_min: float = 0.01
+    g_max: float = 1.0
+    graph_seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("num_inputs", "num_outputs", "num_hidden", "hidden_layers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.num_bias < 0:
+            raise ValueError(f"num_bias must be non-negative, got {self.num_bias}")
+        if self.topology not in TOPOLOGIES:
+            raise ValueError(
+                f"topology must be one of {', '.join(TOPOLOGIES)}, got {self.topology!r}"
+            )
+        if not 0 < self.g_min < self.g_max:
+            raise ValueError(f"need 0 < g_min < g_max, got g_min={self.g_min}, g_max={self.g_max}")
+        for name in ("diode_conductance", "diode_smoothing", "input_scale", "degree"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.diode_threshold < 0:
+            raise ValueError(f"diode_threshold must be non-negative, got {self.diode_threshold}")
+        if self.topology == "random" and self.degree < 2:
+            raise ValueError(f"degree must be at least 2 (a ring), got {self.degree}")
+
+
+class ResistiveNetwork(EnergySystem):
+    """Voltage sources → resistor network with clipping diodes → output node voltages."""
+
+    name = "resistive"
+    capabilities = Capabilities(
+        differentiable=True,
+        linear=False,
+        energy_based=True,
+        holomorphic=True,
+        description="nonlinear resistive network settling at its co-content minimum "
+        "(trainable conductances, diodes, sparse Newton solve, implicit gradients)",
+    )
+    config_class = ResistiveConfig
+    learning_rate: ClassVar[float] = 0.02
+    presets: ClassVar[dict[str, dict[str, Any]]] = {
+        # 16 inputs (4 × 4 thumbnail of a digit, ±x) and 2 bias → 32 hidden → 10 outputs.
+        "default": {},
+        # Dillavou et al., PR Applied 18, 014040 (2022): 16 variable resistors, linear (no
+        # diodes), 2 inputs and 2 outputs (their regression set-up); the graph layout is ours.
+        "dillavou2022": {"num_inputs": 2, "num_outputs": 2, "num_hidden": 3, "num_bias": 1,
+                         "topology": "random", "degree": 4.0, "diodes": False,
+                         "differential_inputs": False},
+    }  # fmt: skip
+
+    def __init__(self, config: ResistiveConfig) -> None:
+        super().__init__(config)
+        self._layout()
+
+    # ----------------------------------------------------------------------------- layout
+    def _layout(self) -> None:
+        """Node indices: sources (inputs, mirrored inputs, bias), outputs, hidden."""
+        c = self.config
+        n_src = c.num_inputs * (2 if c.differential_inputs else 1) + c.num_bias
+        self.sources = np.arange(n_src)
+        self.bias = np.arange(n_src - c.num_bias, n_src)
+        self.outputs = np.arange(n_src, n_src + c.num_outputs)
+        total_hidden = c.num_hidden * (c.hidden_layers if c.topology == "layered" else 1)
+        self.hidden = np.arange(n_src + c.num_outputs, n_src + c.num_outputs + total_hidden)
+        self.num_nodes = int(n_src + c.num_outputs + total_hidden)
+        rng = np.random.default_rng(c.graph_seed)
+        if c.topology == "random":
+            self.edges = rn.ring_and_chords(self.num_nodes, c.degree, rng)
+        else:
+            inputs = list(range(n_src - c.num_bias))
+            hidden = np.split(self.hidden, c.hidden_layers)
+            layers = [inputs, *[h.tolist() for h in hidden], self.outputs.tolist()]
+            self.edges = rn.layered(layers, self.bias.tolist())
+        signs = np.where(np.arange(c.num_bias) % 2 == 0, 1.0, -1.0)
+        self.bias_values = c.bias_voltage * signs
+
+    @property
+    def num_edges(self) -> int:
+        return len(self.edges)
+
+    def network(self, nuisance: Nuisance, clamped: bool) -> rn.Network:
+        """The circuit of the (nominal or perturbed) device; outputs held when ``clamped``."""
+        c = self.config
+        diode_nodes = self.hidden if c.diodes else np.zeros(0, dtype=np.int64)
+        scale = _array(nuisance.get("diode_scale"), len(diode_nodes), 1.0)
+        offset = _array(nuisance.get("diode_offset"), len(diode_nodes), 0.0)
+        fixed = np.concatenate([self.sources, self.outputs]) if clamped else self.sources
+        return rn.Network(
+            self.num_nodes,
+            self.edges,
+            fixed,
+            self.outputs,
+            diode_nodes,
+            c.diode_conductance * scale,
+            c.diode_threshold + offset,
+            c.diode_smoothing,
+        )
+
+    # ----------------------------------------------------------------------------- contract
+    def control_specs(self) -> dict[str, ControlSpec]:
+        c = self.config
+        return {"conductance": ControlSpec((self.num_edges,), c.g_min, c.g_max, unit="G0")}
+
+    def nominal_nuisance(self) -> Nuisance:
+        return {
+            "conductance_scale": None,  # (E,) realized / written conductance (1: exact)
+            "diode_scale": None,  # (hidden,) relative g_d of each node's diodes
+            "diode_offset": None,  # (hidden,) threshold offset of each node's diodes, V
+            "voltmeter_noise": 0.0,  # rms noise of every node-voltage reading, V
+        }
+
+    @property
+    def num_outputs(self) -> int:
+        return self.config.num_outputs
+
+    # ----------------------------------------------------------------------------- physics
+    def source_voltages(self, x: Tensor) -> Tensor:
+        """Voltages of the source nodes (B, |sources|): inputs, mirrored inputs, bias."""
+        c = self.config
+        exact = x.dim() == 2 and x.shape[1] == c.num_inputs  # keep the dtype (float64 tests)
+        v = c.input_scale * (x if exact else as_vector(x, c.num_inputs))
+        parts = [v, -v] if c.differential_inputs else [v]
+        bias = torch.as_tensor(self.bias_values, device=v.device).to(v).expand(v.shape[0], -1)
+        return torch.cat([*parts, bias], dim=1)
+
+    def realized_conductance(self, controls: Controls, nuisance: Nuisance) -> Tensor:
+        g = controls["conductance"]
+        scale = nuisance.get("conductance_scale")
+        return g if scale is None else g * scale.to(g)
+
+    def relax(
+        self,
+        x: Tensor,
+        controls: Controls,
+        nuisance: Nuisance,
+        *,
+        nudge: Tensor | None = None,
+        clamp: Tensor | None = None,
+        noise: NoiseSource | None = None,
+    ) -> Equilibrium:
+        """Settle free, with currents ``nudge`` injected at the outputs, or with the outputs
+        held at ``clamp`` by sources; read all node voltages (with voltmeter noise)."""
+        g = self.realized_conductance(controls, nuisance)
+        sources = self.source_voltages(x).to(g)
+        net = self.network(nuisance, clamped=clamp is not None)
+        fixed = sources if clamp is None else torch.cat([sources, clamp.to(g)], dim=1)
+        if nudge is not None and nudge.is_complex():
+            volts = self.settle_holomorphic(net, g, fixed, nudge)
+        else:
+            force = torch.zeros(x.shape[0], self.num_outputs).to(g)
+            if nudge is not None and clamp is None:
+                force = nudge.to(g)
+            free = rn.SettleFunction.apply(net, g, fixed, force)
+            volts = torch.empty(x.shape[0], self.num_nodes).to(g)
+            volts = volts.index_copy(1, _index(net.fixed, g), fixed).index_copy(
+                1, _index(net.free, g), free
+            )
+        volts = self.read(volts, nuisance, noise)
+        i, j = _index(self.edges[:, 0], g), _index(self.edges[:, 1], g)
+        local = 0.5 * (volts[:, i] - volts[:, j]).square().mean(dim=0)
+        return Equilibrium(volts[:, _index(self.outputs, g)], {"conductance": local.detach()})
+
+    @staticmethod
+    def settle_holomorphic(net: rn.Network, g: Tensor, fixed: Tensor, nudge: Tensor) -> Tensor:
+        """Complex node voltages for a complex nudge (holomorphic EP on a simulated device; no
+        gradient: only devices are asked for it)."""
+        if torch.is_grad_enabled() and (nudge.requires_grad or g.requires_grad):
+            raise NotImplementedError(
+                "complex nudges of the resistive network are not differentiable"
+            )
+        volts = rn.settle_holomorphic(
+            net, rn.to_numpy(g), rn.to_numpy(fixed), nudge.detach().cpu().numpy()
+        )
+        return torch.as_tensor(volts).to(device=g.device, dtype=torch.complex128)
+
+    @staticmethod
+    def read(volts: Tensor, nuisance: Nuisance, noise: NoiseSource | None) -> Tensor:
+        """Voltmeter readings of every node: V + σ·ε with the nuisance's rms noise σ."""
+        sigma = nuisance.get("voltmeter_noise", 0.0)
+        if noise is None or not sigma:
+            return volts
+        gen = noise.generator
+        eps = torch.randn(volts.shape, generator=gen, device=gen.device, dtype=volts.real.dtype)
+        return volts + sigma * eps.to(volts.device)
+
+
+def _array(value: Any, size: int, default: float) -> np.ndarray:
+    if value is None:
+        return np.full(size, default)
+    return torch.as_tensor(value).detach().to("cpu", torch.float64).numpy()
+
+
+def _index(idx: np.ndarray, like: Tensor) -> Tensor:
+    return torch.as_tensor(idx, dtype=torch.long, device=like.device)

@@ -1,0 +1,27 @@
+"""The substrate ``wave``: wave physics as an analog recurrent neural network (Hughes et al., Sci.
+Adv. 2019).
+
+Its record, ``SUBSTRATE``, is what physnn registers: the system, its reality-gap family
+(:mod:`.gap`), what a calibrated twin may fit and the tiny test options.
+"""
+
+from physnn.substrates import Substrate
+from physnn.substrates.wave.gap import GAP_FAMILY
+from physnn.substrates.wave.system import WaveRNN
+
+SUBSTRATE = Substrate(
+    name="wave",
+    system=WaveRNN,
+    gap=GAP_FAMILY,
+    tiny={
+        "nx": 14,
+        "ny": 12,
+        "pml_cells": 2,
+        "src_x": 3,
+        "probe_x": 10,
+        "num_probes": 3,
+        "probe_spacing": 2,
+        "design_margin": 1,
+        "hold": 1,
+    },
+)
