@@ -72,7 +72,7 @@ def train_task(task: str, method: str, seed: int, steps: int, gap: str, lr: floa
         with torch.no_grad():
             for name, p in block.controls.items():
                 p.copy_(block.specs[name].project(p))
-        model.deploy()
+        model.commit()
     with device.accounting("eval"), torch.no_grad():
         y = run_device(block, x)
     rmse = float((y - t).square().mean().sqrt())

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from conftest import SHARED_DATA
-from physnn.data import DatasetError, data_search_paths, datasets, load_dataset
-from physnn.data.datasets import FILES
+from physnn.data import DatasetError, data_search_paths, formats, load_dataset, sources
+from physnn.data.formats import FILES
 
 needs_mnist = pytest.mark.skipif(
     not (SHARED_DATA / "mnist").is_dir(), reason="no shared MNIST copy"
@@ -120,10 +120,10 @@ def test_each_file_is_hashed_once_per_process(tmp_path, monkeypatch):
     copy = tmp_path / FILES[3]
     shutil.copy(SHARED_DATA / "mnist" / FILES[3], copy)
     calls = []
-    real = datasets._sha256
-    monkeypatch.setattr(datasets, "_sha256", lambda path: calls.append(path) or real(path))
-    datasets.verify("mnist", copy)
-    datasets.verify("mnist", copy)
+    real = sources.file_sha256
+    monkeypatch.setattr(sources, "file_sha256", lambda path: calls.append(path) or real(path))
+    sources.verify("mnist", copy)
+    sources.verify("mnist", copy)
     assert len(calls) == 1
 
 
@@ -148,11 +148,11 @@ def test_idx_magic_is_checked(tmp_path):
     bad = tmp_path / "labels.gz"
     bad.write_bytes(gzip.compress(b"\x00\x00\x08\x03" + bytes(12)))  # image magic, not labels
     with pytest.raises(DatasetError, match="magic number 0x0801"):
-        datasets._read_idx(bad, ndim=1)
+        formats.read_idx(bad, ndim=1)
     short = tmp_path / "short.gz"
     short.write_bytes(gzip.compress(b"\x00\x00\x08\x01" + (5).to_bytes(4, "big") + bytes(3)))
     with pytest.raises(DatasetError, match="not the"):
-        datasets._read_idx(short, ndim=1)
+        formats.read_idx(short, ndim=1)
 
 
 def test_missing_files_explain_how_to_get_them(tmp_path):

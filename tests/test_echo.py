@@ -128,7 +128,7 @@ def test_steps_without_a_twin_follow_the_device_gradient_and_lower_the_loss():
     hardware = block.device
 
     def oracle(b, inputs):
-        b.deploy()
+        b.commit()
         return hardware.oracle_forward(inputs, b.realized_controls())
 
     with exp.model.executing(oracle):
@@ -142,7 +142,7 @@ def test_steps_without_a_twin_follow_the_device_gradient_and_lower_the_loss():
         optimizer.zero_grad()
         loss, _ = exp.estimator.estimate(exp.model, x, y, F.cross_entropy)
         optimizer.step()
-        block.deploy()
+        block.commit()
     assert float(loss) < 0.8 * first
 
 

@@ -111,7 +111,7 @@ def test_the_twin_is_never_called_and_training_still_works(method):
         optimizer.zero_grad(set_to_none=True)
         loss, _ = est.estimate(model, x, y, F.cross_entropy)
         optimizer.step()
-        model.deploy()
+        model.commit()
         losses.append(float(loss))
     assert sum(losses[-5:]) < 0.95 * sum(losses[:5])
     after = model.physical_parameters()

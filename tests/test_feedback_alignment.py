@@ -13,10 +13,10 @@ import physnn.methods.feedback_alignment as fa_module  # registers fa and dfa
 from conftest import TINY_RUN, crash_at_estimate, tiny_run, without_timings
 from physnn.errors import ConfigError
 from physnn.methods import METHODS
-from physnn.methods.feedback_alignment import ScatteringProjector
 from physnn.nets import PNN, run_twin
 from physnn.nets.architectures import Flatten
 from physnn.train import TrainConfig, build_experiment, train
+from physnn.train.auxiliary import ScatteringProjector
 from physnn.train.gradcheck import gradcheck
 
 SCATTERING_HYBRID = {**tiny_run("scattering"), "model": "hybrid:8"}
@@ -256,7 +256,7 @@ def test_the_twin_is_never_called_and_training_still_works(method, options):
         optimizer.zero_grad(set_to_none=True)
         loss, _ = est.estimate(model, x, y, F.cross_entropy)
         optimizer.step()
-        model.deploy()
+        model.commit()
         losses.append(float(loss))
     assert sum(losses[-5:]) < 0.5 * sum(losses[:5])
     for before, after in zip(initial, model.physical_parameters(), strict=True):

@@ -143,7 +143,7 @@ def test_a_step_is_the_device_gradient_without_a_twin(system, method, options, p
     hardware = block.device
 
     def oracle(b, inputs):
-        b.deploy()
+        b.commit()
         return hardware.oracle_forward(inputs, b.realized_controls())
 
     with exp.model.executing(oracle):

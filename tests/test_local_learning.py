@@ -15,8 +15,8 @@ from conftest import TINY_RUN
 from physnn.errors import ConfigError
 from physnn.hardware import SimulatedDevice
 from physnn.methods import METHODS
+from physnn.methods.blockwise_ssl import barlow_twins_loss
 from physnn.methods.local_learning import (
-    barlow_twins_loss,
     cosine_goodness,
     embed_label,
     phyll_loss,
@@ -84,7 +84,7 @@ def fit(method: str, model: PNN, steps: int = 64, options: dict | None = None):
         optimizer.zero_grad(set_to_none=True)
         estimator.estimate(model, x[idx], y[idx], F.cross_entropy)
         optimizer.step()
-        model.deploy()
+        model.commit()
         if step % 16 == 15:
             rows.append(estimator.epoch_diagnostics())
     return estimator, rows, x, y

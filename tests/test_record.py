@@ -226,3 +226,28 @@ def test_a_damaged_record_gives_a_clear_error(recorded, tmp_path):
         load_record(record)
     with pytest.raises(RecordError, match="no device record"):
         load_record(tmp_path)
+
+
+OLD_RECORD = Path(__file__).parent / "data" / "record-format-1"
+"""A run recorded (with its result.json) by physnn before the measurement operations became one
+table: mzi, adjoint, 16 training samples, one epoch; record format 1, every operation but relax."""
+
+
+def test_a_record_made_before_the_operation_table_replays_identically(tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(OLD_RECORD, run)
+    record = load_record(run / RECORD)
+    assert record.meta["format"] == 1
+    assert record.op_counts() == {"read_controls": 6, "write": 3, "query": 4, "measure_gradient": 2}
+    replayed, original = replay(run, tmp_path / "replay")
+    assert replayed["replay"] == {"events": 15, "replayed": 15}
+    assert differences(replayed, original) == []
+
+
+def test_a_record_of_another_format_is_refused_with_both_versions(tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(OLD_RECORD, run)
+    meta = json.loads((run / RECORD / "meta.json").read_text())
+    (run / RECORD / "meta.json").write_text(json.dumps({**meta, "format": 2}))
+    with pytest.raises(RecordError, match=r"has record format 2; this physnn .* reads format 1"):
+        replay(run, tmp_path / "replay")

@@ -8,7 +8,7 @@ import struct
 import numpy as np
 import pytest
 
-from physnn.bench import report as report_module
+from physnn.bench import plots, render, tables
 from physnn.bench.report import write_report
 
 METHODS = {"insilico": 0, "pat": 40}  # device queries per epoch while training
@@ -197,39 +197,37 @@ def test_a_group_without_device_queries_is_plotted_vs_epoch(tmp_path):
 
 
 def _plotted(lines, styles):
-    """The matplotlib lines that report._draw makes of ``lines``."""
+    """The matplotlib lines that plots.draw makes of ``lines``."""
     from matplotlib.figure import Figure
 
     ax = Figure().add_subplot()
-    report_module._draw(ax, lines, styles)
+    plots.draw(ax, lines, styles)
     return {line.get_label(): line for line in ax.get_lines()}
 
 
 def test_each_method_keeps_its_colour_and_marker_in_every_figure():
-    few = report_module._styles(["pat", "insilico"])
-    many = report_module._styles(["zeroth-order", "pat", "backprop", "noise-aware", "insilico"])
+    few = plots.method_styles(["pat", "insilico"])
+    many = plots.method_styles(["zeroth-order", "pat", "backprop", "noise-aware", "insilico"])
     assert few["pat"] == many["pat"] and few["insilico"] == many["insilico"]
     assert len(set(many.values())) == 5  # five methods, five distinct (colour, marker) pairs
-    with_options = report_module._styles(["pat", "pat (lr=0.1)", "insilico"])
+    with_options = plots.method_styles(["pat", "pat (lr=0.1)", "insilico"])
     assert with_options["pat"] == few["pat"] and with_options["pat (lr=0.1)"] != few["pat"]
-    line = report_module._Line("pat", "pat", [0, 1], [0.5, 0.6], ("pat",))
+    line = plots.Line("pat", "pat", [0, 1], [0.5, 0.6], ("pat",))
     drawn = _plotted([line], many)["pat"]
     assert (drawn.get_color(), drawn.get_marker()) == many["pat"]
 
 
 def test_identical_lines_are_both_visible_and_named():
-    styles = report_module._styles(["backprop", "insilico", "pat"])
+    styles = plots.method_styles(["backprop", "insilico", "pat"])
     data = ((0, (0.5, 0.9)), (1, (0.4, 0.8)))
-    lines = [
-        report_module._Line(m, m, [1, 2], [0.45, 0.85], data) for m in ("insilico", "backprop")
-    ]
-    lines.append(report_module._Line("pat", "pat", [1, 2], [0.45, 0.85], ((0, (0.5, 0.9)),)))
+    lines = [plots.Line(m, m, [1, 2], [0.45, 0.85], data) for m in ("insilico", "backprop")]
+    lines.append(plots.Line("pat", "pat", [1, 2], [0.45, 0.85], ((0, (0.5, 0.9)),)))
     drawn = _plotted(lines, styles)
     assert set(drawn) == {"backprop", "insilico (= backprop)", "pat"}
     under, over = drawn["backprop"], drawn["insilico (= backprop)"]
     assert under.get_linestyle() == "-" and over.get_linestyle() != "-"
     assert over.get_markerfacecolor() == "none" and over.get_zorder() > under.get_zorder()
-    assert report_module._line_notes(lines) == [
+    assert plots.line_notes(lines) == [
         "backprop and insilico coincide (identical results on every seed)."
     ]
 
@@ -259,7 +257,7 @@ def test_tables_note_methods_with_identical_results(tmp_path):
     ],
 )
 def test_bold_only_where_the_best_beats_the_runner_up_by_more_than_the_spread(cells, bold):
-    assert report_module._bold(cells) == bold
+    assert tables.bold_cells(cells) == bold
 
 
 def test_numbers_never_wrap_in_html_cells(report):
@@ -267,7 +265,7 @@ def test_numbers_never_wrap_in_html_cells(report):
     assert re.search(r'<td class="num"><strong>0\.885 ± 0\.021 \(120 queries\)</strong></td>',
                      report["html"])  # fmt: skip
     assert "<td>diffractive/default</td>" in report["html"]  # text cells may wrap
-    assert report_module._count(18885) == "18\N{NARROW NO-BREAK SPACE}885"
+    assert render.count_text(18885) == "18\N{NARROW NO-BREAK SPACE}885"
 
 
 def test_sweep_has_a_band_and_a_table_only_with_seeds(report, tmp_path):
@@ -280,7 +278,7 @@ def test_sweep_has_a_band_and_a_table_only_with_seeds(report, tmp_path):
     markdown = write_report(one_seed, tmp_path)["markdown"].read_text("utf-8")
     assert "Robustness: lateral misalignment σ (pixels) (1 seed, no band)" in markdown
     assert "band" not in markdown.split("## Robustness")[1].split("(1 seed, no band)")[1]
-    assert [report_module._value(v) for v in (0.25, 1e3, 1e6, 2.5e7)] == [
+    assert [plots.value_text(v) for v in (0.25, 1e3, 1e6, 2.5e7)] == [
         "0.25",
         "1000",
         "1e6",

@@ -14,8 +14,8 @@ from physnn.substrates import SUBSTRATES
 from physnn.systems import SYSTEMS
 from physnn.train import TrainConfig, train
 from physnn.train.checkpoint import load_checkpoint
-from physnn.train.setup import build_experiment
-from physnn.twins import make_twin, prepare_twins
+from physnn.train.setup import build_experiment, prepare_twins
+from physnn.twins import make_twin
 from physnn.twins.acquisition import relative_error, unflatten_controls
 
 OSCILLATORS = TINY_SYSTEM_OPTIONS["oscillators"]

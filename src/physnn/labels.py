@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+LEVELS: tuple[str, ...] = ("none", "mild", "moderate", "severe")
+"""The named reality-gap levels, mildest first (each substrate's gap family gives their values)."""
+
 
 def gap_label(level: str, options: Mapping[str, float] | None = None) -> str:
     """``level`` itself, or — when gap options override its knobs — ``level+knob=value,…``, so

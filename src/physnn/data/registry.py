@@ -27,7 +27,7 @@ from physnn.errors import DatasetError
 from physnn.plugins import DATASETS_GROUP, registered
 
 if TYPE_CHECKING:
-    from physnn.data.datasets import Dataset
+    from physnn.data.dataset import Dataset
 
 ENTRY_POINT_GROUP = DATASETS_GROUP
 BUILTIN_DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion-mnist", "vowels", "vowels7",
@@ -48,12 +48,19 @@ def dataset_names() -> tuple[str, ...]:
     return BUILTIN_DATASETS + tuple(external_datasets())
 
 
+def check_dataset_name(name: str) -> None:
+    """Raise DatasetError naming the valid datasets unless ``name`` is one of them (built-in
+    or registered by an installed package)."""
+    if name not in BUILTIN_DATASETS and name not in external_datasets():
+        raise DatasetError(f"unknown dataset {name!r}; choose one of: {', '.join(dataset_names())}")
+
+
 def load_external(entry: EntryPoint, data_dir: Path | None) -> Dataset:
     """Import an entry point's loader, call it with ``data_dir`` and check that it returned a
     :class:`~physnn.data.Dataset` (renamed to the registered name, as the user spelled it)."""
     import dataclasses
 
-    from physnn.data.datasets import Dataset
+    from physnn.data.dataset import Dataset
 
     where = f"dataset {entry.name!r} (entry point {entry.value})"
     try:

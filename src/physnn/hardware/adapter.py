@@ -45,6 +45,7 @@ from physnn.errors import (
     IncompatibleError,
 )
 from physnn.hardware.device import Device
+from physnn.hardware.measurements import Args, Operation, Result
 from physnn.systems.base import Controls, ControlSpec
 from physnn.systems.energy import Equilibrium
 
@@ -251,77 +252,54 @@ class InstrumentDevice(Device):
             self._health.settle_seconds += settle
 
     # ----------------------------------------------------------------------------- measurements
-    def _measure(self, x: Tensor) -> Tensor:
-        def measure(chunk: Tensor, rows: slice) -> Any:
-            return self.instrument.measure(chunk)
-
-        return torch.cat(self._pieces(x, "a measurement", measure, self._frame)).to(x.device)
-
-    def _relax(self, x: Tensor, *, nudge: Tensor | None, clamp: Tensor | None) -> Equilibrium:
-        if not self.capabilities.energy_based:
-            raise IncompatibleError(f"instrument {self.name} offers no relaxation (energy_based)")
-
-        def relax(chunk: Tensor, rows: slice) -> Any:
-            return self.instrument.relax(chunk, nudge=_rows(nudge, rows), clamp=_rows(clamp, rows))
-
-        parts = self._pieces(x, "a relaxation", relax, self._equilibrium)
-        local = {  # the batch mean of the pieces' batch means
-            name: sum(len(eq.outputs) * eq.local[name] for eq in parts) / len(x)
-            for name in parts[0].local
-        }
-        return Equilibrium(
-            torch.cat([eq.outputs for eq in parts]).to(x.device),
-            {name: value.to(x.device) for name, value in local.items()},
-        )
-
-    def _measure_gradient(
-        self, x: Tensor, output_gradient: Tensor, procedure: str
-    ) -> tuple[Tensor, Controls, int]:
-        if procedure not in self.capabilities.gradient_procedures:
-            offered = ", ".join(self.capabilities.gradient_procedures) or "none"
+    def _perform(self, op: Operation, args: Args) -> Result:
+        """Any measurement operation: offered by the instrument, measured in pieces of at most
+        ``max_batch`` samples (CPU), each validated, then combined."""
+        if not op.offered(self.capabilities, args):
+            offered = getattr(self.capabilities, op.capability or "", None)
             raise IncompatibleError(
-                f"instrument {self.name} cannot run the gradient procedure {procedure!r} "
-                f"(it offers: {offered})"
+                f"instrument {self.name} cannot run {op.describe(args)} (it offers "
+                f"{op.capability}: {offered or 'none'})"
             )
-
-        def gradient(chunk: Tensor, rows: slice) -> Any:
-            return self.instrument.measure_gradient(chunk, _rows(output_gradient, rows), procedure)
-
-        parts = self._pieces(x, f"a {procedure} gradient", gradient, self._gradient)
-        passes = {n for _, _, n in parts}
-        if len(passes) != 1:
-            raise CorruptedMeasurement(
-                f"instrument {self.name} reported different pass counts {sorted(passes)} for "
-                f"pieces of one {procedure} gradient"
-            )
-        outputs = torch.cat([y for y, _, _ in parts]).to(x.device)
-        grads = {name: sum(g[name] for _, g, _ in parts).to(x.device) for name in parts[0][1]}
-        return outputs, grads, passes.pop()
-
-    def _pieces(
-        self,
-        x: Tensor,
-        what: str,
-        call: Callable[[Tensor, slice], Any],
-        validate: Callable[[Any, int], tuple[T | None, str | None]],
-    ) -> list[T]:
-        """``call`` for each piece of at most ``max_batch`` samples (CPU), validated."""
-        x = x.detach().cpu()
+        x = args["x"]
+        on_cpu = {k: v.detach().cpu() if isinstance(v, Tensor) else v for k, v in args.items()}
+        method = getattr(self.instrument, op.instrument)
         size = self.instrument.max_batch or max(len(x), 1)
-        results, start = [], 0
-        for chunk in x.split(size) if len(x) else [x]:
-            rows = slice(start, start + len(chunk))
+        parts, start = [], 0
+        for chunk in on_cpu["x"].split(size) if len(x) else [on_cpu["x"]]:
+            rows = op.rows(on_cpu, slice(start, start + len(chunk)))
             start += len(chunk)
-            results.append(
+            parts.append(
                 self._measured(
-                    f"{what} of {len(chunk)} samples",
-                    partial(call, chunk, rows),
-                    partial(validate, batch=len(chunk)),
+                    f"{op.describe(args)} of {len(chunk)} samples",
+                    partial(op.call, method, rows),
+                    partial(self._validated, op, batch=len(chunk)),
                 )
             )
-        return results
+        if len({part.passes for part in parts}) != 1:
+            raise CorruptedMeasurement(
+                f"instrument {self.name} reported different pass counts "
+                f"{sorted({part.passes for part in parts})} for pieces of {op.describe(args)}"
+            )
+        result = op.combine(parts, len(x))
+        controls = {name: value.to(x.device) for name, value in result.controls.items()}
+        return Result(result.outputs.to(x.device), controls, result.passes)
 
     # ----------------------------------------------------------------------------- validation
+    def _validated(self, op: Operation, raw: Any, batch: int) -> tuple[Result | None, str | None]:
+        """The instrument's answer as a result, and what is wrong with it (None: nothing)."""
+        try:
+            result = op.unpack(raw)
+        except TypeError as err:
+            return None, str(err)
+        outputs, problem = self._frame(result.outputs, batch)
+        if problem is None and op.group is not None:
+            problem = self._control_tensors(result.controls, op.group_label)
+        passes = result.passes
+        if problem is None and not (isinstance(passes, int) and passes >= 1):
+            problem = f"pass count {passes!r} is not a positive integer"
+        return (None, problem) if problem else (Result(outputs, result.controls, passes), None)
+
     def _frame(self, raw: Any, batch: int) -> tuple[Tensor | None, str | None]:
         """The frame as a tensor and what is wrong with it (None: nothing)."""
         try:
@@ -337,26 +315,6 @@ class InstrumentDevice(Device):
             if bad:
                 return None, f"{bad} NaN or infinite value(s)"
         return y, None
-
-    def _equilibrium(self, raw: Any, batch: int) -> tuple[Equilibrium | None, str | None]:
-        if not isinstance(raw, Equilibrium):
-            return None, f"not an Equilibrium but {type(raw).__name__}"
-        outputs, problem = self._frame(raw.outputs, batch)
-        if problem:
-            return None, problem
-        problem = self._control_tensors(raw.local, "local energy derivatives")
-        return (None, problem) if problem else (Equilibrium(outputs, raw.local), None)
-
-    def _gradient(self, raw: Any, batch: int) -> tuple[tuple | None, str | None]:
-        try:
-            outputs, grads, passes = raw
-        except (TypeError, ValueError):
-            return None, "not a tuple (outputs, gradients, passes)"
-        y, problem = self._frame(outputs, batch)
-        problem = problem or self._control_tensors(grads, "gradients")
-        if problem is None and not (isinstance(passes, int) and passes >= 1):
-            problem = f"pass count {passes!r} is not a positive integer"
-        return (None, problem) if problem else ((y, grads, passes), None)
 
     def _control_tensors(self, values: Any, what: str) -> str | None:
         if not isinstance(values, dict) or set(values) - set(self.specs):
@@ -412,10 +370,6 @@ class InstrumentDevice(Device):
             f"(waited {waited:.3g} s between them; last: {last}); check that it is on and "
             "connected, or raise InstrumentDevice(retries=...)"
         )
-
-
-def _rows(values: Tensor | None, rows: slice) -> Tensor | None:
-    return None if values is None else values[rows].detach().cpu()
 
 
 def load_instrument_device(spec: str, options: dict[str, Any]) -> Device:

@@ -24,7 +24,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,7 @@ from physnn.errors import (
     IncompatibleError,
 )
 from physnn.hardware.device import Device
+from physnn.hardware.measurements import Args, Operation, Result
 from physnn.hardware.protocol import (
     CHECKSUM_HEADER,
     CLIENT_HEADER,
@@ -47,6 +48,7 @@ from physnn.hardware.protocol import (
     REQUEST_HEADER,
     TOKEN_ENV,
     ProtocolError,
+    check_same_device,
     checksum,
     decode,
     encode,
@@ -55,8 +57,7 @@ from physnn.hardware.protocol import (
     spec_from_json,
     to_tensor,
 )
-from physnn.systems.base import Controls, ControlSpec, System
-from physnn.systems.energy import Equilibrium
+from physnn.systems.base import Controls, System
 
 logger = logging.getLogger("physnn.remote")
 
@@ -258,35 +259,6 @@ def _message(response: Any) -> str:
     return _error_of(response)[1] or response.reason_phrase
 
 
-def check_same_device(system: System, hello: Mapping[str, Any], url: str) -> None:
-    """Raise :class:`ConfigError` listing every difference between the run's system and the
-    device a server offers (name, control names, shapes, bounds, levels)."""
-    problems = []
-    if hello.get("system") not in (None, system.name):
-        problems.append(f"it serves system {hello['system']!r}, the run uses {system.name!r}")
-    ours = system.control_specs()
-    theirs = {name: spec_from_json(spec) for name, spec in hello["specs"].items()}
-    for name in sorted(set(ours) | set(theirs)):
-        if name not in theirs:
-            problems.append(f"it has no control {name!r}")
-        elif name not in ours:
-            problems.append(f"its control {name!r} is unknown to the run's system")
-        elif ours[name] != theirs[name]:
-            diffs = [
-                f"{f.name} {getattr(theirs[name], f.name)} there, {getattr(ours[name], f.name)} "
-                "here"
-                for f in fields(ControlSpec)
-                if getattr(theirs[name], f.name) != getattr(ours[name], f.name)
-            ]
-            problems.append(f"control {name!r}: {', '.join(diffs)}")
-    if problems:
-        raise ConfigError(
-            f"the device at {url} does not match the run's system: {'; '.join(problems)}; serve "
-            "it with the run's --system, --preset and -S options (num_classes follows the "
-            "dataset)"
-        )
-
-
 class RemoteDevice(Device):
     """A device on a device server. Build it with :meth:`connect`.
 
@@ -348,28 +320,19 @@ class RemoteDevice(Device):
             self._controls[name] = value.detach().cpu().clone()
         self._target = self.read_controls()
 
-    def _measure(self, x: Tensor) -> Tensor:
-        per_sample = max(1, x[0].numel() * x.element_size()) if len(x) else 1
-        chunk = max(1, (self.max_request_bytes - FRAME_OVERHEAD) // per_sample)
-        parts = [
-            self._measured("/v1/query", {"x": x[start : start + chunk]})["y"]
-            for start in range(0, max(len(x), 1), chunk)  # an empty batch is still asked
-        ]
-        return to_tensor(np.concatenate(parts)).to(x.device)
-
-    def _relax(self, x: Tensor, *, nudge: Tensor | None, clamp: Tensor | None) -> Equilibrium:
-        arrays = {"x": x, "nudge": nudge, "clamp": clamp}
-        reply = self._measured("/v1/relax", {k: v for k, v in arrays.items() if v is not None})
-        local = _prefixed(reply, "local/", x.device)
-        return Equilibrium(to_tensor(reply["outputs"]).to(x.device), local)
-
-    def _measure_gradient(
-        self, x: Tensor, output_gradient: Tensor, procedure: str
-    ) -> tuple[Tensor, Controls, int]:
-        arrays = {"x": x, "output_gradient": output_gradient, "procedure": procedure}
-        reply = self._measured("/v1/gradient", arrays)
-        outputs = to_tensor(reply["outputs"]).to(x.device)
-        return outputs, _prefixed(reply, "grad/", x.device), int(reply["passes"])
+    def _perform(self, op: Operation, args: Args) -> Result:
+        """Any measurement operation: ``POST /v1/<endpoint>``, the batch split so that every
+        request stays under the server's size limit."""
+        x = args["x"]
+        sent = {k: v.detach().cpu() if isinstance(v, Tensor) else v for k, v in args.items()}
+        chunk = max(1, (self.max_request_bytes - FRAME_OVERHEAD) // op.sample_bytes(sent))
+        parts = []
+        for start in range(0, max(len(x), 1), chunk):  # an empty batch is still asked
+            request = op.request(op.rows(sent, slice(start, start + chunk)))
+            reply = self._measured(op, request)
+            passes = int(reply["passes"]) if op.counts_passes else 1
+            parts.append(op.result(reply, "/", lambda a: to_tensor(a).to(x.device), passes))
+        return parts[0] if len(parts) == 1 else op.combine(parts, len(x))
 
     # ------------------------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict[str, Any]:
@@ -441,7 +404,7 @@ class RemoteDevice(Device):
         if self._target is not None:
             self.write(self._target)
 
-    def _measured(self, path: str, arrays: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    def _measured(self, op: Operation, arrays: Mapping[str, Any]) -> dict[str, np.ndarray]:
         """A measurement that passes :meth:`_problem`, re-measured (new request id) up to
         ``requery`` times; every re-measurement is counted as queries of its batch."""
         batch = len(arrays["x"])
@@ -453,11 +416,11 @@ class RemoteDevice(Device):
                 stats.queries += batch
                 stats.query_calls += 1
             try:
-                reply = self._post(path, arrays)
+                reply = self._post(f"/v1/{op.endpoint}", arrays)
             except InvalidMeasurement as err:
                 problem = str(err)
             else:
-                problem = self._problem(reply, batch)
+                problem = self._problem(reply, op.output, batch)
                 if not problem:
                     return reply
             self._health.corrupted_measurements += 1
@@ -466,9 +429,9 @@ class RemoteDevice(Device):
             f"corrupted (last: {problem}); check the instrument and its readout"
         )
 
-    def _problem(self, reply: Mapping[str, np.ndarray], batch: int) -> str:
+    def _problem(self, reply: Mapping[str, np.ndarray], output: str, batch: int) -> str:
         """What is wrong with a measurement ("" if nothing): missing, non-finite or misshapen."""
-        outputs = reply.get("y", reply.get("outputs"))
+        outputs = reply.get(output)
         if outputs is None:
             return "the reply holds no outputs"
         width = self.num_outputs
@@ -482,11 +445,3 @@ class RemoteDevice(Device):
             if array.dtype.kind in "fc" and not np.isfinite(array).all():
                 return f"{name} holds NaN or infinite values"
         return ""
-
-
-def _prefixed(reply: Mapping[str, np.ndarray], prefix: str, device: Any) -> Controls:
-    return {
-        name[len(prefix) :]: to_tensor(array).to(device)
-        for name, array in reply.items()
-        if name.startswith(prefix)
-    }

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from physnn.errors import ConfigError
+from physnn.hardware.measurements import OPERATIONS
 
 ID_CHARS = 64
 """The longest identifier (client id, request id, address) a write-log line holds."""
@@ -27,8 +28,8 @@ ROLES: dict[str, frozenset[str]] = {
 """What each role may do: ``read`` (hello, controls, query, relax, gradient), ``write``
 (write, and release its own lease), ``release-any`` (release the lease whoever holds it)."""
 
-OP_ACTIONS = {"hello": "read", "controls": "read", "query": "read", "relax": "read",
-              "gradient": "read", "write": "write", "release": "write"}  # fmt: skip
+OP_ACTIONS = {"hello": "read", "controls": "read", "write": "write", "release": "write",
+              **{op.endpoint: "read" for op in OPERATIONS}}  # fmt: skip
 """The action each endpoint needs (:data:`ROLES`)."""
 
 SHARED_TOKEN = "token"

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from physnn.errors import ControlBoundsError, IncompatibleError
+from physnn.hardware.measurements import GRADIENT, QUERY, RELAX, Args, Operation, Result
 from physnn.systems.base import Controls, ControlSpec
 from physnn.systems.energy import Equilibrium
 
@@ -84,12 +85,25 @@ class Device(ABC):
     # ----------------------------------------------------------------------------- contract
     def query(self, x: Tensor) -> Tensor:
         """Measure the outputs for a batch of inputs with the current controls (no gradient)."""
+        return QUERY.answer(self.perform(QUERY, {"x": x}))
+
+    def perform(self, op: Operation, args: Args) -> Result:
+        """Run the measurement operation ``op`` (one of
+        :data:`~physnn.hardware.measurements.OPERATIONS`) with ``args`` (detached, without
+        gradient), counted as one query per sample for each physical pass it makes; its public
+        method returns ``op.answer`` of the result."""
+        args = {k: v.detach() if isinstance(v, Tensor) else v for k, v in args.items()}
         with torch.no_grad():
-            y = self._measure(x.detach())
+            result = self._perform(op, args)
         stats = self._stats[self._phase]
-        stats.queries += x.shape[0]
-        stats.query_calls += 1
-        return y.detach()
+        stats.queries += result.passes * args["x"].shape[0]
+        stats.query_calls += result.passes
+        return result
+
+    def _perform(self, op: Operation, args: Args) -> Result:
+        """How this device runs ``op``: by default its hook (``_measure``, ``_relax`` …); a
+        device that passes operations on (a recorder, a client) overrides this one method."""
+        return op.unpack(op.call(getattr(self, op.hook), args))
 
     def write(self, controls: Controls) -> None:
         """Set controls (all or some, by name); out-of-range values raise ControlBoundsError.
@@ -179,12 +193,7 @@ class Device(ABC):
     ) -> Equilibrium:
         """Let an energy-based device settle (free, nudged or clamped outputs) and measure its
         outputs and the local energy derivatives; counted like a query (one per sample)."""
-        with torch.no_grad():
-            settled = self._relax(x.detach(), nudge=nudge, clamp=clamp)
-        stats = self._stats[self._phase]
-        stats.queries += x.shape[0]
-        stats.query_calls += 1
-        return settled
+        return RELAX.answer(self.perform(RELAX, {"x": x, "nudge": nudge, "clamp": clamp}))
 
     def _relax(self, x: Tensor, *, nudge: Tensor | None, clamp: Tensor | None) -> Equilibrium:
         raise IncompatibleError("this device has no equilibrium to nudge or clamp")
@@ -198,14 +207,8 @@ class Device(ABC):
         respect to the measured outputs. Returns the measured outputs and the measured gradient
         with respect to the realized controls (batch sum). Counted as queries: one per sample
         for each physical pass the procedure makes."""
-        with torch.no_grad():
-            outputs, grads, passes = self._measure_gradient(
-                x.detach(), output_gradient.detach(), procedure
-            )
-        stats = self._stats[self._phase]
-        stats.queries += passes * x.shape[0]
-        stats.query_calls += passes
-        return outputs, grads
+        args = {"x": x, "output_gradient": output_gradient, "procedure": procedure}
+        return GRADIENT.answer(self.perform(GRADIENT, args))
 
     def _measure_gradient(
         self, x: Tensor, output_gradient: Tensor, procedure: str
@@ -219,8 +222,9 @@ class Device(ABC):
     def read_controls(self) -> Controls:
         """A copy of the controls the device currently holds."""
 
-    @abstractmethod
-    def _measure(self, x: Tensor) -> Tensor: ...
+    def _measure(self, x: Tensor) -> Tensor:
+        """The measurement of a query; every device implements it (or :meth:`_perform`)."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither _measure nor _perform")
 
     @abstractmethod
     def _apply(self, controls: Controls) -> None: ...

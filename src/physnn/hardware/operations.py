@@ -7,6 +7,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
+
+import numpy as np
+from torch import Tensor
 
 from physnn.errors import (
     ControlBoundsError,
@@ -18,6 +22,7 @@ from physnn.errors import (
 from physnn.hardware import validation
 from physnn.hardware.credentials import Caller
 from physnn.hardware.device import Device
+from physnn.hardware.measurements import OPERATIONS, Field, Operation
 from physnn.hardware.protocol import ProtocolError, decode
 from physnn.hardware.replies import Reply, arrays_reply, error_reply
 from physnn.hardware.writelog import WriteLog
@@ -28,7 +33,8 @@ logger = logging.getLogger("physnn.serve")
 
 class DeviceOperations:
     """The device calls of :class:`~physnn.hardware.server.DeviceServer` by endpoint name
-    (``handlers``): query, write, relax and gradient, and putting the device in its safe
+    (``handlers``): a write, every measurement operation of
+    :data:`~physnn.hardware.measurements.OPERATIONS`, and putting the device in its safe
     state."""
 
     def __init__(self, device: Device, write_log: WriteLog, max_request_bytes: int) -> None:
@@ -36,10 +42,8 @@ class DeviceOperations:
         self.write_log = write_log
         self.max_request_bytes = max_request_bytes
         self.handlers: dict[str, Callable[[Caller, str, bytes], Reply]] = {
-            "query": self._query,
             "write": self._write,
-            "relax": self._relax,
-            "gradient": self._gradient,
+            **{op.endpoint: partial(self._measurement, op) for op in OPERATIONS},
         }
 
     def call(self, op: str, caller: Caller, rid: str, body: bytes) -> Reply:
@@ -60,39 +64,23 @@ class DeviceOperations:
         except PhysnnError as err:
             return error_reply(500, "device", str(err))
 
-    def _query(self, caller: Caller, rid: str, body: bytes) -> Reply:
-        arrays = validation.fields(decode(body, self.max_request_bytes), required=("x",))
-        return arrays_reply({"y": self.device.query(validation.samples("x", arrays["x"]))})
-
-    def _relax(self, caller: Caller, rid: str, body: bytes) -> Reply:
+    def _measurement(self, op: Operation, caller: Caller, rid: str, body: bytes) -> Reply:
+        """Any measurement operation: every field checked by its kind before the device is
+        called; the reply holds the outputs, the per-control results and, where they vary,
+        the passes."""
         arrays = validation.fields(
-            decode(body, self.max_request_bytes), required=("x",), optional=("nudge", "clamp")
+            decode(body, self.max_request_bytes), required=op.required, optional=op.optional
         )
         x = validation.samples("x", arrays["x"])
-        signals = {
-            name: validation.samples(name, arrays[name], like=(len(x), num_outputs(self.device)))
-            for name in ("nudge", "clamp")
-            if name in arrays
-        }
-        settled = self.device.relax(x, **signals)
-        local = {f"local/{name}": value for name, value in settled.local.items()}
-        return arrays_reply({"outputs": settled.outputs, **local})
-
-    def _gradient(self, caller: Caller, rid: str, body: bytes) -> Reply:
-        arrays = validation.fields(
-            decode(body, self.max_request_bytes), required=("x", "output_gradient", "procedure")
-        )
-        x = validation.samples("x", arrays["x"])
-        signal = arrays["output_gradient"]
-        signal = validation.samples(
-            "output_gradient", signal, like=(len(x), num_outputs(self.device))
-        )
-        procedure = validation.text("procedure", arrays["procedure"])
+        shape = (len(x), num_outputs(self.device))
+        given = [f for f in op.fields[1:] if f.name in arrays]  # the first one is x
+        args = {"x": x, **{f.name: _argument(f, arrays[f.name], shape) for f in given}}
         calls = self.device.stats().query_calls
-        outputs, grads = self.device.measure_gradient(x, signal, procedure)
-        passes = self.device.stats().query_calls - calls  # the device counts one per pass
-        named = {f"grad/{name}": value for name, value in grads.items()}
-        return arrays_reply({"outputs": outputs, **named, "passes": passes})
+        result = self.device.perform(op, args)
+        reply = op.arrays(result, "/")
+        if op.counts_passes:  # as the device counted them, one per pass
+            reply["passes"] = self.device.stats().query_calls - calls
+        return arrays_reply(reply)
 
     def _write(self, caller: Caller, rid: str, body: bytes) -> Reply:
         controls = validation.control_values(decode(body, self.max_request_bytes))
@@ -130,6 +118,14 @@ class DeviceOperations:
             changed=changed, controls=target,
         )  # fmt: skip
         logger.warning("device put in its safe state (%s); %d values changed", reason, changed)
+
+
+def _argument(field: Field, array: np.ndarray, shape: tuple[int, int | None]) -> Tensor | str:
+    """A request's field checked by its kind (:class:`validation.InvalidRequest` otherwise):
+    a signal has one row per sample and output channel."""
+    if field.kind == "text":
+        return validation.text(field.name, array)
+    return validation.samples(field.name, array, like=shape if field.kind == "signal" else None)
 
 
 def _changed(before: Controls, after: Controls) -> int:

@@ -16,6 +16,7 @@ import ipaddress
 import os
 import zipfile
 from collections.abc import Mapping
+from dataclasses import fields
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -25,7 +26,7 @@ import torch
 from torch import Tensor
 
 from physnn.errors import ConfigError, PhysnnError
-from physnn.systems.base import ControlSpec
+from physnn.systems.base import ControlSpec, System
 
 PROTOCOL = 1
 """Version of the protocol; a request with another version is refused (400)."""
@@ -127,6 +128,35 @@ def spec_from_json(data: Mapping[str, Any]) -> ControlSpec:
         levels=None if data["levels"] is None else int(data["levels"]),
         unit=str(data["unit"]),
     )
+
+
+def check_same_device(system: System, hello: Mapping[str, Any], url: str) -> None:
+    """Raise :class:`ConfigError` listing every difference between the run's system and the
+    device a server offers (name, control names, shapes, bounds, levels)."""
+    problems = []
+    if hello.get("system") not in (None, system.name):
+        problems.append(f"it serves system {hello['system']!r}, the run uses {system.name!r}")
+    ours = system.control_specs()
+    theirs = {name: spec_from_json(spec) for name, spec in hello["specs"].items()}
+    for name in sorted(set(ours) | set(theirs)):
+        if name not in theirs:
+            problems.append(f"it has no control {name!r}")
+        elif name not in ours:
+            problems.append(f"its control {name!r} is unknown to the run's system")
+        elif ours[name] != theirs[name]:
+            diffs = [
+                f"{f.name} {getattr(theirs[name], f.name)} there, {getattr(ours[name], f.name)} "
+                "here"
+                for f in fields(ControlSpec)
+                if getattr(theirs[name], f.name) != getattr(ours[name], f.name)
+            ]
+            problems.append(f"control {name!r}: {', '.join(diffs)}")
+    if problems:
+        raise ConfigError(
+            f"the device at {url} does not match the run's system: {'; '.join(problems)}; serve "
+            "it with the run's --system, --preset and -S options (num_classes follows the "
+            "dataset)"
+        )
 
 
 def resolve_token(token: str | None = None, token_file: str | Path | None = None) -> str | None:

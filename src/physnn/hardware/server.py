@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -35,6 +34,7 @@ from physnn.hardware import validation
 from physnn.hardware.credentials import OP_ACTIONS, Caller, Credentials
 from physnn.hardware.device import Device
 from physnn.hardware.lease import Lease, describe
+from physnn.hardware.listen import bind, check_exposure, url_of
 from physnn.hardware.operations import DeviceOperations, num_outputs
 from physnn.hardware.protocol import (
     CHECKSUM_HEADER,
@@ -44,7 +44,6 @@ from physnn.hardware.protocol import (
     PROTOCOL_HEADER,
     REQUEST_HEADER,
     checksum,
-    is_loopback,
     require,
     spec_to_json,
 )
@@ -399,36 +398,6 @@ def _reused(rid: str) -> Reply:
         f"request id {cut(rid, 16)!r} was already used for another request; a retry must "
         "send the same body, a new request a new id",
     )
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket (port 0: a free one); connections wait in its backlog until the
-    server runs. Made with IPPROTO_TCP so that asyncio sets TCP_NODELAY on every connection:
-    without it, a reply written in two parts waits ~40 ms for a delayed ACK."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart on the same port
-        sock.bind((host, port))
-        sock.listen(128)
-    except OSError as err:
-        sock.close()
-        raise ConfigError(f"cannot listen on {host}:{port}: {err.strerror}") from None
-    return sock
-
-
-def url_of(sock: socket.socket) -> str:
-    host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-def check_exposure(host: str, token: str | Credentials | None) -> None:
-    """Refuse to listen on anything but loopback without a token."""
-    if token is None and not is_loopback(host):
-        raise ConfigError(
-            f"refusing to serve on {host} without a token: any address but loopback needs one "
-            "(set PHYSNN_TOKEN or pass --token-file)"
-        )
 
 
 def serve(

@@ -1,20 +1,12 @@
 """Training methods (gradient estimators), registered by name (``METHODS["pat"]``); other
-packages add theirs through the ``physnn.methods`` entry-point group (:mod:`physnn.plugins`)."""
+packages add theirs through the ``physnn.methods`` entry-point group (:mod:`physnn.plugins`).
 
-from physnn.methods import (  # noqa: F401  (register themselves)
-    coupled,
-    discrete,
-    echo,
-    equilibrium,
-    feedback_alignment,
-    forward_forward,
-    insilico,
-    insitu,
-    local_learning,
-    pat,
-    ridge,
-    zeroth_order,
-)
+Every module of this package is imported here, so a module that registers a method with
+``@METHODS.register(NAME)`` needs no line anywhere else."""
+
+import importlib
+import pkgutil
+
 from physnn.methods.base import (
     METHODS,
     GradientEstimator,
@@ -22,5 +14,8 @@ from physnn.methods.base import (
     Requirements,
     incompatibility,
 )
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = ["METHODS", "GradientEstimator", "LossFn", "Requirements", "incompatibility"]

@@ -14,16 +14,17 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import torch
 from torch import Tensor
 
 from physnn.errors import ConfigError, refuse_unknown
+from physnn.hardware.device import Device
 from physnn.nets.pnn import PNN, Executor
 from physnn.plugins import METHODS_GROUP
 from physnn.registry import Registry
-from physnn.systems.base import Capabilities
+from physnn.systems.base import Capabilities, Nuisance, System
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
@@ -76,6 +77,50 @@ def incompatibility(
     return None
 
 
+class NoiseModel(Protocol):
+    """An *assumed* statistical model of a system's reality gap (its distribution, never the
+    device's drawn values): what noise-aware training redraws every step."""
+
+    def sample_nuisance(self, system: System, generator: torch.Generator) -> Nuisance:
+        """A fresh draw of the static perturbations on top of the nominal nuisance."""
+        ...
+
+    def observe(
+        self, y: Tensor, generator: torch.Generator | None, *, differentiable: bool = False
+    ) -> Tensor:
+        """``y`` with the per-measurement noise applied."""
+        ...
+
+
+class Projector(Protocol):
+    """A physical random projection of row vectors on a device of its own (the optical DFA
+    projector): its queries and writes are counted on ``device``, apart from the network's."""
+
+    device: Device
+
+    def project(self, error: Tensor) -> Tensor:
+        """The fixed random projection of every row of ``error`` (N, signals) → (N, width)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Auxiliaries:
+    """What :mod:`physnn.train.setup` builds for a method and hands over with
+    :meth:`GradientEstimator.attach` before :meth:`~GradientEstimator.bind`: a method module
+    never builds a device, draws a reality gap or reads a device's hidden physics itself. An
+    entry is None where the run cannot provide it (a method bound outside setup, a lab device)."""
+
+    make_projector: Callable[[int, int, str], Projector] | None = None
+    """``(signals, width, gap level)`` → an optical random projector with its own simulated
+    device, seeded by the run."""
+    noise_model: Callable[[System, str], NoiseModel] | None = None
+    """``(system, gap level)`` → the assumed noise model of that level."""
+    oracle: Executor | None = None
+    """The **oracle**: the exact, noise-free and differentiable forward of a physical block
+    from its simulated device's hidden true physics — for diagnostics only (gradient alignment),
+    never for an estimate; None unless every physical block runs on a simulated device."""
+
+
 @dataclass(frozen=True)
 class NoOptions:
     """A method without hyperparameters of its own."""
@@ -111,6 +156,13 @@ class GradientEstimator(ABC):
             return list(model.parameters())
         physical = {id(p) for p in model.physical_parameters()}
         return [p for p in model.parameters() if id(p) not in physical]
+
+    auxiliaries: Auxiliaries = Auxiliaries()
+    """What setup built for the method (:meth:`attach`); nothing until then."""
+
+    def attach(self, auxiliaries: Auxiliaries) -> None:
+        """Receive what setup built for the run (called before :meth:`bind`)."""
+        self.auxiliaries = auxiliaries
 
     def bind(self, model: PNN, seed: int) -> None:  # noqa: B027 (optional hook)
         """Prepare for training ``model`` (draw random streams, build noise models)."""

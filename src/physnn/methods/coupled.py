@@ -24,7 +24,7 @@ positive factor for a single output (K a scalar) and in general descend costs wi
 minima (y_F = t); they differ in direction when the outputs are coupled through K.
 
 Device honesty: two ``Device.relax`` calls per batch (free, clamped: 2 queries per sample); the
-twin is never called; no write (the loop deploys the updated controls).
+twin is never called; no write (the training step commits the updated controls).
 
 Frequency propagation (Anisetti, Kandala, Scellier & Schwarz, "Frequency propagation:
 multimechanism learning in nonlinear physical networks", Neural Comput. 36, 596 (2024),

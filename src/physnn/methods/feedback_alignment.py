@@ -35,16 +35,18 @@ with its exact gradient at the measured outputs.
 **Optical projector** (DFA option ``projector="scattering"``): the random projection ``B e`` is
 measured on a second device, the registered ``scattering`` substrate (an optical processing unit:
 DMD/SLM → scattering medium → camera), as in LightOn's photonic co-processor (Launay et al.,
-arXiv:2012.06373 (2020) and arXiv:2006.01475 (2020)); see :class:`ScatteringProjector`. Its
-queries and writes are counted on that device and reported per epoch (``projector_queries``,
-``projector_writes``), apart from the network's device.
+arXiv:2012.06373 (2020) and arXiv:2006.01475 (2020)); see
+:class:`physnn.train.auxiliary.ScatteringProjector`, which the run's setup builds and hands over
+(:class:`~physnn.methods.base.Auxiliaries`). Its queries and writes are counted on that device
+and reported per epoch (``projector_queries``, ``projector_writes``), apart from the network's
+device.
 
 **Alignment.** With ``track_alignment`` on, the angle between the estimate and the exact gradient
-of the same parameters (autograd through the simulated device's noise-free hidden physics,
-:meth:`~physnn.hardware.simulated.SimulatedDevice.oracle_forward`, as in gradcheck; no query is
-counted) is averaged over the first ``alignment_batches`` batches of every epoch and reported as
-``alignment_deg`` (all trained parameters) and ``alignment_hidden_deg`` (those below the top
-layer, where FA and DFA differ from backpropagation).
+of the same parameters (autograd through the simulated device's noise-free hidden physics: the
+oracle that setup hands over, as in gradcheck; no query is counted) is averaged over the first
+``alignment_batches`` batches of every epoch and reported as ``alignment_deg`` (all trained
+parameters) and ``alignment_hidden_deg`` (those below the top layer, where FA and DFA differ
+from backpropagation).
 """
 
 from __future__ import annotations
@@ -59,21 +61,19 @@ import torch
 from torch import Tensor, nn
 
 from physnn.errors import ConfigError
-from physnn.hardware.simulated import SimulatedDevice
+from physnn.labels import LEVELS
 from physnn.methods.base import (
     METHODS,
     GradientEstimator,
     LossFn,
+    Projector,
     Requirements,
     generator_for,
     is_int,
     require,
 )
 from physnn.nets.pnn import PNN, PhysicalBlock, run_blocks, run_device
-from physnn.reality import Reality, make_reality
-from physnn.reality.levels import LEVELS
 from physnn.seeds import derived_seed
-from physnn.systems import SYSTEMS, System
 
 SURROGATES: dict[str, Callable[[Tensor], Tensor]] = {"one": torch.ones_like, "cos": torch.cos}
 """Fixed functions g(h) that replace the unknown derivative of a physical block."""
@@ -120,89 +120,6 @@ class DirectFeedbackAlignmentOptions(FeedbackAlignmentOptions):
         super().__post_init__()
         _check_choice("projector", self.projector, PROJECTORS)
         _check_choice("projector_gap", self.projector_gap, LEVELS)
-
-
-# --------------------------------------------------------------------------------- the optics
-CAMERA_FULL_SCALE = 12.0
-"""Projector camera saturation, in units of the mean speckle intensity of a fully lit input.
-
-Speckle intensities are exponentially distributed and no shot has a mean above 1, so at most
-e⁻¹² ≈ 6e-6 of the readings clip (a clipped pixel breaks the differential measurement); the
-price is an ADC step of 12/(2^bits − 1)."""
-
-
-def camera_reality(system: System, gap: str) -> Reality:
-    """The projector's camera shot/read noise and ADC quantization at a gap level.
-
-    The static perturbations of the scattering gap (medium drift, SLM phase errors) are left out:
-    they only replace one fixed random matrix by another, which DFA does not need to know.
-    """
-    if gap == "none":
-        return Reality((), level="none")
-    return make_reality(system, gap, {"decorrelation": 0.0, "slm_phase_error": 0.0})
-
-
-class ScatteringProjector:
-    """``B e`` measured by an optical random projection (the ``scattering`` substrate).
-
-    The OPU has 2C SLM macropixels (C = number of classes): C carry the signal amplitudes
-    ``u ∈ [0, 1]^C``, C are a constant reference of amplitude 1 whose phase the SLM sets to 0 or
-    π; the camera has one pixel per feedback unit. With the medium ``B = [B_s B_r]`` and the
-    reference field ``ρ = B_r 1``, the two shots differ by
-
-        |B_s u + ρ|² − |B_s u − ρ|² = 4 Re(conj(ρ) ⊙ B_s u) = 4 M u,
-
-    a linear projection by the fixed random real matrix ``M = Re(diag(conj ρ) B_s)`` (the
-    in-phase half of :func:`physnn.physics.scattering.holographic_projection`). A signed error
-    row e is sent as ``u = (1 + e/s)/2`` with ``s = max|e|``; one more input, ``u = 1``, measured
-    in the same two shots, removes the offset: ``M e = s (2 M u − M 1)``. A batch of N errors
-    costs 2(N + 1) queries and at most one phase write; camera noise and quantization act on
-    every shot.
-    """
-
-    def __init__(
-        self, num_classes: int, width: int, gap: str, seed: int, torch_device: torch.device
-    ) -> None:
-        system = SYSTEMS["scattering"].from_preset(
-            "default",
-            num_inputs=2 * num_classes,
-            num_pixels=width,
-            medium_seed=derived_seed(seed, "dfa-medium"),
-            camera_full_scale=CAMERA_FULL_SCALE,
-        )
-        self.num_classes = num_classes
-        self.device = SimulatedDevice(
-            system,
-            camera_reality(system, gap),
-            derived_seed(seed, "dfa-projector"),
-            torch_device=torch_device,
-        )
-        spec = self.device.specs["phase"]
-        signal = torch.zeros(num_classes, device=torch_device)
-        self.reference_phase = {
-            sign: spec.project(torch.cat([signal, signal + (0.0 if sign > 0 else math.pi)]))
-            for sign in (1, -1)
-        }
-
-    def project(self, error: Tensor) -> Tensor:
-        """``M e`` for every row of ``error`` (N, C) → (N, width)."""
-        scale = error.abs().amax(dim=1, keepdim=True)
-        shifted = (1 + error / scale.clamp_min(torch.finfo(error.dtype).tiny)) / 2
-        signal = torch.cat([shifted, torch.ones_like(shifted[:1])])
-        fringes = self.interfere(signal) / 4
-        return scale * (2 * fringes[:-1] - fringes[-1:])
-
-    def interfere(self, signal: Tensor) -> Tensor:
-        """``|B_s u + ρ|² − |B_s u − ρ|²`` for every row u of ``signal``, from two shots each."""
-        amplitudes = torch.cat([signal, torch.ones_like(signal)], dim=1)
-        current = self.device.read_controls()["phase"]
-        # Start with the reference phase the SLM already holds: one write per batch, not two.
-        signs = (-1, 1) if torch.equal(current, self.reference_phase[-1]) else (1, -1)
-        shots = {}
-        for sign in signs:
-            self.device.write({"phase": self.reference_phase[sign]})
-            shots[sign] = self.device.query(amplitudes)
-        return (shots[1] - shots[-1]).to(signal.dtype)
 
 
 # --------------------------------------------------------------------------------- the network
@@ -283,10 +200,6 @@ def _flat(grads: Sequence[Tensor | None], params: list[nn.Parameter], indices: l
     return torch.cat([g.flatten().double() for g in parts])
 
 
-def _oracle(block: PhysicalBlock, x: Tensor) -> Tensor:
-    return block.require_device().oracle_forward(x, block.realized_controls())
-
-
 class _FeedbackAlignment(GradientEstimator):
     """Shared machinery: device forward per layer, exact digital backward inside each layer,
     random feedback between layers (:meth:`_signal`)."""
@@ -315,9 +228,7 @@ class _FeedbackAlignment(GradientEstimator):
             self._groups["alignment_hidden_deg"] = hidden
         self._angles: list[dict[str, float]] = []
         self._tracked_batches = 0
-        if self.options.track_alignment and not all(
-            isinstance(block.device, SimulatedDevice) for block in model.physical_blocks()
-        ):
+        if self.options.track_alignment and self.auxiliaries.oracle is None:
             raise ConfigError(
                 f"method {self.name!r}: track_alignment needs a simulated device (its hidden "
                 "physics gives the exact gradient); set track_alignment=false"
@@ -391,7 +302,9 @@ class _FeedbackAlignment(GradientEstimator):
     def _track(self, model: PNN, x: Tensor, y: Tensor, loss_fn: LossFn) -> None:
         """Angles between the estimate (in .grad) and the exact gradient on the true device."""
         self._tracked_batches += 1
-        with model.executing(_oracle):
+        oracle = self.auxiliaries.oracle
+        assert oracle is not None  # checked by bind
+        with model.executing(oracle):
             loss = loss_fn(model(x), y)
         exact = torch.autograd.grad(loss, self._trained, allow_unused=True)
         estimate = [p.grad for p in self._trained]
@@ -448,18 +361,21 @@ class DirectFeedbackAlignment(_FeedbackAlignment):
         return self.layers[k].input_width, self.num_classes
 
     def _draw_feedback(self, model: PNN, seed: int) -> None:
-        self.projector: ScatteringProjector | None = None
+        self.projector: Projector | None = None
         self._projections: dict[int, Tensor] = {}
         if self.options.projector == "digital":
             super()._draw_feedback(model, seed)
             return
         self.feedback = {}
         if self.fed:
-            device = next(model.parameters()).device
+            make_projector = self.auxiliaries.make_projector
+            if make_projector is None:
+                raise ConfigError(
+                    f"method {self.name!r}: the optical projector is a device of its own, which "
+                    "the run's setup builds (physnn.train.setup); set projector=digital"
+                )
             width = sum(self.layers[k].input_width for k in self.fed)
-            self.projector = ScatteringProjector(
-                self.num_classes, width, self.options.projector_gap, seed, device
-            )
+            self.projector = make_projector(self.num_classes, width, self.options.projector_gap)
 
     def _prepare(self, error: Tensor) -> None:
         """B_k e for every fed layer at once: matrix products, or one optical batch."""

@@ -6,7 +6,8 @@
 * ``noise-aware`` — in silico, but with the twin's nuisance drawn afresh from an assumed
   reality-gap level every step and measurement noise injected: the "vaccination" of Mengu et
   al., IEEE JSTQE 26, 3700114 (2020); cf. noise injection in Zhou et al. (2020) and Wright et al.
-  (2022). The method never sees the device's true perturbation values.
+  (2022). The method never sees the device's true perturbation values: the run's setup hands it
+  the assumed noise model of the level (:class:`~physnn.methods.base.Auxiliaries`).
 """
 
 from __future__ import annotations
@@ -17,17 +18,17 @@ import torch
 from torch import Tensor
 
 from physnn.errors import ConfigError
+from physnn.labels import LEVELS
 from physnn.methods.base import (
     METHODS,
     GradientEstimator,
     LossFn,
+    NoiseModel,
     Requirements,
     backward_on,
     generator_for,
 )
 from physnn.nets.pnn import PNN, PhysicalBlock, run_twin
-from physnn.reality.base import Reality
-from physnn.reality.levels import LEVELS, make_reality
 from physnn.seeds import derived_seed
 from physnn.systems.base import NoiseSource
 
@@ -70,10 +71,16 @@ class NoiseAware(GradientEstimator):
     options_class = NoiseAwareOptions
 
     def bind(self, model: PNN, seed: int) -> None:
-        self._realities: dict[int, Reality] = {}
+        noise_model = self.auxiliaries.noise_model
+        if noise_model is None:
+            raise ConfigError(
+                "noise-aware training needs the assumed noise model, which the run's setup "
+                "builds (physnn.train.setup)"
+            )
+        self._realities: dict[int, NoiseModel] = {}
         for block in model.physical_blocks():
             try:
-                self._realities[id(block)] = make_reality(block.system, self.options.assumed_gap)
+                self._realities[id(block)] = noise_model(block.system, self.options.assumed_gap)
             except ConfigError as err:
                 raise ConfigError(f"noise-aware training: {err}") from None
         self._generator = generator_for(model, derived_seed(seed, "noise-aware"))

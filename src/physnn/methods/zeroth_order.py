@@ -38,10 +38,11 @@ to a whole number (at least one) of levels, so that the ±1 perturbations of fd,
 codes land on levels exactly a_i apart (the Gaussian and sinusoidal ones of es and mgd are
 snapped to the nearest levels by the write).
 
-Device honesty. A probe writes the perturbed controls (projected onto the admissible set) with
-``Device.write`` and measures the batch with ``Device.query``: one write and B queries per probe
-and physical block. The twin is never called. The unperturbed controls are restored in the model
-afterwards; the training loop deploys the updated ones.
+Device honesty. A probe sets the perturbed controls and measures the batch on the device: the
+device forward commits each physical block's controls (:meth:`PhysicalBlock.commit`: projected
+onto the admissible set once, then ``Device.write``) and queries: one write and B queries per
+probe and physical block. The twin is never called. The unperturbed controls are restored in the
+model afterwards; the training step commits the updated ones.
 """
 
 from __future__ import annotations

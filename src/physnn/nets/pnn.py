@@ -8,6 +8,13 @@ one device as ``nn.Parameter``\\ s, its twin, and its device; *how* it computes 
 * :func:`run_device` — a device query, no gradient (evaluation on the device);
 * methods define their own, e.g. physics-aware training's device-forward / twin-backward.
 
+Every write of a block's controls goes through :meth:`PhysicalBlock.commit`, which projects the
+values once onto the admissible set and writes them; the device counts the write, and skips (and
+does not count) one of the values it already holds. The training step commits after each update;
+a device executor commits the block it is about to query, since one device can be time-shared by
+the blocks of ``stack:K`` (for a device that holds the block's controls already this is the
+skipped write); methods that probe explicit values commit them (``block.commit(values)``).
+
 Digital blocks are ordinary modules and always run digitally with exact gradients.
 
 Methods that run the physical blocks themselves ask the model where it is cut instead of
@@ -54,13 +61,21 @@ class PhysicalBlock(nn.Module):
         """Controls as the hardware would hold them, differentiable (wrap/clip, quantize by STE)."""
         return {k: self.specs[k].realize(p) for k, p in self.controls.items()}
 
-    def hardware_controls(self) -> Controls:
-        """The values a write sends: the latent controls projected onto the admissible set."""
-        return {k: self.specs[k].project(p.detach()) for k, p in self.controls.items()}
+    def hardware_controls(self, values: Controls | None = None) -> Controls:
+        """The values a write sends: ``values`` (by default the latent controls) projected onto
+        the admissible set (wrapped or clipped, snapped to the levels)."""
+        if values is None:
+            values = {k: p.detach() for k, p in self.controls.items()}
+        return {k: self.specs[k].project(v) for k, v in values.items()}
 
-    def deploy(self) -> None:
-        """Write the current controls to the device (a no-op write is not counted)."""
-        self.require_device().write(self.hardware_controls())
+    def commit(self, values: Controls | None = None) -> Controls:
+        """The one way controls reach the device: project ``values`` (by default the latent
+        controls; a probe passes the values it measures at) once and write them. The device
+        counts the write, and skips without counting one of the values it holds. Returns the
+        values written."""
+        written = self.hardware_controls(values)
+        self.require_device().write(written)
+        return written
 
     def require_device(self) -> Device:
         if self.device is None:
@@ -77,17 +92,18 @@ def run_twin(block: PhysicalBlock, x: Tensor) -> Tensor:
 
 
 def run_device(block: PhysicalBlock, x: Tensor) -> Tensor:
-    """Device forward: deploy the current controls if they changed, then query (no gradient)."""
-    block.deploy()
+    """Device forward: commit the block's controls (a skipped write if the device holds them),
+    then query (no gradient)."""
+    block.commit()
     return block.require_device().query(x)
 
 
 def relax_on_device(
     block: PhysicalBlock, x: Tensor, *, nudge: Tensor | None = None, clamp: Tensor | None = None
 ) -> Equilibrium:
-    """Energy-based device: deploy the current controls if they changed, then let it settle
-    (free, nudged or clamped) and measure (no gradient)."""
-    block.deploy()
+    """Energy-based device: commit the block's controls (a skipped write if the device holds
+    them), then let it settle (free, nudged or clamped) and measure (no gradient)."""
+    block.commit()
     return block.require_device().relax(x, nudge=nudge, clamp=clamp)
 
 
@@ -204,6 +220,7 @@ class PNN(nn.Module):
     def physical_parameters(self) -> list[nn.Parameter]:
         return [p for b in self.physical_blocks() for p in b.controls.values()]
 
-    def deploy(self) -> None:
+    def commit(self) -> None:
+        """Commit every physical block's latent controls (:meth:`PhysicalBlock.commit`)."""
         for block in self.physical_blocks():
-            block.deploy()
+            block.commit()

@@ -196,23 +196,35 @@ def oscillators_case(
     if missing:
         notes.append(missing)
     else:
-        ode_map = pat.make_ode_map(pat_rhs, g.steps, g.dt)
-        theirs = _leaves(controls0)
-
-        def pat_forward(p: dict[str, Tensor] = theirs) -> Tensor:
-            q0 = scale * pixels + p["offset"]
-            z0 = torch.stack((q0, torch.zeros_like(q0)), dim=-1)
-            springs = -stiffness_matrix(torch.zeros_like(omega_sq), p["coupling"])
-            return ode_map(z0, omega_sq, springs, p["drive"])[..., 0]
-
-        try:
-            with torch.no_grad():
-                error = relative_difference(reference, pat_forward(controls0))
-        except Exception as err:  # a peer that breaks on this problem is skipped, not fatal
-            notes.append(f"peer pat skipped: {type(err).__name__}: {err}")
-        else:
-            notes.append(
-                f"oscillators: pat vs physnn final displacements differ by {error:.1e} (relative)"
-            )
-            peers.append(Contender("pat", pat_forward, clear_grads(*theirs.values())))
+        peer, note = _pat_peer(pat, g, controls0, scale * pixels, omega_sq, reference)
+        notes.append(note)
+        peers += [peer] if peer else []
     return Case("oscillators", physnn, floor, peers, notes)
+
+
+def _pat_peer(
+    pat: ModuleType,
+    g: OscillatorGeometry,
+    controls0: dict[str, Tensor],
+    encoded: Tensor,
+    omega_sq: Tensor,
+    reference: Tensor,
+) -> tuple[Contender | None, str]:
+    """PAT's ``make_ode_map`` on physnn's chain from q(0) = ``encoded`` + θ, and a note: how far
+    its displacements are from physnn's ``reference``, or why it was skipped (then None)."""
+    ode_map = pat.make_ode_map(pat_rhs, g.steps, g.dt)
+    theirs = _leaves(controls0)
+
+    def pat_forward(p: dict[str, Tensor] = theirs) -> Tensor:
+        q0 = encoded + p["offset"]
+        z0 = torch.stack((q0, torch.zeros_like(q0)), dim=-1)
+        springs = -stiffness_matrix(torch.zeros_like(omega_sq), p["coupling"])
+        return ode_map(z0, omega_sq, springs, p["drive"])[..., 0]
+
+    try:
+        with torch.no_grad():
+            error = relative_difference(reference, pat_forward(controls0))
+    except Exception as err:  # a peer that breaks on this problem is skipped, not fatal
+        return None, f"peer pat skipped: {type(err).__name__}: {err}"
+    note = f"oscillators: pat vs physnn final displacements differ by {error:.1e} (relative)"
+    return Contender("pat", pat_forward, clear_grads(*theirs.values())), note

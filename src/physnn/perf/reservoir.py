@@ -145,6 +145,8 @@ def esn_series(steps: int, seed: int) -> tuple[Tensor, Tensor]:
 
 
 def reservoir_case(size: str = "full", device: torch.device | str = "cpu", seed: int = 0) -> Case:
+    """physnn's echo-state fit, the floor and reservoirpy (when installed) on one Mackey–Glass
+    series, each checked against physnn's states and readout on its first steps."""
     p = ESNProblem.of_size(size)
     device = torch.device(device)
     system = esn_system(p, seed).to(device)
@@ -189,20 +191,38 @@ def reservoir_case(size: str = "full", device: torch.device | str = "cpu", seed:
     if module is None:
         notes.append(missing)
     else:
-        try:
-            fit, run, reset = reservoirpy_fit(p, w_in, w, bias)
-            state_error = relative_difference(states, run(u[:k]))
-            reset()
-            readout = fit(u[:k], y[:k])
-            reset()
-        except Exception as err:  # a peer that breaks is skipped, not fatal
-            notes.append(f"peer reservoirpy skipped: {type(err).__name__}: {err}")
-        else:
-            notes.append(
-                f"reservoir: reservoirpy vs physnn states differ by {state_error:.1e}, readout "
-                f"predictions by {relative_difference(prediction, design @ readout):.1e}, "
-                f"readout weights by {relative_difference(reference, readout):.1e} (relative, "
-                f"{k} steps; a small ridge lets rounding move the weights, not the predictions)"
-            )
-            peers.append(Contender("reservoirpy", lambda: fit(u, y), reset))
+        peer, note = _reservoirpy_peer(p, (w_in, w, bias), (u, y), k, states, design, reference)
+        notes.append(note)
+        peers += [peer] if peer else []
     return Case("reservoir", physnn, floor, peers, notes, passes=("forward",))
+
+
+def _reservoirpy_peer(
+    p: ESNProblem,
+    weights: tuple[Tensor, Tensor, float],
+    series: tuple[Tensor, Tensor],
+    k: int,
+    states: Tensor,
+    design: Tensor,
+    reference: Tensor,
+) -> tuple[Contender | None, str]:
+    """reservoirpy with physnn's ``weights`` (γ w_in, α W, φ) fitting ``series`` (u, y), and a
+    note: how far its states, predictions and readout on the first ``k`` steps are from
+    physnn's (``states``, ``design`` @ ``reference``), or why it was skipped (then None)."""
+    u, y = series
+    try:
+        fit, run, reset = reservoirpy_fit(p, *weights)
+        state_error = relative_difference(states, run(u[:k]))
+        reset()
+        readout = fit(u[:k], y[:k])
+        reset()
+    except Exception as err:  # a peer that breaks is skipped, not fatal
+        return None, f"peer reservoirpy skipped: {type(err).__name__}: {err}"
+    prediction = design @ reference
+    note = (
+        f"reservoir: reservoirpy vs physnn states differ by {state_error:.1e}, readout "
+        f"predictions by {relative_difference(prediction, design @ readout):.1e}, "
+        f"readout weights by {relative_difference(reference, readout):.1e} (relative, "
+        f"{k} steps; a small ridge lets rounding move the weights, not the predictions)"
+    )
+    return Contender("reservoirpy", lambda: fit(u, y), reset), note

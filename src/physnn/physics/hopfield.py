@@ -34,6 +34,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from physnn.physics.layered import gauss_seidel, local_field
+
 
 def project(a: Tensor) -> Tensor:
     """clip(a, 0, 1); for complex a, the bound where Re a leaves [0, 1] and a elsewhere."""
@@ -41,16 +43,6 @@ def project(a: Tensor) -> Tensor:
         return a.clamp(0.0, 1.0)
     zero, one = torch.zeros_like(a), torch.ones_like(a)
     return torch.where(a.real < 0, zero, torch.where(a.real > 1, one, a))
-
-
-def pre_activation(
-    k: int, states: list[Tensor], weights: list[Tensor], biases: list[Tensor]
-) -> Tensor:
-    """a_k = W_k ρ(s_{k−1}) + W_{k+1}ᵀ ρ(s_{k+1}) + b_k for layer k ≥ 1 (states[0] = inputs)."""
-    a = states[k - 1] @ weights[k - 1].T + biases[k - 1]
-    if k < len(states) - 1:
-        a = a + states[k + 1] @ weights[k]
-    return a
 
 
 def sweep(
@@ -61,20 +53,16 @@ def sweep(
     force: Tensor | None = None,
     clamp: Tensor | None = None,
 ) -> list[Tensor]:
-    """One Gauss–Seidel pass s_k ← (1 − ε) s_k + ε clip(a_k) over k = 1 … L (new list); all
-    tensors share one dtype (complex for holomorphic states)."""
-    states = list(states)
-    last = len(states) - 1
-    for k in range(1, last + 1):
-        if k == last and clamp is not None:
-            states[k] = clamp
-            continue
-        a = pre_activation(k, states, weights, biases)
-        if k == last and force is not None:
-            a = a + force
+    """One Gauss–Seidel pass s_k ← (1 − ε) s_k + ε clip(a_k) over k = 1 … L (new list; see
+    :func:`physnn.physics.layered.gauss_seidel`); all tensors share one dtype (complex for
+    holomorphic states). The states stay in the box, where ρ(s) = s, so a_k is the local field
+    of the states themselves."""
+
+    def relax(s: Tensor, a: Tensor) -> Tensor:
         target = project(a)
-        states[k] = target if step == 1.0 else (1 - step) * states[k] + step * target
-    return states
+        return target if step == 1.0 else (1 - step) * s + step * target
+
+    return gauss_seidel(states, weights, biases, relax, force, clamp)
 
 
 def energy(states: list[Tensor], weights: list[Tensor], biases: list[Tensor]) -> Tensor:
@@ -92,8 +80,7 @@ def projected_gradient(
     """s_k − clip(a_k) per hidden/output layer: zero exactly at a stationary point of E on the
     box (the fixed-point residual of the projected dynamics)."""
     return [
-        states[k] - project(pre_activation(k, states, weights, biases))
-        for k in range(1, len(states))
+        states[k] - project(local_field(k, states, weights, biases)) for k in range(1, len(states))
     ]
 
 

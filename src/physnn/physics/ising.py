@@ -32,15 +32,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-
-def local_field(
-    k: int, states: list[Tensor], weights: list[Tensor], fields: list[Tensor]
-) -> Tensor:
-    """a_k = W_k s_{k−1} + W_{k+1}ᵀ s_{k+1} + h_k for layer k ≥ 1 (states[0] = inputs)."""
-    a = states[k - 1] @ weights[k - 1].T + fields[k - 1]
-    if k < len(states) - 1:
-        a = a + states[k + 1] @ weights[k]
-    return a
+from physnn.physics.layered import gauss_seidel
 
 
 def temperatures(start: float, final: float, sweeps: int) -> list[float]:
@@ -65,20 +57,14 @@ def gibbs_sweep(
 ) -> list[Tensor]:
     """One block Gibbs pass over k = 1 … L at ``temperature`` (new list): each layer's spins are
     drawn from their conditional, P(s_i = +1) = σ(2 a_i / T); the output layer feels the extra
-    field ``force`` or is held at ``clamp``."""
-    states = list(states)
-    last = len(states) - 1
-    for k in range(1, last + 1):
-        if k == last and clamp is not None:
-            states[k] = clamp
-            continue
-        a = local_field(k, states, weights, fields)
-        if k == last and force is not None:
-            a = a + force
+    field ``force`` or is held at ``clamp`` (:func:`physnn.physics.layered.gauss_seidel`)."""
+
+    def draw(s: Tensor, a: Tensor) -> Tensor:
         up = torch.sigmoid(2 * a / temperature)
         u = torch.rand(up.shape, generator=generator, device=generator.device, dtype=up.dtype)
-        states[k] = torch.where(u.to(up.device) < up, 1.0, -1.0).to(up.dtype)
-    return states
+        return torch.where(u.to(up.device) < up, 1.0, -1.0).to(up.dtype)
+
+    return gauss_seidel(states, weights, fields, draw, force, clamp)
 
 
 def mean_field_sweep(
@@ -90,17 +76,9 @@ def mean_field_sweep(
     clamp: Tensor | None = None,
 ) -> list[Tensor]:
     """One Gauss–Seidel pass m_k ← tanh(a_k / T) over k = 1 … L (new list)."""
-    states = list(states)
-    last = len(states) - 1
-    for k in range(1, last + 1):
-        if k == last and clamp is not None:
-            states[k] = clamp
-            continue
-        a = local_field(k, states, weights, fields)
-        if k == last and force is not None:
-            a = a + force
-        states[k] = torch.tanh(a / temperature)
-    return states
+    return gauss_seidel(
+        states, weights, fields, lambda s, a: torch.tanh(a / temperature), force, clamp
+    )
 
 
 def energy(states: list[Tensor], weights: list[Tensor], fields: list[Tensor]) -> Tensor:

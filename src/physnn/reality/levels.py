@@ -11,13 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from physnn.errors import ConfigError, refuse_unknown
-from physnn.labels import gap_label
+from physnn.labels import LEVELS, gap_label
 from physnn.plugins import SUBSTRATES_GROUP
 from physnn.reality.base import Perturbation, Reality
 from physnn.registry import Registry
 from physnn.systems.base import System
-
-LEVELS: tuple[str, ...] = ("none", "mild", "moderate", "severe")
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from physnn.train.config import TrainConfig
 _LAZY = {
     "Experiment": "physnn.train.setup",
     "build_experiment": "physnn.train.setup",
-    "accuracy": "physnn.train.loop",
-    "evaluate": "physnn.train.loop",
+    "accuracy": "physnn.train.step",
+    "evaluate": "physnn.train.step",
     "train": "physnn.train.loop",
 }
 

@@ -15,12 +15,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from physnn.errors import ConfigError, option
-from physnn.hardware.simulated import SimulatedDevice
-from physnn.nets import PNN, PhysicalBlock
+from physnn.nets import PNN
 from physnn.seeds import derived_seed
 from physnn.train.config import TrainConfig
-from physnn.train.setup import build_experiment
-from physnn.twins import prepare_twins
+from physnn.train.setup import build_experiment, prepare_twins
 
 
 def _gradient(parameters: list[torch.nn.Parameter]) -> Tensor:
@@ -40,10 +38,6 @@ def _compared(model: PNN, method_fills_controls: bool) -> tuple[str, list[torch.
     return "digital", [p for p in model.parameters() if id(p) not in physical]
 
 
-def _oracle(block: PhysicalBlock, x: Tensor) -> Tensor:
-    return block.require_device().oracle_forward(x, block.realized_controls())
-
-
 def gradcheck(config: TrainConfig, batches: int = 3) -> dict[str, Any]:
     """Cosine similarity and relative error of the method's gradient vs the true device gradient."""
     exp = build_experiment(config)
@@ -52,7 +46,7 @@ def gradcheck(config: TrainConfig, batches: int = 3) -> dict[str, Any]:
             f"method {config.method!r} sets the controls itself and estimates no gradient; "
             "gradcheck applies to gradient-estimating methods"
         )
-    if not isinstance(exp.device, SimulatedDevice):
+    if exp.oracle is None:
         raise ConfigError(
             "gradcheck compares with the exact gradient of a simulated device's hidden physics; "
             f"a device server or lab instrument has none (drop {option('device_url')})"
@@ -69,7 +63,7 @@ def gradcheck(config: TrainConfig, batches: int = 3) -> dict[str, Any]:
         x, y = data.x_train[idx].to(exp.torch_device), data.y_train[idx].to(exp.torch_device)
 
         model.zero_grad(set_to_none=True)
-        with model.executing(_oracle):
+        with model.executing(exp.oracle):
             F.cross_entropy(model(x), y).backward()
         exact_grads = {id(p): p.grad for p in model.parameters()}
 

@@ -1,9 +1,11 @@
-"""The training loop: gradient estimator + torch optimizer + update transforms.
+"""The training run: build the experiment, resume it or fit its twins, train the epochs,
+evaluate on the test set, write the result.
 
 Per epoch: one pass over the shuffled training set (the order depends only on the seed and the
-epoch), then the validation accuracy measured on the device and on the twin, then an atomic
-checkpoint. ``resume=True`` continues from the last checkpoint with every random stream restored,
-so an interrupted run finishes with the same result as an uninterrupted one.
+epoch; each step is :func:`physnn.train.step.train_step`: estimate → optimizer → update
+transforms → commit), then the validation accuracy measured on the device and on the twin, then
+an atomic checkpoint. ``resume=True`` continues from the last checkpoint with every random
+stream restored, so an interrupted run finishes with the same result as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -17,120 +19,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor
-from tqdm.auto import tqdm
 
 from physnn import __version__
 from physnn.errors import ConfigError, TrainingInterrupted, option
 from physnn.hardware.device import Device
-from physnn.nets import PNN, Executor, run_device, run_twin
-from physnn.seeds import derived_seed
 from physnn.threads import choose_threads, intra_op_threads
 from physnn.train.checkpoint import load_checkpoint, save_checkpoint, save_json
 from physnn.train.config import TrainConfig
 from physnn.train.folder import CHECKPOINT, RECORD, RESULT, Resume, check_run_folder
-from physnn.train.setup import Experiment, build_experiment
-from physnn.train.transforms import UpdateTransform, default_transforms
-from physnn.twins import prepare_twins
-
-
-@torch.no_grad()
-def accuracy(model: PNN, executor: Executor, x: Tensor, y: Tensor, batch_size: int) -> float:
-    """Fraction of correct argmax predictions, evaluated in batches."""
-    correct = 0
-    with model.executing(executor):
-        for start in range(0, len(x), batch_size):
-            logits = model(x[start : start + batch_size])
-            correct += int((logits.argmax(-1) == y[start : start + batch_size]).sum())
-    return correct / max(len(x), 1)
-
-
-def evaluate(exp: Experiment, x: Tensor, y: Tensor) -> dict[str, float]:
-    """Accuracy on the device (counted as evaluation, not training) and on the twin."""
-    bs = exp.config.eval_batch_size
-    with exp.device.accounting("eval"):
-        on_device = accuracy(exp.model, run_device, x, y, bs)
-    return {"device": on_device, "twin": accuracy(exp.model, run_twin, x, y, bs)}
-
-
-def apply_transforms(
-    model: PNN, transform: UpdateTransform, before: list[dict[str, Tensor]]
-) -> None:
-    with torch.no_grad():
-        for block, previous in zip(model.physical_blocks(), before, strict=True):
-            proposed = {k: p.detach() for k, p in block.controls.items()}
-            kept = transform(block.specs, previous, proposed)
-            for k, p in block.controls.items():
-                p.copy_(kept[k])
-
-
-@dataclass
-class EpochProgress:
-    """How far the current epoch has come (saved in mid-epoch checkpoints)."""
-
-    step: int = 0  # batches done
-    loss_sum: float = 0.0
-    correct: int = 0
-
-
-def train_epoch(
-    exp: Experiment,
-    optimizer: torch.optim.Optimizer,
-    transform: UpdateTransform,
-    epoch: int,
-    state: EpochProgress,
-    *,
-    progress: bool,
-    save: Callable[[EpochProgress], None],
-    save_every: float,
-    over_budget: Callable[[], str | None],
-) -> dict[str, float]:
-    """One pass over the training set from ``state.step``; ``save`` every ``save_every`` s.
-
-    Stops early, after a whole step, once ``over_budget()`` names an exhausted budget.
-    """
-    cfg, data, model = exp.config, exp.dataset, exp.model
-    order = torch.randperm(
-        len(data.x_train),
-        generator=torch.Generator().manual_seed(derived_seed(cfg.seed, f"epoch{epoch}")),
-    )
-    num_batches = -(-len(order) // cfg.batch_size)
-    if state.step == 0:  # not when resuming inside the epoch: the method's state was restored
-        exp.estimator.start_epoch(epoch)
-    bar = tqdm(
-        range(state.step, num_batches),
-        initial=state.step,
-        total=num_batches,
-        desc=f"epoch {epoch + 1}/{cfg.epochs}",
-        disable=not progress,
-        leave=False,
-    )
-    last_save = time.monotonic()
-    for step in bar:
-        idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-        x = data.x_train[idx].to(exp.torch_device)
-        y = data.y_train[idx].to(exp.torch_device)
-        before = [
-            {k: p.detach().clone() for k, p in b.controls.items()} for b in model.physical_blocks()
-        ]
-        optimizer.zero_grad(set_to_none=True)
-        loss, logits = exp.estimator.estimate(model, x, y, F.cross_entropy)
-        optimizer.step()
-        apply_transforms(model, transform, before)
-        if exp.estimator.requirements.device_forward:
-            model.deploy()  # the device follows every update (counted as a training write)
-        state.step += 1
-        state.loss_sum += float(loss) * len(idx)
-        state.correct += int((logits.argmax(-1) == y).sum())
-        bar.set_postfix(loss=f"{float(loss):.3f}")
-        if over_budget():
-            break
-        if state.step < num_batches and time.monotonic() - last_save >= save_every:
-            save(state)
-            last_save = time.monotonic()
-    seen = max(1, min(state.step * cfg.batch_size, len(order)))
-    return {"train_loss": state.loss_sum / seen, "train_accuracy": state.correct / seen}
+from physnn.train.setup import Experiment, build_experiment, prepare_twins
+from physnn.train.step import EpochProgress, evaluate, train_epoch
+from physnn.train.transforms import default_transforms
 
 
 def train(
@@ -229,75 +128,124 @@ def _train(
 ) -> dict[str, Any]:
     """:func:`train` once the folder is checked (``checkpoint``: the state to resume from) and
     the threads are set; ``saved`` follows every checkpoint written."""
-    ckpt_path, result_path = out / CHECKPOINT, out / RESULT
     exp = build_experiment(config, device=device, record_dir=out / RECORD if record else None)
-    optimizer = torch.optim.Adam(exp.estimator.optimized_parameters(exp.model), lr=config.lr)
-    transform = default_transforms(config.max_step)
-    history: list[dict[str, Any]] = []
-    start_epoch, elapsed_before, partial = 0, 0.0, EpochProgress()
-    session_start = time.perf_counter()  # the wall time includes fitting the twins
+    run = _Run(exp, config, out / CHECKPOINT, saved)  # the wall time includes fitting the twins
     if checkpoint is not None:
-        state = checkpoint
-        _check_same_config(state["config"], config, ckpt_path)
+        run.resume(checkpoint)
+    else:
+        run.twin_fit = prepare_twins(exp, progress=progress)
+    run.epochs(progress=progress, on_epoch=on_epoch, save_every=checkpoint_every)
+    stopped_by = run.over_budget() or "epochs"  # before the test evaluation adds to the wall time
+    data = exp.dataset
+    test = evaluate(exp, data.x_test.to(exp.torch_device), data.y_test.to(exp.torch_device))
+    result = {**_result(exp, test, run.history, run.elapsed()), "stopped_by": stopped_by}
+    if (health := _device_health(exp.device)) is not None:
+        result["device_health"] = health
+    if run.twin_fit:
+        result["twin_fit"] = run.twin_fit
+    save_json(out / RESULT, result)
+    if device is None or record:  # what this run opened (a server lease, a record) it closes
+        exp.device.close()
+    _plot_history(run.history, out / "history.png", title=_title(config))
+    return result
+
+
+class _Run:
+    """One training session: the experiment with its optimizer and update transforms, the
+    history, the clock (including the time of the sessions before a resume) and the
+    checkpoint it saves."""
+
+    def __init__(self, exp: Experiment, config: TrainConfig, path: Path, saved: SavedState):
+        self.exp, self.config, self.path, self.saved = exp, config, path, saved
+        params = exp.estimator.optimized_parameters(exp.model)
+        self.optimizer = torch.optim.Adam(params, lr=config.lr)
+        self.transform = default_transforms(config.max_step)
+        self.history: list[dict[str, Any]] = []
+        self.start_epoch, self.elapsed_before, self.partial = 0, 0.0, EpochProgress()
+        self.twin_fit: dict[str, Any] = {}
+        self.session_start = time.perf_counter()
+
+    def resume(self, state: dict[str, Any]) -> None:
+        """Restore the model, optimizer, device, method, history and clock of a checkpoint."""
+        exp = self.exp
+        _check_same_config(state["config"], self.config, self.path)
         exp.model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        self.optimizer.load_state_dict(state["optimizer"])
         exp.device.load_state_dict(state["device"])
         exp.estimator.load_state_dict(state["estimator"])
-        history, start_epoch, elapsed_before = state["history"], state["epoch"], state["elapsed"]
-        partial = EpochProgress(**state["partial"])
-        twin_fit = state.get("twin_fit", {})
-    else:
-        twin_fit = prepare_twins(exp, progress=progress)
+        self.history, self.start_epoch = state["history"], state["epoch"]
+        self.elapsed_before, self.partial = state["elapsed"], EpochProgress(**state["partial"])
+        self.twin_fit = state.get("twin_fit", {})
 
-    def elapsed() -> float:
-        return elapsed_before + time.perf_counter() - session_start
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self.session_start
 
-    def save(epochs_done: int, progress_in_epoch: EpochProgress) -> None:
-        save_checkpoint(
-            ckpt_path,
-            {
-                "config": config.to_dict(),
-                "epoch": epochs_done,
-                "partial": asdict(progress_in_epoch),
-                "elapsed": elapsed(),
-                "history": history,
-                "model": exp.model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "device": exp.device.state_dict(),
-                "estimator": exp.estimator.state_dict(),
-                "twin_fit": twin_fit,
-                "threads": torch.get_num_threads(),
-            },
-        )
-        saved.epochs, saved.steps = epochs_done, progress_in_epoch.step
-
-    def over_budget() -> str | None:
-        if config.max_queries and exp.device.stats("train").queries >= config.max_queries:
+    def over_budget(self) -> str | None:
+        """The name of the budget (``max_queries``, ``max_seconds``) spent, if one is."""
+        config = self.config
+        if config.max_queries and self.exp.device.stats("train").queries >= config.max_queries:
             return "max_queries"
-        if config.max_seconds and elapsed() >= config.max_seconds:
+        if config.max_seconds and self.elapsed() >= config.max_seconds:
             return "max_seconds"
         return None
 
-    data = exp.dataset
-    x_val, y_val = data.x_val.to(exp.torch_device), data.y_val.to(exp.torch_device)
-    for epoch in range(start_epoch, config.epochs):
-        if over_budget():
-            break
-        t0 = time.perf_counter()
+    def save(self, epochs_done: int, progress_in_epoch: EpochProgress) -> None:
+        exp = self.exp
+        save_checkpoint(
+            self.path,
+            {
+                "config": self.config.to_dict(),
+                "epoch": epochs_done,
+                "partial": asdict(progress_in_epoch),
+                "elapsed": self.elapsed(),
+                "history": self.history,
+                "model": exp.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "device": exp.device.state_dict(),
+                "estimator": exp.estimator.state_dict(),
+                "twin_fit": self.twin_fit,
+                "threads": torch.get_num_threads(),
+            },
+        )
+        self.saved.epochs, self.saved.steps = epochs_done, progress_in_epoch.step
+
+    def epochs(
+        self,
+        *,
+        progress: bool,
+        on_epoch: Callable[[dict[str, Any]], None] | None,
+        save_every: float,
+    ) -> None:
+        """The remaining epochs, each followed by its validation row and a checkpoint; stops
+        before an epoch, or after a step, once a budget is spent."""
+        for epoch in range(self.start_epoch, self.config.epochs):
+            if self.over_budget():
+                break
+            row = self.epoch(epoch, progress=progress, save_every=save_every)
+            self.history.append(row)
+            self.partial = EpochProgress()
+            self.save(epoch + 1, self.partial)
+            if on_epoch:
+                on_epoch(row)
+
+    def epoch(self, epoch: int, *, progress: bool, save_every: float) -> dict[str, Any]:
+        """Train one epoch (from where a resumed one stopped) and validate: its history row."""
+        exp, t0 = self.exp, time.perf_counter()
         metrics = train_epoch(
             exp,
-            optimizer,
-            transform,
+            self.optimizer,
+            self.transform,
             epoch,
-            partial,
+            self.partial,
             progress=progress,
-            save=lambda p, done=epoch: save(done, p),
-            save_every=checkpoint_every,
-            over_budget=over_budget,
+            save=lambda p: self.save(epoch, p),
+            save_every=save_every,
+            over_budget=self.over_budget,
         )
-        val = evaluate(exp, x_val, y_val)
+        data = exp.dataset
+        val = evaluate(exp, data.x_val.to(exp.torch_device), data.y_val.to(exp.torch_device))
         stats = exp.device.stats("train")
-        row = {
+        return {
             "epoch": epoch + 1,
             **metrics,
             "val_device_accuracy": val["device"],
@@ -307,24 +255,6 @@ def _train(
             "epoch_seconds": time.perf_counter() - t0,
             **exp.estimator.epoch_diagnostics(),
         }
-        history.append(row)
-        partial = EpochProgress()
-        save(epoch + 1, partial)
-        if on_epoch:
-            on_epoch(row)
-
-    stopped_by = over_budget() or "epochs"  # before the test evaluation adds to the wall time
-    test = evaluate(exp, data.x_test.to(exp.torch_device), data.y_test.to(exp.torch_device))
-    result = {**_result(exp, test, history, elapsed()), "stopped_by": stopped_by}
-    if (health := _device_health(exp.device)) is not None:
-        result["device_health"] = health
-    if twin_fit:
-        result["twin_fit"] = twin_fit
-    save_json(result_path, result)
-    if device is None or record:  # what this run opened (a server lease, a record) it closes
-        exp.device.close()
-    _plot_history(history, out / "history.png", title=_title(config))
-    return result
 
 
 def _result(

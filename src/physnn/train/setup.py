@@ -1,10 +1,16 @@
-"""Build an experiment from a configuration: data, system, hidden device, model, method."""
+"""Build an experiment from a configuration: data, system, hidden device, model, method.
+
+This is the one place that assembles a run: it builds what a method needs besides the model
+(:func:`~physnn.train.auxiliary.build_auxiliaries`: the optical projector, noise models, the
+oracle) and hands it over, and it fits the fitted twins (:func:`prepare_twins`).
+"""
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -16,12 +22,14 @@ from physnn.hardware.simulated import SimulatedDevice
 from physnn.methods import METHODS, GradientEstimator, incompatibility
 from physnn.nets import PNN, PhysicalBlock
 from physnn.nets.architectures import build_model
+from physnn.nets.pnn import Executor
 from physnn.reality import Reality, make_reality
 from physnn.reality.levels import check_level
 from physnn.seeds import derived_seed
 from physnn.systems import SYSTEMS, Controls, System
+from physnn.train.auxiliary import build_auxiliaries
 from physnn.train.config import TrainConfig
-from physnn.twins import make_twin
+from physnn.twins import fit_twins, make_twin
 
 
 @dataclass
@@ -36,6 +44,9 @@ class Experiment:
     model: PNN
     estimator: GradientEstimator
     torch_device: torch.device
+    oracle: Executor | None
+    """The exact noise-free forward from the simulated device's hidden physics, for diagnostics
+    (gradcheck, gradient alignment) only; None when the device hides its physics."""
 
 
 def resolve_torch_device(name: str) -> torch.device:
@@ -193,5 +204,16 @@ def build_experiment(
             f"method {config.method!r} sets the controls itself to discrete levels, which a "
             f"per-step limit would move off; drop {option('max_step')} for this method"
         )
+    auxiliaries = build_auxiliaries(device, config.seed, torch_device)
+    estimator.attach(auxiliaries)
     estimator.bind(model, config.seed)
-    return Experiment(config, dataset, system, reality, device, model, estimator, torch_device)
+    return Experiment(
+        config, dataset, system, reality, device, model, estimator, torch_device, auxiliaries.oracle
+    )
+
+
+def prepare_twins(exp: Experiment, *, progress: bool = False) -> dict[str, Any]:
+    """Fit the run's fitted twins to its device on its training data, before training (nothing
+    to do for the nominal twin); returns what the fits measured, for the run's result."""
+    pool = exp.dataset.x_train
+    return fit_twins(exp.model, exp.device, pool, exp.config.seed, progress=progress)

@@ -2,9 +2,11 @@
 
 Each transform maps (controls before the step, controls proposed by the optimizer) to the
 controls to keep, for one physical block, in the spirit of optax's gradient transformations.
-They act on the latent controls; quantization to hardware levels happens when a write is
-prepared (:meth:`physnn.nets.PhysicalBlock.hardware_controls`), so that small updates accumulate
-in the latent values instead of being rounded away.
+They act on the latent controls; quantization to hardware levels happens when the controls are
+committed (:meth:`physnn.nets.PhysicalBlock.commit`), so that small updates accumulate in the
+latent values instead of being rounded away. :func:`project_to_bounds` keeps the latent values
+themselves in bounds (a phase wraps around its circle); the commit projects again, since probes
+commit values no transform has seen.
 """
 
 from __future__ import annotations

@@ -41,11 +41,11 @@ from physnn.systems.base import Controls, Nuisance, System
 from physnn.twins.acquisition import (
     FitData,
     FitOptions,
-    FittedTwin,
     _positive_int,
     _require,
     unflatten_controls,
 )
+from physnn.twins.fitted import FittedTwin
 
 SMALL = 16
 """Fitted entries with at most this many values are listed in the run's result."""

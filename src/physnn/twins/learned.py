@@ -29,7 +29,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from physnn.systems.base import Controls, System
-from physnn.twins.acquisition import FitData, FitOptions, FittedTwin, flatten_controls
+from physnn.twins.acquisition import FitData, FitOptions, flatten_controls
+from physnn.twins.fitted import FittedTwin
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ misalignment, no fabrication error, no absorption beyond the design, no noise). 
 
 A twin may watch the device while training runs: physics-aware training hands every measured
 batch to :meth:`Twin.observe`. The nominal twin ignores it; fitted twins track their error and
-refit when the device drifts away from them (:class:`physnn.twins.acquisition.FittedTwin`).
+refit when the device drifts away from them (:class:`physnn.twins.fitted.FittedTwin`).
 """
 
 from __future__ import annotations

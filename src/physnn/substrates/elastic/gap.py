@@ -40,39 +40,25 @@ from dataclasses import dataclass
 import torch
 
 from physnn.reality.base import Perturbation
+from physnn.reality.elements import EdgeTolerance, NoiseLevel
 from physnn.reality.levels import GapFamily
 from physnn.systems.base import Nuisance, System
 
 
-def _relative_scale(sigma: float, size: int, generator: torch.Generator) -> torch.Tensor:
-    delta = sigma * torch.randn(size, generator=generator, dtype=torch.float64)
-    return (1 + delta).clamp_min(0.01)
-
-
 @dataclass(frozen=True)
-class StiffnessTolerance(Perturbation):
+class StiffnessTolerance(EdgeTolerance):
     """Each spring realizes k_e·(1 + δ_e), δ_e ~ N(0, sigma²), clipped at 1 % of k_e."""
 
-    sigma: float
     name = "stiffness-tolerance"
     nuisance_keys = ("stiffness_scale",)
 
-    def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
-        scale = _relative_scale(self.sigma, system.num_edges, generator)  # type: ignore[attr-defined]
-        return {**nuisance, "stiffness_scale": scale}
-
 
 @dataclass(frozen=True)
-class RestLengthError(Perturbation):
+class RestLengthError(EdgeTolerance):
     """Each spring's rest length is ℓ_e·(1 + δ_e), δ_e ~ N(0, sigma²) (a prestress)."""
 
-    sigma: float
     name = "rest-length-error"
     nuisance_keys = ("rest_length_scale",)
-
-    def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
-        scale = _relative_scale(self.sigma, system.num_edges, generator)  # type: ignore[attr-defined]
-        return {**nuisance, "rest_length_scale": scale}
 
 
 @dataclass(frozen=True)
@@ -90,15 +76,11 @@ class NodeJitter(Perturbation):
 
 
 @dataclass(frozen=True)
-class GaugeNoise(Perturbation):
+class GaugeNoise(NoiseLevel):
     """White noise of rms ``sigma`` (strain) on every length reading."""
 
-    sigma: float
     name = "gauge-noise"
     nuisance_keys = ("gauge_noise",)
-
-    def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
-        return {**nuisance, "gauge_noise": self.sigma}
 
 
 def _elastic_perturbations(system: System, k: dict[str, float]) -> tuple[Perturbation, ...]:

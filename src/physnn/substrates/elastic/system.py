@@ -36,8 +36,14 @@ from torch import Tensor
 
 from physnn.physics import elastic as el
 from physnn.systems.base import Capabilities, Controls, ControlSpec, NoiseSource, Nuisance
-from physnn.systems.encoding import as_vector
-from physnn.systems.energy import EnergySystem, Equilibrium
+from physnn.systems.energy import Equilibrium
+from physnn.systems.equilibrium_network import (
+    EquilibriumNetwork,
+    check_choice,
+    check_counts,
+    check_positive,
+    node_index,
+)
 
 TOPOLOGIES = ("random", "lattice")
 TRAINED = ("stiffness", "rest_length")
@@ -61,9 +67,7 @@ class ElasticConfig:
     graph_seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("num_inputs", "num_outputs"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        check_counts(self, ("num_inputs", "num_outputs"))
         if self.num_pinned < 0:
             raise ValueError(f"num_pinned must be non-negative, got {self.num_pinned}")
         needed = 2 * (self.num_inputs + self.num_outputs) + self.num_pinned + 1
@@ -73,23 +77,18 @@ class ElasticConfig:
                 f"{self.num_outputs} target pairs and {self.num_pinned} pinned nodes, "
                 f"got {self.num_nodes}"
             )
-        if self.topology not in TOPOLOGIES:
-            raise ValueError(
-                f"topology must be one of {', '.join(TOPOLOGIES)}, got {self.topology!r}"
-            )
-        if self.train not in TRAINED:
-            raise ValueError(f"train must be one of {', '.join(TRAINED)}, got {self.train!r}")
+        check_choice(self, "topology", TOPOLOGIES)
+        check_choice(self, "train", TRAINED)
         if not 0 < self.k_min < self.k_max:
             raise ValueError(f"need 0 < k_min < k_max, got k_min={self.k_min}, k_max={self.k_max}")
         if not 0 < self.rest_range < 1:
             raise ValueError(f"rest_range must be in (0, 1), got {self.rest_range}")
         if not 0 <= self.lattice_jitter < 0.5:
             raise ValueError(f"lattice_jitter must be in [0, 0.5), got {self.lattice_jitter}")
-        if not self.input_scale > 0:
-            raise ValueError(f"input_scale must be positive, got {self.input_scale}")
+        check_positive(self, ("input_scale",))
 
 
-class ElasticNetwork(EnergySystem):
+class ElasticNetwork(EquilibriumNetwork):
     """Imposed strains on source pairs → spring network → strains of target pairs."""
 
     name = "elastic"
@@ -113,12 +112,10 @@ class ElasticNetwork(EnergySystem):
                       "input_scale": 0.05},
     }  # fmt: skip
 
-    def __init__(self, config: ElasticConfig) -> None:
-        super().__init__(config)
-        self._layout()
+    reading_noise = "gauge_noise"
 
     # ----------------------------------------------------------------------------- layout
-    def _layout(self) -> None:
+    def layout(self) -> None:
         """Node positions, springs, source and target pairs, pinned nodes (from graph_seed)."""
         c = self.config
         rng = np.random.default_rng(c.graph_seed)
@@ -138,10 +135,6 @@ class ElasticNetwork(EnergySystem):
         self.pinned = np.sort(rng.choice(spare, size=c.num_pinned, replace=False))
         self.held = np.concatenate([self.sources.flatten(), self.pinned])
         self.free = np.setdiff1d(np.arange(c.num_nodes), self.held)
-
-    @property
-    def num_edges(self) -> int:
-        return len(self.edges)
 
     # ----------------------------------------------------------------------------- contract
     def control_specs(self) -> dict[str, ControlSpec]:
@@ -164,10 +157,6 @@ class ElasticNetwork(EnergySystem):
             "gauge_noise": 0.0,  # rms strain noise of every length measurement
         }
 
-    @property
-    def num_outputs(self) -> int:
-        return self.config.num_outputs
-
     # ----------------------------------------------------------------------------- physics
     def reference(self, nuisance: Nuisance, like: Tensor) -> Tensor:
         """Node positions of the built, unloaded network (N, 2), float64."""
@@ -176,7 +165,7 @@ class ElasticNetwork(EnergySystem):
         return points if offset is None else points + offset.to(points)
 
     def lengths(self, ref: Tensor, pairs: np.ndarray) -> Tensor:
-        idx = _index(pairs, ref)
+        idx = node_index(pairs, ref)
         return (ref[idx[:, 0]] - ref[idx[:, 1]]).norm(dim=-1)
 
     def springs(self, controls: Controls, nuisance: Nuisance, ref: Tensor) -> tuple[Tensor, Tensor]:
@@ -193,20 +182,18 @@ class ElasticNetwork(EnergySystem):
     def held_positions(self, x: Tensor, ref: Tensor) -> Tensor:
         """Positions (B, N, 2): every node at its reference, each source pair strained by
         input_scale·x along its axis (symmetrically)."""
-        c = self.config
-        exact = x.dim() == 2 and x.shape[1] == c.num_inputs  # keep the dtype (float64 tests)
-        strain = c.input_scale * (x if exact else as_vector(x, c.num_inputs)).to(ref)
-        src = _index(self.sources, ref)
+        strain = self.scaled_inputs(x, like=ref)
+        src = node_index(self.sources, ref)
         axis = ref[src[:, 0]] - ref[src[:, 1]]  # (S, 2), length D_s
         shift = 0.5 * strain[..., None] * axis  # (B, S, 2)
         r = ref.expand(strain.shape[0], -1, -1)
         return r.index_add(1, src[:, 0], shift).index_add(1, src[:, 1], -shift)
 
     def network(self, ref: Tensor) -> el.Network:
-        targets = _index(self.targets, ref)
+        targets = node_index(self.targets, ref)
         axis = ref[targets[:, 0]] - ref[targets[:, 1]]
         gauge = axis / axis.square().sum(-1, keepdim=True)  # n̂ / D
-        return el.Network(_index(self.edges, ref), _index(self.free, ref), targets, gauge)
+        return el.Network(node_index(self.edges, ref), node_index(self.free, ref), targets, gauge)
 
     def relax(
         self,
@@ -241,16 +228,12 @@ class ElasticNetwork(EnergySystem):
         local = self.local(extension, k.detach(), rest.detach(), controls)
         return Equilibrium(outputs.to(dtype), {k_: v.to(dtype) for k_, v in local.items()})
 
-    @staticmethod
     def settle_holomorphic(
-        net: el.Network, k: Tensor, rest: Tensor, r0: Tensor, nudge: Tensor
+        self, net: el.Network, k: Tensor, rest: Tensor, r0: Tensor, nudge: Tensor
     ) -> Tensor:
         """Complex positions for a complex nudge (holomorphic EP on a simulated device; no
         gradient: only devices are asked for it)."""
-        if torch.is_grad_enabled() and (nudge.requires_grad or k.requires_grad):
-            raise NotImplementedError(
-                "complex nudges of the elastic network are not differentiable"
-            )
+        self.refuse_complex_gradient(nudge, k)
         with torch.no_grad():
             force = nudge.to(device=k.device, dtype=torch.complex128)
             return el.settle_holomorphic(net, k, rest, r0, force)
@@ -276,19 +259,7 @@ class ElasticNetwork(EnergySystem):
         strain = self.read(d / rest - 1, nuisance, noise)
         return strain * rest
 
-    @staticmethod
-    def read(strain: Tensor, nuisance: Nuisance, noise: NoiseSource | None) -> Tensor:
-        """Strain-gauge readings: y + σ·ε with the nuisance's rms strain noise σ."""
-        sigma = nuisance.get("gauge_noise", 0.0)
-        if noise is None or not sigma:
-            return strain
-        return strain + sigma * noise.standard_normal(strain)
-
 
 def _scale(nuisance: Nuisance, key: str, like: Tensor) -> Tensor | float:
     value = nuisance.get(key)
     return 1.0 if value is None else torch.as_tensor(value).to(like)
-
-
-def _index(idx: np.ndarray, like: Tensor) -> Tensor:
-    return torch.as_tensor(idx, dtype=torch.long, device=like.device)

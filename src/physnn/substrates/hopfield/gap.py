@@ -35,22 +35,17 @@ import torch
 from torch import Tensor
 
 from physnn.reality.base import Perturbation
+from physnn.reality.elements import CouplingFabricationError, NoiseLevel
 from physnn.reality.levels import GapFamily
 from physnn.systems.base import Nuisance, System
 
 
 @dataclass(frozen=True)
-class WeightError(Perturbation):
+class WeightError(CouplingFabricationError):
     """Each synapse realizes W ⊙ (1 + scale · ε), ε ~ N(0, 1) drawn once per synapse."""
 
-    scale: float
     name = "hopfield-weight-error"
     nuisance_keys = ("weight_error", "weight_error_scale")
-
-    def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
-        shapes = [s.shape for n, s in system.control_specs().items() if n.startswith("weight")]
-        draws = [torch.randn(shape, generator=generator) for shape in shapes]
-        return {**nuisance, "weight_error": draws, "weight_error_scale": self.scale}
 
 
 @dataclass(frozen=True)
@@ -66,15 +61,11 @@ class ShortRelaxation(Perturbation):
 
 
 @dataclass(frozen=True)
-class LocalNoise(Perturbation):
+class LocalNoise(NoiseLevel):
     """Gaussian noise σ on each per-sample measurement of a local energy derivative."""
 
-    sigma: float
     name = "hopfield-local-noise"
     nuisance_keys = ("local_noise",)
-
-    def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
-        return {**nuisance, "local_noise": self.sigma}
 
 
 @dataclass(frozen=True)

@@ -26,25 +26,19 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import torch
 from torch import Tensor
 
 from physnn.physics import hopfield as hop
-from physnn.systems.base import Capabilities, Controls, ControlSpec, NoiseSource, Nuisance
-from physnn.systems.encoding import UNIT_INTERVAL, as_vector
-from physnn.systems.energy import (
-    EnergySystem,
-    Equilibrium,
-    check_layers,
-    check_relaxation,
-    glorot_weights_zero_biases,
-    layered_specs,
-)
+from physnn.systems.base import Capabilities, Controls, NoiseSource, Nuisance
+from physnn.systems.encoding import as_vector
+from physnn.systems.layered import LayeredConfig, LayeredEnergyNetwork, Params, fabricated
 
 
 @dataclass(frozen=True)
-class HopfieldConfig:
+class HopfieldConfig(LayeredConfig):
     """Layer sizes, relaxation schedule and control bounds."""
+
+    bound_fields = ("weight_bound", "bias_bound")
 
     num_inputs: int = 64  # clamped input units (the sample is resampled to this many)
     hidden_sizes: tuple[int, ...] = (32,)  # hidden layers
@@ -55,32 +49,19 @@ class HopfieldConfig:
     weight_bound: float = 1.0  # |W| ≤ weight_bound
     bias_bound: float = 1.0  # |b| ≤ bias_bound
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
-        sizes = (self.num_inputs, *self.hidden_sizes, self.num_outputs)
-        check_layers(sizes)
-        check_relaxation(self.free_steps, self.nudged_steps, self.step_size)
-        if not (self.weight_bound > 0 and self.bias_bound > 0):
-            raise ValueError("weight_bound and bias_bound must be positive")
 
-    @property
-    def sizes(self) -> tuple[int, ...]:
-        return (self.num_inputs, *self.hidden_sizes, self.num_outputs)
-
-
-class HopfieldNetwork(EnergySystem):
+class HopfieldNetwork(LayeredEnergyNetwork):
     """Clamped inputs → hidden layers ↔ output units, settling at a minimum of the energy."""
 
-    name = "hopfield"
-    input_range = UNIT_INTERVAL  # the clamped input units ρ(x) = clip(x, 0, 1)
+    name = "hopfield"  # inputs clamp the units ρ(x) = clip(x, 0, 1)
     capabilities = Capabilities(
         differentiable=True,
         energy_based=True,
         holomorphic=True,
         description="layered continuous Hopfield network (Scellier & Bengio 2017)",
     )
-    learning_rate = 0.01
     config_class = HopfieldConfig
+    unit_control = "bias"
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         # 8×8 digits → 32 hidden → 10 outputs; 20 exact sweeps settle it to ~1e-6.
         "default": {},
@@ -90,15 +71,6 @@ class HopfieldNetwork(EnergySystem):
                          "free_steps": 20, "nudged_steps": 4, "step_size": 0.5},
     }  # fmt: skip
 
-    # ----------------------------------------------------------------------------- contract
-    def control_specs(self) -> dict[str, ControlSpec]:
-        c = self.config
-        return layered_specs(c.sizes, c.weight_bound, c.bias_bound, "bias")
-
-    def init_controls(self, generator: torch.Generator) -> Controls:
-        """Glorot-uniform weights and zero biases, as in the paper."""
-        return glorot_weights_zero_biases(self.control_specs(), generator)
-
     def nominal_nuisance(self) -> Nuisance:
         return {
             "weight_error": None,  # per layer, standard normals shaped like W_k
@@ -107,22 +79,12 @@ class HopfieldNetwork(EnergySystem):
             "local_noise": 0.0,  # σ of each per-sample measurement of a local derivative
         }
 
-    output_kind = "real"
-
-    @property
-    def num_outputs(self) -> int:
-        return self.config.num_outputs
-
     # ----------------------------------------------------------------------------- physics
     def parameters_of(self, controls: Controls, nuisance: Nuisance) -> tuple[list, list]:
         """The effective (W_k, b_k) of the device: the controls with fabrication errors."""
-        layers = len(self.config.sizes) - 1
-        weights = [controls[f"weight_{k}"] for k in range(1, layers + 1)]
-        biases = [controls[f"bias_{k}"] for k in range(1, layers + 1)]
         errors, scale = nuisance.get("weight_error"), nuisance.get("weight_error_scale", 0.0)
-        if errors is not None and scale:
-            weights = [w * (1 + scale * e.to(w)) for w, e in zip(weights, errors, strict=True)]
-        return weights, biases
+        weights = fabricated(self.per_layer(controls, "weight"), errors, scale)
+        return weights, self.per_layer(controls, "bias")
 
     def sweeps(self, steps: int, nuisance: Nuisance) -> int:
         """The sweeps the device completes of ``steps`` (limited relaxation time)."""
@@ -135,55 +97,40 @@ class HopfieldNetwork(EnergySystem):
         nuisance: Nuisance,
         nudge: Tensor | None = None,
         clamp: Tensor | None = None,
+        noise: NoiseSource | None = None,
     ) -> list[Tensor]:
         """The states [ρ(x), s_1, …, s_L] after the free phase and, with a nudge or a clamp,
-        the nudged phase that continues from it."""
+        the nudged phase that continues from it (the relaxation itself is noiseless)."""
         c = self.config
         weights, biases = self.parameters_of(controls, nuisance)
-        dtype = weights[0].dtype
-        states = [hop.project(as_vector(x, c.num_inputs).to(dtype))]
-        states += [torch.zeros(x.shape[0], n, dtype=dtype, device=x.device) for n in c.sizes[1:]]
-        for _ in range(self.sweeps(c.free_steps, nuisance)):
-            states = hop.sweep(states, weights, biases, c.step_size)
-        if nudge is None and clamp is None:
-            return states
-        if nudge is not None and nudge.is_complex():
-            dtype = torch.promote_types(dtype, nudge.dtype)
-            weights = [w.to(dtype) for w in weights]
-            biases = [b.to(dtype) for b in biases]
-            states = [s.to(dtype) for s in states]
-        force = None if nudge is None else nudge.to(dtype)
-        held = None if clamp is None else clamp.to(dtype)
-        for _ in range(self.sweeps(c.nudged_steps, nuisance)):
-            states = hop.sweep(states, weights, biases, c.step_size, force=force, clamp=held)
-        return states
+        inputs = hop.project(as_vector(x, c.num_inputs).to(weights[0].dtype))
 
-    def relax(
+        def sweep(
+            states: list[Tensor], p: Params, force: Tensor | None, held: Tensor | None
+        ) -> list[Tensor]:
+            return hop.sweep(states, *p, c.step_size, force=force, clamp=held)
+
+        steps = (self.sweeps(c.free_steps, nuisance), self.sweeps(c.nudged_steps, nuisance))
+        return self.relax_two_phases(
+            self.at_rest(inputs), (weights, biases), sweep, steps, nudge, clamp
+        )
+
+    def local_derivatives(
         self,
-        x: Tensor,
+        states: list[Tensor],
         controls: Controls,
         nuisance: Nuisance,
-        *,
-        nudge: Tensor | None = None,
-        clamp: Tensor | None = None,
-        noise: NoiseSource | None = None,
-    ) -> Equilibrium:
-        states = self.settle(x, controls, nuisance, nudge, clamp)
+        noise: NoiseSource | None,
+    ) -> Controls:
+        """−ρ(s_k) ρ(s_{k−1})ᵀ and −ρ(s_k), each measurement with the nuisance's noise σ."""
         d_weights, d_biases = hop.local_derivatives(states)
-        local = {}
-        for k, (dw, db) in enumerate(zip(d_weights, d_biases, strict=True), start=1):
-            local[f"weight_{k}"], local[f"bias_{k}"] = dw, db
-        sigma = nuisance.get("local_noise", 0.0)
+        local = self.per_layer_controls({"weight": d_weights, "bias": d_biases})
+        sigma, batch = nuisance.get("local_noise", 0.0), states[0].shape[0]
         if noise is not None and sigma:
-            local = {k: v + self.mean_noise(v, sigma, x.shape[0], noise) for k, v in local.items()}
-        return Equilibrium(states[-1], local)
+            local = {k: v + self.mean_noise(v, sigma, batch, noise) for k, v in local.items()}
+        return local
 
     @staticmethod
     def mean_noise(value: Tensor, sigma: float, batch: int, noise: NoiseSource) -> Tensor:
         """Noise of a batch mean of per-sample measurements with noise σ each: σ/√B · ε."""
         return sigma / math.sqrt(batch) * noise.standard_normal(value)
-
-    def forward(
-        self, x: Tensor, controls: Controls, nuisance: Nuisance, noise: NoiseSource | None = None
-    ) -> Tensor:
-        return self.settle(x, controls, nuisance)[-1]

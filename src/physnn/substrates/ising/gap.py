@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import torch
 
 from physnn.reality.base import Perturbation
+from physnn.reality.elements import NoiseLevel, control_shapes
 from physnn.reality.levels import GapFamily
 from physnn.systems.base import Nuisance, System
 
@@ -43,10 +44,8 @@ class MissingCouplers(Perturbation):
     nuisance_keys = ("coupling_mask",)
 
     def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
-        shapes = [s.shape for n, s in system.control_specs().items() if n.startswith("weight")]
-        masks = [
-            (torch.rand(shape, generator=generator) >= self.fraction).float() for shape in shapes
-        ]
+        shapes = control_shapes(system, "weight")
+        masks = [(torch.rand(s, generator=generator) >= self.fraction).float() for s in shapes]
         return {**nuisance, "coupling_mask": masks}
 
 
@@ -63,15 +62,11 @@ class Precision(Perturbation):
 
 
 @dataclass(frozen=True)
-class ControlError(Perturbation):
+class ControlError(NoiseLevel):
     """Gaussian error σ on every J and h, drawn each time the problem is programmed."""
 
-    sigma: float
     name = "ising-control-error"
     nuisance_keys = ("control_noise",)
-
-    def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
-        return {**nuisance, "control_noise": self.sigma}
 
 
 @dataclass(frozen=True)

@@ -47,19 +47,13 @@ from torch import Tensor
 
 from physnn.errors import IncompatibleError
 from physnn.physics import ising
-from physnn.systems.base import Capabilities, Controls, ControlSpec, NoiseSource, Nuisance
-from physnn.systems.encoding import UNIT_INTERVAL, as_vector
-from physnn.systems.energy import (
-    EnergySystem,
-    Equilibrium,
-    check_layers,
-    glorot_weights_zero_biases,
-    layered_specs,
-)
+from physnn.systems.base import Capabilities, Controls, NoiseSource, Nuisance
+from physnn.systems.encoding import as_vector
+from physnn.systems.layered import LayeredConfig, LayeredEnergyNetwork, Params
 
 
 @dataclass(frozen=True)
-class IsingConfig:
+class IsingConfig(LayeredConfig):
     """Layer sizes, annealing schedule, mean-field twin and coefficient ranges."""
 
     num_inputs: int = 64  # fixed input spins (the sample is resampled to this many)
@@ -73,10 +67,8 @@ class IsingConfig:
     weight_bound: float = 1.0  # |J| ≤ weight_bound (D-Wave: [−1, 1])
     field_bound: float = 2.0  # |h| ≤ field_bound (D-Wave: [−2, 2] on older chips)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
-        sizes = (self.num_inputs, *self.hidden_sizes, self.num_outputs)
-        check_layers(sizes)
+    def check_schedule(self) -> None:
+        """Raise ValueError unless the anneal, the reads and the twin's sweeps are valid."""
         for name in ("sweeps", "samples", "mean_field_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -85,25 +77,17 @@ class IsingConfig:
                 f"temperature must be positive and at most start_temperature, got "
                 f"{self.temperature} and {self.start_temperature}"
             )
-        if not (self.weight_bound > 0 and self.field_bound > 0):
-            raise ValueError("weight_bound and field_bound must be positive")
-
-    @property
-    def sizes(self) -> tuple[int, ...]:
-        return (self.num_inputs, *self.hidden_sizes, self.num_outputs)
 
 
-class IsingMachine(EnergySystem):
+class IsingMachine(LayeredEnergyNetwork):
     """Fixed input spins → hidden spins ↔ output spins, sampled by an annealer."""
 
-    name = "ising"
-    input_range = UNIT_INTERVAL  # input spins u = 2x − 1 ∈ [−1, 1]
+    name = "ising"  # input spins u = 2x − 1 ∈ [−1, 1]
     capabilities = Capabilities(
         differentiable=True,
         energy_based=True,
         description="layered Ising machine, annealer sampler, mean-field twin (Laydevant 2024)",
     )
-    learning_rate = 0.01
     config_class = IsingConfig
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         # 8×8 digits → 32 hidden spins → 10 output spins, 8 reads of 20-sweep anneals.
@@ -113,15 +97,6 @@ class IsingMachine(EnergySystem):
         "laydevant2024": {"num_inputs": 784, "hidden_sizes": (120,), "num_outputs": 40},
     }
 
-    # ----------------------------------------------------------------------------- contract
-    def control_specs(self) -> dict[str, ControlSpec]:
-        c = self.config
-        return layered_specs(c.sizes, c.weight_bound, c.field_bound, "field")
-
-    def init_controls(self, generator: torch.Generator) -> Controls:
-        """Glorot-uniform couplings and zero fields."""
-        return glorot_weights_zero_biases(self.control_specs(), generator)
-
     def nominal_nuisance(self) -> Nuisance:
         return {
             "coupling_mask": None,  # per layer, 1 where the hardware graph has the coupler
@@ -130,12 +105,6 @@ class IsingMachine(EnergySystem):
             "temperature_scale": 1.0,  # effective / nominal temperature of the sampler
         }
 
-    output_kind = "real"
-
-    @property
-    def num_outputs(self) -> int:
-        return self.config.num_outputs
-
     # ----------------------------------------------------------------------------- physics
     def parameters_of(
         self, controls: Controls, nuisance: Nuisance, noise: NoiseSource | None = None
@@ -143,9 +112,8 @@ class IsingMachine(EnergySystem):
         """The (J_k, h_k) the machine realizes: missing couplers removed, coefficients rounded
         to the hardware's precision, and (with a noise source) the control error of this
         programming added."""
-        c, layers = self.config, len(self.config.sizes) - 1
-        weights = [controls[f"weight_{k}"] for k in range(1, layers + 1)]
-        fields = [controls[f"field_{k}"] for k in range(1, layers + 1)]
+        c = self.config
+        weights, fields = self.per_layer(controls, "weight"), self.per_layer(controls, "field")
         mask = nuisance.get("coupling_mask")
         if mask is not None:
             weights = [w * m.to(w) for w, m in zip(weights, mask, strict=True)]
@@ -176,20 +144,17 @@ class IsingMachine(EnergySystem):
     ) -> list[Tensor]:
         """The twin: magnetizations [u, m_1, …, m_L] after the free mean-field relaxation and,
         with a nudge or a clamp, the phase that continues from it."""
-        c = self.config
         weights, fields = self.parameters_of(controls, nuisance)
-        dtype, t = weights[0].dtype, self.effective_temperature(nuisance)
-        states = [self.inputs(x, dtype)]
-        states += [torch.zeros(x.shape[0], n, dtype=dtype, device=x.device) for n in c.sizes[1:]]
-        for _ in range(c.mean_field_steps):
-            states = ising.mean_field_sweep(states, weights, fields, t)
-        if nudge is None and clamp is None:
-            return states
-        force = None if nudge is None else nudge.to(dtype)
-        held = None if clamp is None else clamp.to(dtype)
-        for _ in range(c.mean_field_steps):
-            states = ising.mean_field_sweep(states, weights, fields, t, force=force, clamp=held)
-        return states
+        t = self.effective_temperature(nuisance)
+
+        def sweep(
+            states: list[Tensor], p: Params, force: Tensor | None, held: Tensor | None
+        ) -> list[Tensor]:
+            return ising.mean_field_sweep(states, *p, t, force=force, clamp=held)
+
+        steps = (self.config.mean_field_steps,) * 2
+        states = self.at_rest(self.inputs(x, weights[0].dtype))
+        return self.relax_two_phases(states, (weights, fields), sweep, steps, nudge, clamp)
 
     def anneal(
         self,
@@ -222,31 +187,34 @@ class IsingMachine(EnergySystem):
             )
         return states
 
-    def relax(
+    def settle(
         self,
         x: Tensor,
         controls: Controls,
         nuisance: Nuisance,
-        *,
         nudge: Tensor | None = None,
         clamp: Tensor | None = None,
         noise: NoiseSource | None = None,
-    ) -> Equilibrium:
+    ) -> list[Tensor]:
+        """The device's reads (:meth:`anneal`) with a noise source, the twin's magnetizations
+        (:meth:`mean_field`) without."""
         if noise is None:
-            states = self.mean_field(x, controls, nuisance, nudge, clamp)
-            outputs = states[-1]
-        else:
-            states = self.anneal(x, controls, nuisance, noise, nudge, clamp)
-            outputs = states[-1].mean(dim=1)
-        d_weights, d_fields = ising.local_derivatives(states)
-        local = {}
-        for k, (dw, dh) in enumerate(zip(d_weights, d_fields, strict=True), start=1):
-            local[f"weight_{k}"], local[f"field_{k}"] = dw, dh
-        return Equilibrium(outputs, local)
+            return self.mean_field(x, controls, nuisance, nudge, clamp)
+        return self.anneal(x, controls, nuisance, noise, nudge, clamp)
 
-    def forward(
-        self, x: Tensor, controls: Controls, nuisance: Nuisance, noise: NoiseSource | None = None
-    ) -> Tensor:
-        if noise is None:
-            return self.mean_field(x, controls, nuisance)[-1]
-        return self.anneal(x, controls, nuisance, noise)[-1].mean(dim=1)
+    def local_derivatives(
+        self,
+        states: list[Tensor],
+        controls: Controls,
+        nuisance: Nuisance,
+        noise: NoiseSource | None,
+    ) -> Controls:
+        """−⟨σ_k σ_{k−1}ᵀ⟩ and −⟨σ_k⟩ over reads and batch (the twin: −m_k m_{k−1}ᵀ, −m_k)."""
+        d_weights, d_fields = ising.local_derivatives(states)
+        return self.per_layer_controls({"weight": d_weights, "field": d_fields})
+
+    def outputs_of(self, states: list[Tensor]) -> Tensor:
+        """The output spins averaged over the reads (B, samples, n_L); the twin's
+        magnetizations (B, n_L) are already means."""
+        spins = states[-1]
+        return spins.mean(dim=1) if spins.dim() == 3 else spins

@@ -342,14 +342,7 @@ class MZIMesh(System):
         self.check_procedure(procedure)
         c, pump_probe = self.config, procedure == "adjoint-pump-probe"
         meshes = self._mesh_physics(controls, nuisance)
-        field = self.encode(x.to(meshes[0].theta.device)).to(_complex(meshes[0].theta.dtype))
-        forward, outputs = [], []
-        for layer, physics in enumerate(meshes):
-            field, fields = adjoint.trace_mesh(field, physics)
-            forward.append(fields)
-            outputs.append(field)
-            if layer < c.num_layers - 1:
-                field = self.activation(field)
+        field, forward, outputs = self._trace_layers(x, meshes)
         ports = field[:, : c.detected_modes]
         measured = (
             torch.cat([ports.real, ports.imag], -1)
@@ -358,26 +351,53 @@ class MZIMesh(System):
         )
         g = torch.zeros_like(field)
         g[:, : c.detected_modes] = adjoint.output_cotangent(ports, output_gradient, c.detection)
-        relative_noise = float(nuisance.get("monitor_noise", 0.0))
-        generator = None if noise is None else noise.generator
+        monitors = (
+            float(nuisance.get("monitor_noise", 0.0)),
+            None if noise is None else noise.generator,
+        )
+        grads = self._adjoint_passes(meshes, forward, outputs, g, monitors, pump_probe)
+        coherent = c.detection == "intensity" or (c.num_layers > 1 and not pump_probe)
+        return measured, grads, 1 + int(coherent) + 3 * c.num_layers
+
+    def _trace_layers(
+        self, x: Tensor, meshes: list[adjoint.MeshPhysics]
+    ) -> tuple[Tensor, list[adjoint.MeshFields], list[Tensor]]:
+        """The forward pass: the output field, each mesh's fields after its phase shifters (the
+        intensity monitors) and each layer's output field before the activation."""
+        field = self.encode(x.to(meshes[0].theta.device)).to(_complex(meshes[0].theta.dtype))
+        forward, outputs = [], []
+        for layer, physics in enumerate(meshes):
+            field, fields = adjoint.trace_mesh(field, physics)
+            forward.append(fields)
+            outputs.append(field)
+            if layer < self.config.num_layers - 1:
+                field = self.activation(field)
+        return field, forward, outputs
+
+    def _adjoint_passes(
+        self,
+        meshes: list[adjoint.MeshPhysics],
+        forward: list[adjoint.MeshFields],
+        outputs: list[Tensor],
+        g: Tensor,
+        monitors: tuple[float, torch.Generator | None],
+        pump_probe: bool,
+    ) -> Controls:
+        """The phase gradients of every layer, from the last, by its adjoint pass and phase
+        conjugate from the output cotangent ``g``; the monitors read with relative noise from
+        the generator of ``monitors``. Returns each control stacked over layers, (L, 1, …)."""
         grads: list[dict[str, Tensor]] = []
-        for layer in reversed(range(c.num_layers)):
+        for layer in reversed(range(self.config.num_layers)):
             leaving = adjoint.trace_mesh_transpose(1j * g.conj(), meshes[layer])
             _, reversed_fields = adjoint.trace_mesh(leaving.conj(), meshes[layer])
-            grads.append(
-                adjoint.mesh_phase_gradients(
-                    forward[layer], reversed_fields, relative_noise, generator
-                )
-            )
+            grads.append(adjoint.mesh_phase_gradients(forward[layer], reversed_fields, *monitors))
             g = (-1j * leaving).conj()  # ∂L/∂Re + i ∂L/∂Im at the layer's inputs: M^H g
             if layer > 0 and pump_probe:
                 g = self.probe_transmission(outputs[layer - 1]) * g
             elif layer > 0:
                 g = self._activation_cotangent(outputs[layer - 1], g)
         grads.reverse()
-        stacked = {name: torch.stack([grad[name] for grad in grads])[:, None] for name in grads[0]}
-        coherent = c.detection == "intensity" or (c.num_layers > 1 and not pump_probe)
-        return measured, stacked, 1 + int(coherent) + 3 * c.num_layers
+        return {name: torch.stack([grad[name] for grad in grads])[:, None] for name in grads[0]}
 
     def _mesh_physics(self, controls: Controls, nuisance: Nuisance) -> list[adjoint.MeshPhysics]:
         """The real phases, coupler errors and MZI transmissions of each layer's mesh."""

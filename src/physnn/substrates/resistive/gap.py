@@ -40,22 +40,17 @@ import torch
 
 from physnn.physics.quantization import snap_to_levels
 from physnn.reality.base import Perturbation
+from physnn.reality.elements import EdgeTolerance, NoiseLevel
 from physnn.reality.levels import GapFamily
 from physnn.systems.base import Controls, Nuisance, System
 
 
 @dataclass(frozen=True)
-class ConductanceTolerance(Perturbation):
+class ConductanceTolerance(EdgeTolerance):
     """Each edge realizes G_e·(1 + δ_e), δ_e ~ N(0, sigma²), clipped at 1 % of G_e."""
 
-    sigma: float
     name = "conductance-tolerance"
     nuisance_keys = ("conductance_scale",)
-
-    def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
-        size = system.control_specs()["conductance"].size
-        delta = self.sigma * torch.randn(size, generator=generator, dtype=torch.float64)
-        return {**nuisance, "conductance_scale": (1 + delta).clamp_min(0.01)}
 
 
 @dataclass(frozen=True)
@@ -75,15 +70,11 @@ class DiodeSpread(Perturbation):
 
 
 @dataclass(frozen=True)
-class VoltmeterNoise(Perturbation):
+class VoltmeterNoise(NoiseLevel):
     """White noise of rms ``sigma`` volts on every node-voltage reading."""
 
-    sigma: float
     name = "voltmeter-noise"
     nuisance_keys = ("voltmeter_noise",)
-
-    def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
-        return {**nuisance, "voltmeter_noise": self.sigma}
 
 
 @dataclass(frozen=True)

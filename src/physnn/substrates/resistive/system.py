@@ -32,8 +32,14 @@ from torch import Tensor
 
 from physnn.physics import resistive as rn
 from physnn.systems.base import Capabilities, Controls, ControlSpec, NoiseSource, Nuisance
-from physnn.systems.encoding import as_vector
-from physnn.systems.energy import EnergySystem, Equilibrium
+from physnn.systems.energy import Equilibrium
+from physnn.systems.equilibrium_network import (
+    EquilibriumNetwork,
+    check_choice,
+    check_counts,
+    check_positive,
+    node_index,
+)
 
 TOPOLOGIES = ("layered", "random")
 
@@ -61,27 +67,20 @@ class ResistiveConfig:
     graph_seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("num_inputs", "num_outputs", "num_hidden", "hidden_layers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        check_counts(self, ("num_inputs", "num_outputs", "num_hidden", "hidden_layers"))
         if self.num_bias < 0:
             raise ValueError(f"num_bias must be non-negative, got {self.num_bias}")
-        if self.topology not in TOPOLOGIES:
-            raise ValueError(
-                f"topology must be one of {', '.join(TOPOLOGIES)}, got {self.topology!r}"
-            )
+        check_choice(self, "topology", TOPOLOGIES)
         if not 0 < self.g_min < self.g_max:
             raise ValueError(f"need 0 < g_min < g_max, got g_min={self.g_min}, g_max={self.g_max}")
-        for name in ("diode_conductance", "diode_smoothing", "input_scale", "degree"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        check_positive(self, ("diode_conductance", "diode_smoothing", "input_scale", "degree"))
         if self.diode_threshold < 0:
             raise ValueError(f"diode_threshold must be non-negative, got {self.diode_threshold}")
         if self.topology == "random" and self.degree < 2:
             raise ValueError(f"degree must be at least 2 (a ring), got {self.degree}")
 
 
-class ResistiveNetwork(EnergySystem):
+class ResistiveNetwork(EquilibriumNetwork):
     """Voltage sources → resistor network with clipping diodes → output node voltages."""
 
     name = "resistive"
@@ -105,12 +104,10 @@ class ResistiveNetwork(EnergySystem):
                          "differential_inputs": False},
     }  # fmt: skip
 
-    def __init__(self, config: ResistiveConfig) -> None:
-        super().__init__(config)
-        self._layout()
+    reading_noise = "voltmeter_noise"
 
     # ----------------------------------------------------------------------------- layout
-    def _layout(self) -> None:
+    def layout(self) -> None:
         """Node indices: sources (inputs, mirrored inputs, bias), outputs, hidden."""
         c = self.config
         n_src = c.num_inputs * (2 if c.differential_inputs else 1) + c.num_bias
@@ -130,10 +127,6 @@ class ResistiveNetwork(EnergySystem):
             self.edges = rn.layered(layers, self.bias.tolist())
         signs = np.where(np.arange(c.num_bias) % 2 == 0, 1.0, -1.0)
         self.bias_values = c.bias_voltage * signs
-
-    @property
-    def num_edges(self) -> int:
-        return len(self.edges)
 
     def network(self, nuisance: Nuisance, clamped: bool) -> rn.Network:
         """The circuit of the (nominal or perturbed) device; outputs held when ``clamped``."""
@@ -166,17 +159,11 @@ class ResistiveNetwork(EnergySystem):
             "voltmeter_noise": 0.0,  # rms noise of every node-voltage reading, V
         }
 
-    @property
-    def num_outputs(self) -> int:
-        return self.config.num_outputs
-
     # ----------------------------------------------------------------------------- physics
     def source_voltages(self, x: Tensor) -> Tensor:
         """Voltages of the source nodes (B, |sources|): inputs, mirrored inputs, bias."""
-        c = self.config
-        exact = x.dim() == 2 and x.shape[1] == c.num_inputs  # keep the dtype (float64 tests)
-        v = c.input_scale * (x if exact else as_vector(x, c.num_inputs))
-        parts = [v, -v] if c.differential_inputs else [v]
+        v = self.scaled_inputs(x)
+        parts = [v, -v] if self.config.differential_inputs else [v]
         bias = torch.as_tensor(self.bias_values, device=v.device).to(v).expand(v.shape[0], -1)
         return torch.cat([*parts, bias], dim=1)
 
@@ -209,43 +196,27 @@ class ResistiveNetwork(EnergySystem):
                 force = nudge.to(g)
             free = rn.SettleFunction.apply(net, g, fixed, force)
             volts = torch.empty(x.shape[0], self.num_nodes).to(g)
-            volts = volts.index_copy(1, _index(net.fixed, g), fixed).index_copy(
-                1, _index(net.free, g), free
+            volts = volts.index_copy(1, node_index(net.fixed, g), fixed).index_copy(
+                1, node_index(net.free, g), free
             )
         volts = self.read(volts, nuisance, noise)
-        i, j = _index(self.edges[:, 0], g), _index(self.edges[:, 1], g)
+        i, j = node_index(self.edges[:, 0], g), node_index(self.edges[:, 1], g)
         local = 0.5 * (volts[:, i] - volts[:, j]).square().mean(dim=0)
-        return Equilibrium(volts[:, _index(self.outputs, g)], {"conductance": local.detach()})
+        return Equilibrium(volts[:, node_index(self.outputs, g)], {"conductance": local.detach()})
 
-    @staticmethod
-    def settle_holomorphic(net: rn.Network, g: Tensor, fixed: Tensor, nudge: Tensor) -> Tensor:
+    def settle_holomorphic(
+        self, net: rn.Network, g: Tensor, fixed: Tensor, nudge: Tensor
+    ) -> Tensor:
         """Complex node voltages for a complex nudge (holomorphic EP on a simulated device; no
         gradient: only devices are asked for it)."""
-        if torch.is_grad_enabled() and (nudge.requires_grad or g.requires_grad):
-            raise NotImplementedError(
-                "complex nudges of the resistive network are not differentiable"
-            )
+        self.refuse_complex_gradient(nudge, g)
         volts = rn.settle_holomorphic(
             net, rn.to_numpy(g), rn.to_numpy(fixed), nudge.detach().cpu().numpy()
         )
         return torch.as_tensor(volts).to(device=g.device, dtype=torch.complex128)
-
-    @staticmethod
-    def read(volts: Tensor, nuisance: Nuisance, noise: NoiseSource | None) -> Tensor:
-        """Voltmeter readings of every node: V + σ·ε with the nuisance's rms noise σ."""
-        sigma = nuisance.get("voltmeter_noise", 0.0)
-        if noise is None or not sigma:
-            return volts
-        gen = noise.generator
-        eps = torch.randn(volts.shape, generator=gen, device=gen.device, dtype=volts.real.dtype)
-        return volts + sigma * eps.to(volts.device)
 
 
 def _array(value: Any, size: int, default: float) -> np.ndarray:
     if value is None:
         return np.full(size, default)
     return torch.as_tensor(value).detach().to("cpu", torch.float64).numpy()
-
-
-def _index(idx: np.ndarray, like: Tensor) -> Tensor:
-    return torch.as_tensor(idx, dtype=torch.long, device=like.device)

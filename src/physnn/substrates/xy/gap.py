@@ -31,25 +31,17 @@ from dataclasses import dataclass
 import torch
 
 from physnn.reality.base import Perturbation
+from physnn.reality.elements import CouplingFabricationError, NoiseLevel, control_shapes
 from physnn.reality.levels import GapFamily
 from physnn.systems.base import Nuisance, System
 
 
-def _shapes(system: System, prefix: str) -> list[tuple[int, ...]]:
-    return [s.shape for n, s in system.control_specs().items() if n.startswith(prefix)]
-
-
 @dataclass(frozen=True)
-class CouplingError(Perturbation):
+class CouplingError(CouplingFabricationError):
     """Each coupling realizes W ⊙ (1 + scale · ε), ε ~ N(0, 1) drawn once per coupling."""
 
-    scale: float
     name = "xy-coupling-error"
     nuisance_keys = ("coupling_error", "coupling_error_scale")
-
-    def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
-        draws = [torch.randn(shape, generator=generator) for shape in _shapes(system, "weight")]
-        return {**nuisance, "coupling_error": draws, "coupling_error_scale": self.scale}
 
 
 @dataclass(frozen=True)
@@ -61,7 +53,7 @@ class Detuning(Perturbation):
     nuisance_keys = ("detuning",)
 
     def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
-        shapes = _shapes(system, "field")
+        shapes = control_shapes(system, "field")
         return {
             **nuisance,
             "detuning": [self.sigma * torch.randn(s, generator=generator) for s in shapes],
@@ -69,15 +61,11 @@ class Detuning(Perturbation):
 
 
 @dataclass(frozen=True)
-class PhaseNoise(Perturbation):
+class PhaseNoise(NoiseLevel):
     """Langevin phase noise σ √η ε per step of the relaxation."""
 
-    sigma: float
     name = "xy-phase-noise"
     nuisance_keys = ("phase_noise",)
-
-    def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
-        return {**nuisance, "phase_noise": self.sigma}
 
 
 def _xy_perturbations(system: System, k: dict[str, float]) -> tuple[Perturbation, ...]:

@@ -40,19 +40,21 @@ from torch import Tensor
 
 from physnn.physics import xy
 from physnn.systems.base import Capabilities, Controls, ControlSpec, NoiseSource, Nuisance
-from physnn.systems.encoding import UNIT_INTERVAL, as_vector
-from physnn.systems.energy import (
-    EnergySystem,
-    Equilibrium,
-    check_layers,
-    check_relaxation,
-    layered_specs,
+from physnn.systems.encoding import as_vector
+from physnn.systems.layered import (
+    LayeredConfig,
+    LayeredEnergyNetwork,
+    Params,
+    fabricated,
+    glorot,
 )
 
 
 @dataclass(frozen=True)
-class XYConfig:
+class XYConfig(LayeredConfig):
     """Layer sizes, relaxation schedule and control bounds."""
+
+    output_field = "output_oscillators"
 
     num_inputs: int = 64  # clamped input oscillators (the sample is resampled to this many)
     hidden_sizes: tuple[int, ...] = (32,)  # hidden oscillator layers
@@ -63,31 +65,17 @@ class XYConfig:
     weight_bound: float = 1.0  # |W| ≤ weight_bound
     field_bound: float = 1.0  # |h| ≤ field_bound
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
-        sizes = (self.num_inputs, *self.hidden_sizes, self.output_oscillators)
-        check_layers(sizes)
-        check_relaxation(self.free_steps, self.nudged_steps, self.step_size)
-        if not (self.weight_bound > 0 and self.field_bound > 0):
-            raise ValueError("weight_bound and field_bound must be positive")
 
-    @property
-    def sizes(self) -> tuple[int, ...]:
-        return (self.num_inputs, *self.hidden_sizes, self.output_oscillators)
-
-
-class PhaseOscillators(EnergySystem):
+class PhaseOscillators(LayeredEnergyNetwork):
     """Clamped input phases → hidden oscillators ↔ output oscillators (XY energy)."""
 
-    name = "xy"
-    input_range = UNIT_INTERVAL  # input oscillators clamped at phases π·x
+    name = "xy"  # input oscillators clamped at phases π·x
     capabilities = Capabilities(
         differentiable=True,
         energy_based=True,
         holomorphic=True,
         description="layered coupled phase oscillators, XY energy (Wang, Wanjura & Marquardt)",
     )
-    learning_rate = 0.01
     config_class = XYConfig
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         # 8×8 digits → 32 hidden → 5 output oscillators (10 outputs: cos, sin).
@@ -96,8 +84,7 @@ class PhaseOscillators(EnergySystem):
 
     # ----------------------------------------------------------------------------- contract
     def control_specs(self) -> dict[str, ControlSpec]:
-        c = self.config
-        layers = layered_specs(c.sizes, c.weight_bound, c.field_bound, "field")
+        c, layers = self.config, super().control_specs()
         specs = {}
         for k in range(1, len(c.sizes)):  # per layer: coupling, field, pinning phase
             specs[f"weight_{k}"], specs[f"field_{k}"] = layers[f"weight_{k}"], layers[f"field_{k}"]
@@ -105,12 +92,13 @@ class PhaseOscillators(EnergySystem):
         return specs
 
     def init_controls(self, generator: torch.Generator) -> Controls:
-        """Glorot-uniform couplings, zero fields, uniformly random pinning phases."""
+        """Glorot-uniform couplings, zero fields, uniformly random pinning phases (one uniform
+        draw per control, in order)."""
         out = {}
         for name, spec in self.control_specs().items():
             u = torch.rand(spec.shape, generator=generator, dtype=torch.float32)
             if name.startswith("weight"):
-                out[name] = spec.project(math.sqrt(6.0 / sum(spec.shape)) * (2 * u - 1))
+                out[name] = glorot(spec, u)
             elif name.startswith("field"):
                 out[name] = torch.zeros(spec.shape)
             else:
@@ -125,8 +113,6 @@ class PhaseOscillators(EnergySystem):
             "phase_noise": 0.0,  # σ of the Langevin kicks σ √η ε per step
         }
 
-    output_kind = "real"
-
     @property
     def num_outputs(self) -> int:
         return 2 * self.config.output_oscillators
@@ -134,14 +120,9 @@ class PhaseOscillators(EnergySystem):
     # ----------------------------------------------------------------------------- physics
     def parameters_of(self, controls: Controls, nuisance: Nuisance) -> tuple[list, list, list]:
         """The effective (W_k, h_k, ψ_k) of the device: couplings with fabrication errors."""
-        layers = len(self.config.sizes) - 1
-        weights = [controls[f"weight_{k}"] for k in range(1, layers + 1)]
-        fields = [controls[f"field_{k}"] for k in range(1, layers + 1)]
-        pins = [controls[f"pin_{k}"] for k in range(1, layers + 1)]
         errors, scale = nuisance.get("coupling_error"), nuisance.get("coupling_error_scale", 0.0)
-        if errors is not None and scale:
-            weights = [w * (1 + scale * e.to(w)) for w, e in zip(weights, errors, strict=True)]
-        return weights, fields, pins
+        weights = fabricated(self.per_layer(controls, "weight"), errors, scale)
+        return weights, self.per_layer(controls, "field"), self.per_layer(controls, "pin")
 
     def kicks(self, phases: list[Tensor], sigma: float, noise: NoiseSource | None) -> list | None:
         """Phase-noise kicks σ √η ε of one step (None without noise)."""
@@ -152,6 +133,10 @@ class PhaseOscillators(EnergySystem):
             scale * torch.randn(p.shape, generator=gen, device=gen.device, dtype=p.real.dtype).to(p)
             for p in phases[1:]
         ]
+
+    def output_state(self, clamp: Tensor) -> Tensor:
+        """The output phases φ_L = atan2(sin, cos) of clamped outputs (cos φ_L, sin φ_L)."""
+        return torch.atan2(*clamp.chunk(2, dim=-1)[::-1])
 
     def settle(
         self,
@@ -166,54 +151,35 @@ class PhaseOscillators(EnergySystem):
         that continues from it."""
         c = self.config
         weights, fields, pins = self.parameters_of(controls, nuisance)
-        dtype = weights[0].dtype
         detuning = nuisance.get("detuning")
         if detuning is not None:
             detuning = [w.to(weights[0]) for w in detuning]
         sigma = nuisance.get("phase_noise", 0.0)
-        inputs = math.pi * as_vector(x, c.num_inputs).to(dtype).clamp(0.0, 1.0)
-        phases = [inputs] + [
-            torch.zeros(x.shape[0], n, dtype=dtype, device=x.device) for n in c.sizes[1:]
-        ]
-        args = (weights, fields, pins, c.step_size, detuning)
-        for _ in range(c.free_steps):
-            phases = xy.step(phases, *args, kicks=self.kicks(phases, sigma, noise))
-        if nudge is None and clamp is None:
-            return phases
-        if nudge is not None and nudge.is_complex():
-            dtype = torch.promote_types(dtype, nudge.dtype)
-            weights, fields, pins = ([t.to(dtype) for t in ts] for ts in (weights, fields, pins))
-            detuning = None if detuning is None else [w.to(dtype) for w in detuning]
-            phases = [p.to(dtype) for p in phases]
-            args = (weights, fields, pins, c.step_size, detuning)
-        force = None if nudge is None else nudge.to(dtype)
-        held = None if clamp is None else torch.atan2(*clamp.to(dtype).chunk(2, dim=-1)[::-1])
-        for _ in range(c.nudged_steps):
-            kicks = self.kicks(phases, sigma, noise)
-            phases = xy.step(phases, *args, force=force, clamp=held, kicks=kicks)
-        return phases
+        inputs = math.pi * as_vector(x, c.num_inputs).to(weights[0].dtype).clamp(0.0, 1.0)
 
-    def relax(
+        def step(
+            phases: list[Tensor], p: Params, force: Tensor | None, held: Tensor | None
+        ) -> list[Tensor]:
+            w, h, psi, omega = p
+            kicks = self.kicks(phases, sigma, noise)
+            return xy.step(phases, w, h, psi, c.step_size, omega, force, held, kicks)
+
+        params = (weights, fields, pins, detuning)
+        steps = (c.free_steps, c.nudged_steps)
+        return self.relax_two_phases(self.at_rest(inputs), params, step, steps, nudge, clamp)
+
+    def local_derivatives(
         self,
-        x: Tensor,
+        states: list[Tensor],
         controls: Controls,
         nuisance: Nuisance,
-        *,
-        nudge: Tensor | None = None,
-        clamp: Tensor | None = None,
-        noise: NoiseSource | None = None,
-    ) -> Equilibrium:
-        phases = self.settle(x, controls, nuisance, nudge, clamp, noise)
+        noise: NoiseSource | None,
+    ) -> Controls:
+        """−cos(φ_k,i − φ_{k−1,j}), −cos(φ_k − ψ_k) and −h_k sin(φ_k − ψ_k)."""
         _, fields, pins = self.parameters_of(controls, nuisance)
-        d_weights, d_fields, d_pins = xy.local_derivatives(phases, fields, pins)
-        local = {}
-        for k in range(1, len(phases)):
-            local[f"weight_{k}"] = d_weights[k - 1]
-            local[f"field_{k}"] = d_fields[k - 1]
-            local[f"pin_{k}"] = d_pins[k - 1]
-        return Equilibrium(xy.outputs(phases[-1]), local)
+        d_weights, d_fields, d_pins = xy.local_derivatives(states, fields, pins)
+        return self.per_layer_controls({"weight": d_weights, "field": d_fields, "pin": d_pins})
 
-    def forward(
-        self, x: Tensor, controls: Controls, nuisance: Nuisance, noise: NoiseSource | None = None
-    ) -> Tensor:
-        return xy.outputs(self.settle(x, controls, nuisance, noise=noise)[-1])
+    def outputs_of(self, states: list[Tensor]) -> Tensor:
+        """(cos φ_L, sin φ_L)."""
+        return xy.outputs(states[-1])

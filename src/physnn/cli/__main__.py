@@ -1,0 +1,5 @@
+"""``python -m physnn.cli``: the ``physnn`` command."""
+
+from physnn.cli import main
+
+raise SystemExit(main())

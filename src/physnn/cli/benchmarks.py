@@ -1,0 +1,108 @@
+"""The benchmark commands: ``physnn bench`` (run a suite), ``physnn report`` (its report, an
+export, the docs' tables) and ``physnn perf`` (timings against peers)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from physnn.errors import ConfigError
+
+
+def _write_report(store_path: str, suite: str | None, report_dir: str, command: str) -> Path:
+    from physnn.bench.report import write_report
+    from physnn.bench.runner import read_records
+
+    records = read_records(store_path, suite)
+    title = f"physnn benchmark: {suite}" if suite else "physnn benchmark"
+    paths = write_report(records, report_dir, title=title, commands=[command])
+    return Path(paths["html"])
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import time
+
+    from physnn.bench.runner import run_suite, summarize
+    from physnn.bench.suite import load_suite
+
+    overrides = {"data_dir": args.data_dir} if args.data_dir else {}
+    suite = load_suite(args.suite, overrides)
+    print(f"suite {suite.name}: {len(suite.runs)} runs → {args.store}")
+    if args.dry_run:
+        for run in suite.runs:
+            c = run.config
+            print(f"  {run.key}  {c.substrate} {c.method} {c.dataset} gap {c.gap} "
+                  f"seed {c.seed}{' ' + str(c.gap_options) if c.gap_options else ''}")  # fmt: skip
+        return 0
+    start = time.monotonic()
+    counts = run_suite(
+        suite,
+        args.store,
+        runs_dir=args.runs_dir,
+        workers=args.workers,
+        executor=args.executor,
+        address=args.address,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    print(f"suite {suite.name}: {summarize(counts, time.monotonic() - start)}")
+    if not args.no_report:
+        command = "physnn " + " ".join(sys.argv[1:]) if sys.argv[1:] else "physnn bench"
+        html = _write_report(args.store, suite.name, args.report_dir, command)
+        print(f"report: {html}")
+    return 0 if not counts.get("failed") else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from physnn.bench.store import ResultStore
+
+    if args.docs:
+        from physnn.bench import docs
+
+        for path in args.docs:
+            changed = docs.update(path)
+            count = docs.blocks(Path(path).read_text(encoding="utf-8"))
+            print(f"{path}: {count} generated tables, {'updated' if changed else 'up to date'}")
+        return 0
+    if not Path(args.store).is_file():
+        raise ConfigError(f"results store {args.store!r} does not exist; run physnn bench first")
+    if args.export:
+        with ResultStore(args.store) as store:
+            print(f"exported {store.export(args.export, args.suite)}")
+    html = _write_report(args.store, args.suite, args.report_dir, "physnn report")
+    print(f"report: {html}")
+    return 0
+
+
+def cmd_perf(args: argparse.Namespace) -> int:
+    from physnn import perf
+
+    if args.scaling:
+        from physnn.perf import scaling
+
+        records = scaling.run(args.scaling, quick=args.size == "small", reps=args.reps,
+                              threads=args.threads or 1, device=args.device)  # fmt: skip
+        if args.json:
+            print(json.dumps(records, indent=2))
+        else:
+            print(scaling.markdown_table(records))
+            print(f"plots and scaling.md in {args.scaling}")
+        return 0
+    records, notes = perf.run(
+        args.cases,
+        reps=args.reps or 20,
+        warmup=args.warmup,
+        threads=args.threads or 2,
+        size=args.size,
+        device=args.device,
+        peers_dir=args.peers,
+        compile=args.compile,
+    )
+    if args.json:
+        print(json.dumps(records, indent=2))
+        print("\n".join(notes), file=sys.stderr)
+    else:
+        print(perf.format_table(records))
+        print("\n".join(notes))
+    return 0
