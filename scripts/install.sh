@@ -3,6 +3,7 @@
 #   bash scripts/install.sh          # the package
 #   bash scripts/install.sh test     # the package and the test tools, at the versions pinned in
 #                                    # scripts/test-constraints.txt
+#   bash scripts/install.sh tune     # the package and Optuna, for physnn tune
 # An existing PyTorch is kept (CPU or CUDA build alike); without one, torch 2.13.0 is installed
 # (the CPU build where pip finds it locally or on a CPU index the user configured).
 # PHYSNN_NEWEST=1 installs the newest test tools instead of the pinned ones (scripts/check-newest.sh).

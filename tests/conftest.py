@@ -13,7 +13,10 @@ from physnn.hardware.device import Device
 from physnn.substrates import SUBSTRATES
 from physnn.substrates.diffractive.system import DiffractiveNetwork
 from physnn.threads import THREADS_ENV, intra_op_threads
-from physnn.train import train
+from physnn.train import TrainConfig, build_experiment, train
+from physnn.train.setup import prepare_twins
+from physnn.train.step import train_step
+from physnn.train.transforms import default_transforms
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -157,6 +160,45 @@ def without_timings(result: dict) -> dict:
 def tiny_run(system: str) -> dict:
     """TINY_RUN for ``system``: a training configuration that runs in about a second."""
     return {**TINY_RUN, "system": system, "system_options": TINY_SYSTEM_OPTIONS[system]}
+
+
+# The learning test of a method × system pair: fit one fixed batch of BATCH training samples for
+# STEPS steps, as train() steps it (Adam at the system's suggested rate, the default update
+# transforms), and compare the method's loss and accuracy on that batch with those of the
+# untrained model — a fixed baseline that a wrong-sign gradient moves away from, not towards.
+LEARNING_BATCH, LEARNING_STEPS = 8, 60
+LOSS_FACTOR = 0.9  # learns: the loss falls below this fraction of the untrained model's while
+# the batch accuracy rises (a loss that falls by a readout's temperature alone is not learning) …
+ACCURACY_MARGIN = 0.25  # … or the accuracy on the batch rises by this much above the untrained's
+
+
+def fit_one_batch(
+    config: TrainConfig, steps: int = LEARNING_STEPS, device: Device | None = None
+) -> tuple[list[float], list[float]]:
+    """The method's loss and accuracy on one fixed batch of ``config``'s training data before
+    each of ``steps`` updates on it, and after the last (``steps + 1`` values each); ``device``
+    replaces the configured one, as in train()."""
+    exp = build_experiment(config, device=device)
+    prepare_twins(exp)  # as train() does (nothing to fit for the nominal twin)
+    params = exp.estimator.optimized_parameters(exp.model)
+    optimizer = torch.optim.Adam(params, lr=config.lr)
+    transform = default_transforms(config.max_step)
+    x = exp.dataset.x_train[:LEARNING_BATCH].to(exp.torch_device)
+    y = exp.dataset.y_train[:LEARNING_BATCH].to(exp.torch_device)
+    exp.estimator.start_epoch(1)
+    losses, accuracies = [], []
+    for _ in range(steps + 1):
+        loss, logits = train_step(exp, optimizer, transform, x, y)
+        losses.append(float(loss))
+        accuracies.append(float((logits.argmax(dim=1) == y).float().mean()))
+    return losses, accuracies
+
+
+def learned(losses: list[float], accuracies: list[float]) -> bool:
+    """Whether a fit of one batch beat the untrained model's accuracy by the margin, or its loss
+    by the factor with a higher accuracy."""
+    gained = accuracies[-1] - accuracies[0]
+    return gained >= ACCURACY_MARGIN or (gained > 0 and losses[-1] < LOSS_FACTOR * losses[0])
 
 
 class ExactDevice(Device):

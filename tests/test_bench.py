@@ -155,6 +155,33 @@ def test_suite_runs_once_and_resumes(tiny_suite, tmp_path):
         assert {r.key: r.result["device_accuracy"] for r in again} == first
 
 
+def test_a_gradcheck_only_entry_checks_without_training(tmp_path):
+    from physnn.bench.report import write_report
+    from physnn.bench.runner import read_records
+
+    path = tmp_path / "checks.toml"
+    path.write_text(TINY_SUITE.split("[[entry]]")[0] + "[[entry]]\nname = 'check'\n"
+                    "methods = ['pat']\ngaps = ['none']\ngradcheck = 'only'\n")  # fmt: skip
+    store_path = tmp_path / "results.db"
+    counts = run_suite(load_suite(path), store_path, runs_dir=tmp_path / "runs", progress=False)
+    assert counts["done"] == 1
+    with ResultStore(store_path) as store:
+        (record,) = store.records("tiny")
+    assert "history" not in record.result and "device_accuracy" not in record.result
+    assert record.result["gradcheck"]["cosine"] == pytest.approx(1.0)  # the nominal twin is exact
+    assert len(record.result["gradcheck"]["batches"]) == 2  # all that 32 samples hold of 3
+    report = write_report(read_records(store_path, "tiny"), tmp_path / "report")
+    text = report["markdown"].read_text()
+    assert "## Gradient quality" in text and "## Results" not in text
+
+
+def test_gradcheck_takes_true_false_or_only(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[[entry]]\nmethods = ['pat']\ngradcheck = 'yes'\n")
+    with pytest.raises(ConfigError, match="gradcheck must be"):
+        load_suite(path)
+
+
 def test_a_killed_run_is_resumed_exactly_once(tiny_suite, tmp_path):
     store_path = tmp_path / "results.db"
     with ResultStore(store_path) as store:

@@ -1,7 +1,5 @@
 """Coupled learning on the resistive network: its limit, device honesty, options."""
 
-import time
-
 import pytest
 import torch
 from torch import nn
@@ -64,12 +62,9 @@ def test_coupled_learning_matches_the_true_gradient_for_one_output_at_small_eta(
     assert cosine(large, true) < cosine(small, true)
 
 
-def test_with_several_outputs_coupled_learning_is_the_gradient_in_the_stiffness_metric():
-    """ĝ → mean_b J_bᵀ K_b (t − y_b) with K_b⁻¹ = ∂y/∂f (the response to injected currents),
-    while the true gradient is −mean_b J_bᵀ (t − y_b); computed from the twin with autograd."""
-    system = SYSTEMS["resistive"].from_preset("default", **{**LINEAR, "num_outputs": 3})
-    model = physical_model(system)
-    x, y = batch(system, size=4)
+def stiffness_metric_gradient(system, model, x, y):
+    """mean_b J_bᵀ K_b (y_b − t) with K_b⁻¹ = ∂y/∂f (the response to injected currents): coupled
+    learning's η → 0 limit, computed from the twin with autograd."""
     c = {k: v.detach().double().requires_grad_(True) for k, v in model.blocks[0].controls.items()}
     nuisance = system.nominal_nuisance()
     expected = torch.zeros_like(c["conductance"])
@@ -79,16 +74,42 @@ def test_with_several_outputs_coupled_learning_is_the_gradient_in_the_stiffness_
         def response(f, xb=xb):
             return system.relax(xb, c, nuisance, nudge=f[None]).outputs[0]
 
-        compliance = torch.autograd.functional.jacobian(response, torch.zeros(3).double())
+        zeros = torch.zeros(system.num_outputs).double()
+        compliance = torch.autograd.functional.jacobian(response, zeros)
         outputs = system.relax(xb, c, nuisance).outputs[0]
         direction = torch.linalg.solve(compliance, (y[b].double() - outputs).detach())
         (grad,) = torch.autograd.grad(outputs, c["conductance"], -direction / x.shape[0])
         expected += grad
+    return expected
+
+
+def test_with_several_outputs_coupled_learning_is_the_gradient_in_the_stiffness_metric():
+    """ĝ → mean_b J_bᵀ K_b (y_b − t), while the true gradient is mean_b J_bᵀ (y_b − t)."""
+    system = SYSTEMS["resistive"].from_preset("default", **{**LINEAR, "num_outputs": 3})
+    model = physical_model(system)
+    x, y = batch(system, size=4)
+    expected = stiffness_metric_gradient(system, model, x, y)
     estimate = coupled_gradient(model, x, y, 1e-3)
     true = twin_gradient(model, x, y)
     assert cosine(estimate, expected) > 0.99
     assert torch.allclose(estimate.double(), expected, rtol=0.05, atol=0.05 * expected.abs().max())
     assert cosine(estimate, true) > 0  # a descent-like direction, not the gradient itself
+
+
+def test_the_default_eta_is_at_the_small_eta_limit_on_a_nonlinear_network():
+    """The bias is O(η): at the default η the estimate is its η → 0 limit; η = 0.3 is not."""
+    system = SYSTEMS["resistive"].from_preset(
+        "default", **{**LINEAR, "num_outputs": 3, "diodes": True}
+    )
+    model = physical_model(system)
+    x, y = batch(system, size=4)
+    limit = stiffness_metric_gradient(system, model, x, y)
+    model.zero_grad()
+    METHODS["coupled"]().estimate(model, x, y, mse)
+    default = model.blocks[0].controls["conductance"].grad.clone()
+    assert cosine(default, limit) > 0.999
+    assert torch.allclose(default.double(), limit, rtol=0.02, atol=0.02 * limit.abs().max())
+    assert cosine(coupled_gradient(model, x, y, 0.3), limit) < cosine(default, limit)
 
 
 def test_coupled_never_calls_the_twin_and_learns_a_regression(monkeypatch):
@@ -116,13 +137,11 @@ def test_coupled_never_calls_the_twin_and_learns_a_regression(monkeypatch):
     assert device.stats().queries == 40 * 2 * 16  # free + clamped per sample
 
 
-def test_readout_gets_its_exact_gradient_and_the_method_trains_digits_quickly(tmp_path):
+def test_the_method_trains_digits_through_the_training_loop(tmp_path):
     config = TrainConfig(system="resistive", method="coupled", gap="mild", dataset="digits",
                          limit_train=64, epochs=2, batch_size=16,
                          system_options={"num_hidden": 8, "num_outputs": 4})  # fmt: skip
-    start = time.perf_counter()
     result = train(config, tmp_path, progress=False)
-    assert time.perf_counter() - start < 10.0
     assert len(result["history"]) == 2
     assert result["history"][-1]["train_loss"] < result["history"][0]["train_loss"]
 

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from conftest import ExactDevice
-from physnn.errors import ConfigError
+from physnn.errors import ConfigError, PhysnnWarning
 from physnn.hardware.simulated import SimulatedDevice
 from physnn.methods import METHODS
 from physnn.nets.pnn import PNN, PhysicalBlock
@@ -53,6 +53,30 @@ def test_forces_balance_at_every_free_node(topology):
     held = torch.as_tensor(system.held)
     reaction = el._pair_forces(r, net.edges, tension)[:, held]
     assert reaction.abs().max() > 1e-3  # the held source nodes do push
+
+
+def test_relax_reports_the_force_residual_it_reached():
+    system = small()
+    c, x, nuisance = controls64(system), inputs(), system.nominal_nuisance()
+    free = system.relax(x, c, nuisance)
+    clamped = system.relax(x, c, nuisance, clamp=free.outputs + 0.01)
+    nudged = system.relax(x, c, nuisance, nudge=torch.full((4, 2), 0.05).double())
+    for state in (free, clamped, nudged):
+        assert state.residual is not None and 0 <= state.residual <= 1e-10
+
+
+def test_an_exhausted_newton_budget_warns_and_returns_the_state_reached():
+    system = small()
+    c, x = controls64(system), inputs()
+    ref = system.reference(system.nominal_nuisance(), x)
+    net = system.network(ref)
+    k, rest = system.springs(c, system.nominal_nuisance(), ref)
+    r0, force = system.held_positions(x, ref), torch.zeros(4, 2).double()
+    with pytest.warns(PhysnnWarning, match="did not settle in 1 Newton"):
+        r = el.settle(net, k, rest, r0, force, max_iter=1)
+    assert el.force_residual(net, k, rest, r, force) > 1e-11
+    with pytest.warns(PhysnnWarning, match="hold the clamped target strains"):
+        el.settle_clamped(net, k, rest, r0, torch.full((4, 2), 0.01).double(), max_iter=0)
 
 
 def test_small_inputs_follow_the_linearized_stiffness_matrix():
@@ -153,6 +177,26 @@ def test_equilibrium_propagation_converges_to_the_true_gradient():
         cosines.append(float(F.cosine_similarity(estimate, truth, dim=0)))
     assert cosines[1] > 0.99
     assert 1 - cosines[1] <= 1 - cosines[0] + 1e-9
+
+
+@pytest.mark.parametrize("method", ["ep", "hep", "freqprop"])
+def test_nudging_methods_at_their_defaults_give_the_gradient_on_a_float32_device(method):
+    """The local derivatives are read in float64, so a default (small) nudge's contrast keeps
+    its digits with float32 controls; the estimate is the gradient, magnitude included."""
+    system = small(num_nodes=30, num_outputs=3)
+    gen = torch.Generator().manual_seed(0)
+    controls = system.init_controls(gen)
+    device = SimulatedDevice(system, make_reality(system, "none"), seed=0)
+    model = PNN([PhysicalBlock(system, controls, device=device), nn.Linear(3, 2)])
+    x = torch.rand(6, 3, generator=gen)
+    y = torch.randint(0, 2, (6,), generator=gen)
+    F.cross_entropy(model(x), y).backward()
+    truth = next(model.parameters()).grad.clone().double()
+    model.zero_grad()
+    METHODS[method]().estimate(model, x, y, F.cross_entropy)
+    estimate = next(model.parameters()).grad.double()
+    assert float(F.cosine_similarity(estimate, truth, dim=0)) > 0.999
+    assert float((estimate - truth).norm() / truth.norm()) < 0.02
 
 
 @pytest.mark.parametrize("level", ["mild", "moderate", "severe"])

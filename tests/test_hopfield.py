@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 
 import physnn.substrates.hopfield.gap  # noqa: F401  (registers the gap family)
-from physnn.errors import ConfigError
+from physnn.errors import ConfigError, PhysnnWarning
 from physnn.hardware import SimulatedDevice
 from physnn.physics import hopfield as hop
 from physnn.reality import make_reality
@@ -26,7 +28,7 @@ def small(**options) -> tuple[HopfieldNetwork, dict]:
 
 
 def test_the_fixed_point_is_a_stationary_point_and_the_energy_decreases():
-    system, controls = small(free_steps=1)
+    system, controls = small(free_steps=1, tolerance=None)
     weights, biases = system.parameters_of(controls, system.nominal_nuisance())
     x = torch.rand(5, 16, dtype=torch.float64)
     states = system.settle(x, controls, system.nominal_nuisance())
@@ -43,11 +45,57 @@ def test_the_fixed_point_is_a_stationary_point_and_the_energy_decreases():
 
 
 def test_leaky_dynamics_reach_the_same_fixed_point():
-    exact, controls = small(free_steps=200)
-    leaky, _ = small(free_steps=400, step_size=0.5)
+    exact, controls = small(tolerance=1e-12)
+    leaky, _ = small(step_size=0.5, tolerance=1e-12)
     x = torch.rand(4, 16, dtype=torch.float64)
     nominal = exact.nominal_nuisance()
-    assert torch.allclose(exact(x, controls, nominal), leaky(x, controls, nominal), atol=1e-8)
+    assert torch.allclose(exact(x, controls, nominal), leaky(x, controls, nominal), atol=1e-10)
+
+
+def test_a_relaxation_stops_at_its_tolerance_and_reports_the_residual():
+    system, controls = small(tolerance=1e-9)
+    weights, biases = system.parameters_of(controls, system.nominal_nuisance())
+    x = torch.rand(4, 16, dtype=torch.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # it settles within its budget: no warning
+        free = system.relax(x, controls, system.nominal_nuisance())
+        states = system.settle(x, controls, system.nominal_nuisance())
+    assert 0 < free.residual <= 1e-9
+    # ε = 1: a sweep's change is the projected gradient, so the state is within ~τ of the point
+    assert max(r.abs().max() for r in hop.projected_gradient(states, weights, biases)) < 1e-8
+    loose = small(tolerance=1e-3)[0].relax(x, controls, system.nominal_nuisance())
+    assert 1e-9 < loose.residual <= 1e-3
+    assert (loose.outputs - free.outputs).abs().max() > 1e-8  # it did stop early
+
+
+def test_a_spent_budget_warns_and_a_fixed_schedule_does_not():
+    system, controls = small(free_steps=3, tolerance=1e-9)
+    x = torch.rand(4, 16, dtype=torch.float64)
+    with pytest.warns(PhysnnWarning, match="did not settle in 3 steps.*raise free_steps"):
+        short = system.relax(x, controls, system.nominal_nuisance())
+    assert short.residual > 1e-9
+    fixed, _ = small(free_steps=3, tolerance=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        equilibrium = fixed.relax(x, controls, fixed.nominal_nuisance())
+    assert equilibrium.residual == short.residual  # the same three sweeps, measured at the last
+    paper = HopfieldNetwork.from_preset("scellier2017")
+    assert paper.config.tolerance is None  # the paper's fixed schedule
+
+
+def test_the_residual_reaches_the_caller_through_the_device():
+    system, controls = small()
+    device = SimulatedDevice(system, make_reality(system, "none"), seed=0)
+    device.write({k: v.float() for k, v in controls.items()})
+    equilibrium = device.relax(torch.rand(4, 16))
+    assert equilibrium.residual is not None and 0 < equilibrium.residual <= 1e-6
+
+
+def test_a_short_relaxation_stops_at_a_looser_residual():
+    system, _ = small()
+    nuisance = {**system.nominal_nuisance(), "relaxation": 0.5}
+    assert system.stopping_residual(nuisance) == pytest.approx(1e-3)
+    assert system.stopping_residual(system.nominal_nuisance()) == pytest.approx(1e-6)
 
 
 def test_nudge_moves_the_outputs_along_the_force_and_clamp_holds_them():
@@ -82,6 +130,7 @@ def test_presets_and_their_shapes():
         ({"hidden_sizes": (0,)}, "layer sizes"),
         ({"free_steps": 0}, "free_steps"),
         ({"step_size": 1.5}, "step_size"),
+        ({"tolerance": 0.0}, "tolerance"),
         ({"weight_bound": -1.0}, "weight_bound"),
         ({"num_outputs": 2.5}, "num_outputs"),
         ({"relax_steps": 3}, "unknown option"),

@@ -11,7 +11,7 @@ import torch
 import physnn.methods.equilibrium  # registers ep
 import physnn.substrates.ising.gap
 import physnn.substrates.ising.system  # noqa: F401  (registers the system)
-from conftest import TINY_RUN
+from conftest import tiny_run
 from physnn.errors import ConfigError, IncompatibleError
 from physnn.hardware import SimulatedDevice
 from physnn.physics import ising
@@ -19,7 +19,8 @@ from physnn.reality import make_reality
 from physnn.substrates.ising.system import IsingMachine
 from physnn.systems import SYSTEMS
 from physnn.systems.base import NoiseSource
-from physnn.train import TrainConfig, train
+from physnn.train import TrainConfig
+from physnn.train.gradcheck import gradcheck
 
 # one fixed input, two hidden spins and one output spin: 3 free spins, 8 configurations
 THREE = {"num_inputs": 2, "hidden_sizes": (2,), "num_outputs": 1, "temperature": 1.0}
@@ -167,7 +168,8 @@ def test_nudge_and_clamp_act_on_the_output_spins():
 
 
 def test_presets_and_their_shapes():
-    assert set(IsingMachine.presets) == {"default", "laydevant2024"}
+    assert set(IsingMachine.presets) == {"default", "laydevant2024", "small"}
+    assert SYSTEMS["ising"].from_preset("small").config.sizes == (64, 8, 10)  # 18 free spins
     paper = SYSTEMS["ising"].from_preset("laydevant2024")
     assert paper.control_specs()["weight_1"].shape == (120, 784)
     default = SYSTEMS["ising"].from_preset("default")
@@ -193,10 +195,10 @@ def test_bad_configs_raise_config_errors(options, match):
 
 
 def test_gap_levels_grow_and_knobs_at_zero_are_the_perfect_device():
-    system = IsingMachine.from_preset("default", num_inputs=16, hidden_sizes=(12,), num_outputs=6)
+    system = IsingMachine.from_preset("default", num_inputs=16, hidden_sizes=(8,), num_outputs=6)
     controls = system.init_controls(torch.Generator().manual_seed(0))
     x = torch.rand(64, 16, generator=torch.Generator().manual_seed(1))
-    clean = system(x, controls, system.nominal_nuisance())  # the mean-field oracle
+    clean = system.exact_forward(x, controls, system.nominal_nuisance())  # the oracle
     errors = []
     for level in ("mild", "moderate", "severe"):
         device = SimulatedDevice(system, make_reality(system, level), seed=0)
@@ -218,19 +220,94 @@ def test_quantize_rounds_to_the_levels_of_the_range():
     assert torch.allclose(q, torch.tensor([-1.0, -1 / 3, 1 / 3, 1.0]))
 
 
-TINY_ISING = {"num_inputs": 16, "hidden_sizes": [8], "num_outputs": 6, "sweeps": 6, "samples": 4,
-              "mean_field_steps": 5}  # fmt: skip
+def test_enumeration_gives_one_spin_in_a_field_and_two_coupled_spins_analytically():
+    """⟨s⟩ = tanh(a/T) for one spin in the field a = W u + h; for two spins with local fields
+    a, b coupled by J, ⟨s_2⟩ = [e^{J/T} sinh((a+b)/T) − e^{−J/T} sinh((a−b)/T)] / (the same with
+    cosh)."""
+    t, u = 0.7, torch.tensor([[0.4], [-0.9]], dtype=torch.float64)
+    w, h = torch.tensor([[1.3]], dtype=torch.float64), torch.tensor([0.25], dtype=torch.float64)
+    (one,) = ising.boltzmann_means(u, [w], [h], t)
+    torch.testing.assert_close(one, torch.tanh((u @ w.T + h) / t))
+    j, h2 = torch.tensor([[-0.8]], dtype=torch.float64), torch.tensor([0.6], dtype=torch.float64)
+    first, second = ising.boltzmann_means(u, [w, j], [h, h2], t)
+    a, b, jj = (u @ w.T + h) / t, h2 / t, j / t
+    odd = torch.exp(jj) * torch.sinh(a + b) - torch.exp(-jj) * torch.sinh(a - b)
+    even = torch.exp(jj) * torch.cosh(a + b) + torch.exp(-jj) * torch.cosh(a - b)
+    torch.testing.assert_close(second, odd / even)
+    odd_first = torch.exp(jj) * torch.sinh(a + b) + torch.exp(-jj) * torch.sinh(a - b)
+    torch.testing.assert_close(first, odd_first / even)
 
 
-@pytest.mark.parametrize("method", ["ep", "backprop"])
-def test_tiny_trainings_on_the_ising_machine(method, tmp_path):
-    config = TrainConfig(
-        method=method, gap="mild", **{**TINY_RUN, "system": "ising", "system_options": TINY_ISING}
+def small_network(**options) -> tuple[IsingMachine, dict, torch.Tensor]:
+    """4 inputs → 5 hidden → 3 output spins (8 free): Glorot couplings, fields σ = 0.3."""
+    system = IsingMachine.from_preset(
+        "default", num_inputs=4, hidden_sizes=(5,), num_outputs=3, **options
     )
-    result = train(config, tmp_path, progress=False)
-    assert len(result["history"]) == TINY_RUN["epochs"]
-    assert 0.0 <= result["device_accuracy"] <= 1.0
-    assert result["history"][-1]["train_loss"] < result["history"][0]["train_loss"] * 1.5
+    gen = torch.Generator().manual_seed(5)
+    controls = {k: v.double() + 0.3 * torch.randn(v.shape, generator=gen).double()
+                for k, v in system.init_controls(gen).items()}  # fmt: skip
+    return system, controls, torch.rand(3, 4, generator=gen, dtype=torch.float64)
+
+
+def test_the_enumerated_reference_differentiates_like_its_finite_differences():
+    system, controls, x = small_network()
+    nominal = system.nominal_nuisance()
+    names = sorted(controls)
+
+    def outputs(*values: torch.Tensor) -> torch.Tensor:
+        return system.exact_forward(x, dict(zip(names, values, strict=True)), nominal)
+
+    leaves = tuple(controls[k].clone().requires_grad_(True) for k in names)
+    assert torch.autograd.gradcheck(outputs, leaves, eps=1e-6, atol=1e-7, fast_mode=True)
+
+
+def test_the_enumerated_reference_is_the_long_gibbs_average():
+    reads = 8000
+    system, controls, x = small_network(samples=reads, sweeps=30)
+    exact = system.exact_forward(x, controls, system.nominal_nuisance())
+    noise = NoiseSource(torch.Generator().manual_seed(0))
+    sampled = system(x, controls, system.nominal_nuisance(), noise)
+    sigma = ((1 - exact**2) / reads).sqrt()  # standard error of the mean of independent reads
+    assert ((sampled - exact).abs() < 4 * sigma).all(), (sampled, exact)
+    mean_field = system(x, controls, system.nominal_nuisance())
+    assert (mean_field - exact).abs().max() > 10 * sigma.max()  # the twin is not the reference
+
+
+def test_ep_on_the_sampler_agrees_with_the_exact_gradient_of_the_enumerated_outputs():
+    system, controls, x = small_network(samples=2000, sweeps=30)
+    nominal = system.nominal_nuisance()
+    g = torch.randn(3, 3, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    leaf = {k: v.clone().requires_grad_(True) for k, v in controls.items()}
+    (system.exact_forward(x, leaf, nominal) * g).sum().backward()
+    true = flat({k: v.grad for k, v in leaf.items()})
+    beta, noise = 0.2, NoiseSource(torch.Generator().manual_seed(1))
+    plus = system.relax(x, controls, nominal, nudge=-beta * g, noise=noise).local
+    minus = system.relax(x, controls, nominal, nudge=beta * g, noise=noise).local
+    sampled = flat({k: x.shape[0] * (plus[k] - minus[k]) / (2 * beta) for k in plus})
+    assert cosine(sampled, true) > 0.99
+    assert float((sampled - true).norm() / true.norm()) < 0.15
+
+
+def test_the_exact_reference_refuses_more_than_twenty_free_spins():
+    system = IsingMachine.from_preset("default")  # 32 hidden + 10 output spins
+    controls = system.init_controls(torch.Generator().manual_seed(0))
+    with pytest.raises(IncompatibleError, match="N ≤ 20, but this configuration has 42"):
+        system.exact_forward(torch.rand(2, 8, 8), controls, system.nominal_nuisance())
+
+
+@pytest.mark.parametrize(("hidden", "exact"), [((), True), ((6,), False)])
+def test_gradcheck_on_ising_compares_with_the_enumerated_outputs(hidden, exact):
+    """Without hidden spins the mean-field twin is the Boltzmann mean, so backprop through it is
+    the exact gradient; with interacting hidden spins it is not, and gradcheck says so."""
+    options = {"num_inputs": 16, "hidden_sizes": hidden, "num_outputs": 6}
+    report = gradcheck(
+        TrainConfig(
+            method="backprop", gap="none", **{**tiny_run("ising"), "system_options": options}
+        ),
+        batches=1,
+    )
+    assert (report["cosine"] > 0.99999) is exact, report["cosine"]
+    assert report["reference"] == IsingMachine.exact_reference
 
 
 def test_the_sampler_refuses_complex_nudges():

@@ -4,6 +4,7 @@ model-free operation, budgets and options."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -16,7 +17,7 @@ import physnn.methods.zeroth_order  # noqa: F401  (registers fd, spsa, mgd, es)
 from conftest import TINY_RUN, crash_at_estimate
 from physnn.errors import ConfigError
 from physnn.hardware import SimulatedDevice
-from physnn.methods import METHODS
+from physnn.methods import METHODS, perturbation
 from physnn.nets import PNN, PhysicalBlock
 from physnn.reality import Reality
 from physnn.systems import Capabilities, ControlSpec, System
@@ -34,6 +35,7 @@ ZO_METHODS = ("fd", "spsa", "mgd", "es")
 @dataclass(frozen=True)
 class _IdentityConfig:
     size: int = 6
+    levels: int | None = None
 
 
 class _Identity(System):
@@ -45,7 +47,7 @@ class _Identity(System):
     presets: ClassVar[dict] = {"default": {}}
 
     def control_specs(self) -> dict[str, ControlSpec]:
-        return {"theta": ControlSpec((self.config.size,), -10.0, 10.0)}
+        return {"theta": ControlSpec((self.config.size,), -10.0, 10.0, levels=self.config.levels)}
 
     def nominal_nuisance(self) -> dict:
         return {}
@@ -111,11 +113,144 @@ def test_central_differences_are_exact_and_forward_ones_first_order_on_a_quadrat
     assert torch.allclose(forward - EXACT, CURVATURE * step / 2, rtol=1e-2, atol=1e-3)
 
 
-def test_fd_differentiates_a_random_subset_of_coordinates():
+def test_fd_cycles_through_every_coordinate_in_a_fixed_order():
     model, device = _quadratic_model()
-    grad = _estimate("fd", {"coordinates": 2}, model)
-    assert int((grad != 0).sum()) == 2
-    assert device.stats().query_calls == 4
+    fd = METHODS["fd"]({"coordinates": 4, "epsilon": 0.01})
+    fd.bind(model, seed=3)
+    touched = []
+    for _ in range(3):  # 6 coordinates, 4 per step: steps cover 0–3, 4–5 + 0–1, 2–5 of the order
+        model.zero_grad()
+        fd.estimate(model, torch.zeros(1, 1), torch.zeros(1), _quadratic)
+        grad = model.blocks[0].controls["theta"].grad
+        touched.append(set((grad != 0).nonzero().flatten().tolist()))
+        assert torch.allclose(grad[grad != 0], EXACT[grad != 0], rtol=1e-3, atol=1e-3)
+    assert [len(t) for t in touched] == [4, 4, 4]
+    assert touched[0] | touched[1] == set(range(6))
+    assert touched[1] | touched[2] == set(range(6))
+    assert device.stats().query_calls == 3 * 8
+
+
+def _noisy_linear(slope: float, sigma: float, seed: int = 0):
+    """L(θ) = slope · Σ θ_i plus a fresh N(0, σ²) at every measurement: a known noise floor."""
+    noise = torch.Generator().manual_seed(seed)
+
+    def loss(out: Tensor, y: Tensor) -> Tensor:
+        return slope * out.sum(-1).mean() + sigma * torch.randn((), generator=noise)
+
+    return loss
+
+
+def _probe_on_identity(levels: int | None, sigma: float) -> tuple[dict, int]:
+    """Bind fd at "auto" on the identity device (θ in [−10, 10]), estimate once; return its
+    description and the device queries it made."""
+    system = _Identity(_IdentityConfig(levels=levels))
+    device = SimulatedDevice(system, Reality(), seed=0)
+    model = PNN([PhysicalBlock(system, {"theta": torch.zeros(6)}, device=device)])
+    fd = METHODS["fd"]({})
+    fd.bind(model, seed=1)
+    fd.estimate(model, torch.zeros(1, 1), torch.zeros(1), _noisy_linear(1.0, sigma))
+    return fd.describe(), device.stats().query_calls
+
+
+def test_the_auto_step_is_one_level_on_a_noiseless_quantized_device():
+    described, queries = _probe_on_identity(levels=201, sigma=0.0)  # levels 0.1 = 0.005 of 20
+    assert described["probed_step"] == pytest.approx(0.005)  # the finest level: r₀, cleared
+    assert described["probe_cleared"]
+    assert described["probe_measurements"] == perturbation.REPEATS + 2 * perturbation.PAIRS
+    assert queries == described["probe_measurements"] + 2 * 6  # the probe's queries counted
+    described, _ = _probe_on_identity(levels=None, sigma=0.0)
+    assert described["probed_step"] == pytest.approx(perturbation.START)
+
+
+def test_the_auto_step_is_the_smallest_that_clears_a_known_noise():
+    # D = 2a + noise of rms √2σ on a coordinate, a = 20 r, so ρ = 40 r / (√2 σ̂) and the rule
+    # accepts the first tried r (0.005 · 2^k: whole levels) with r ≥ κ √2 σ̂ / 40.
+    described, queries = _probe_on_identity(levels=201, sigma=0.025)
+    threshold = perturbation.CLEARANCE * math.sqrt(2) * described["noise_floor"] / 40
+    tried = [0.005 * 2**k for k in range(6)]
+    chosen = min(r for r in tried if r >= threshold)
+    assert chosen > 0.005  # the noise, not the quantization, sets the step here
+    assert described["probed_step"] == pytest.approx(chosen)
+    doublings = tried.index(chosen)
+    probes = perturbation.REPEATS + (doublings + 1) * 2 * perturbation.PAIRS
+    assert described["probe_measurements"] == probes
+    assert queries == probes + 2 * 6  # the probe's queries are counted as the device's
+
+
+def test_a_response_that_turns_over_before_clearing_the_noise_stops_the_search():
+    # L = Σ sin θ_i around θ = 0, a = 20 r, σ = 0.25: ρ never reaches κ = 10 (2 / (√2 σ) = 5.7);
+    # D = 2 sin a peaks near a = π/2, between the tried r = 0.064 (a = 1.28) and 0.128 (a = 2.56).
+    noise = torch.Generator().manual_seed(0)
+    directions = torch.eye(6)[:4]
+
+    def loss_at(offset: Tensor) -> Tensor:
+        return offset.sin().sum() + 0.25 * torch.randn((), generator=noise)
+
+    with pytest.warns(UserWarning, match="turns nonlinear"):
+        result = perturbation.probe_step(
+            loss_at, lambda r: torch.full((6,), 20 * r), directions, start=0.0
+        )
+    assert not result.cleared
+    assert result.step == pytest.approx(0.128 / 4)  # half the peak at 0.064
+
+
+def _alternating_noise(sigma: float) -> Callable[[], float]:
+    """+σ, −σ, +σ, …: a noise of known size (the 4 repeats' std is σ √(4/3)) whose antithetic
+    pairs each add exactly 2σ, so the probe's ratios are known in closed form."""
+    signs = iter([1.0, -1.0] * 1000)
+    return lambda: sigma * next(signs)
+
+
+def test_a_response_that_never_clears_takes_the_smallest_step_with_a_signal():
+    # L = s Σ θ_i + noise, a = r: D = 2 s r + 2σ, ρ = (2 s r + 2σ) / (√2 σ √(4/3)); with σ = 0.25
+    # ρ ≥ κ = 10 would need r ≥ 0.30, so nothing clears below 0.25.
+    directions = torch.eye(6)[:4]
+    for slope, expected in ((0.3, 0.25), (6.0, 0.032)):  # no real signal (ρ < 2) / from 0.032 on
+        noise = _alternating_noise(0.25)
+        with pytest.warns(UserWarning, match="reaches 0.25"):
+            result = perturbation.probe_step(
+                lambda offset, s=slope, n=noise: s * offset.sum() + n(),
+                lambda r: torch.full((6,), r),
+                directions,
+                start=0.0,
+            )
+        assert not result.cleared
+        assert result.step == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("method", "options", "theory"),
+    [  # E|ĝ|² = |g|² (n + P ∓ 1) / P for P Rademacher (−) or Gaussian (+) directions
+        ("spsa", {"samples": 64}, math.sqrt(64 / (512 + 63))),
+        ("es", {"population": 64}, math.sqrt(64 / (512 + 65))),
+    ],
+)
+def test_spsa_and_es_reach_their_theoretical_cosine_at_the_auto_step(method, options, theory):
+    system = _Identity(_IdentityConfig(size=512))
+    device = SimulatedDevice(system, Reality(), seed=0)
+    theta = torch.linspace(-5.0, 5.0, 512)
+    curvature = torch.linspace(0.5, 2.0, 512)
+
+    def loss(out: Tensor, y: Tensor) -> Tensor:  # exact gradient h ⊙ θ
+        return 0.5 * (curvature * out**2).sum(-1).mean()
+
+    cosines = []
+    for seed in range(4):
+        model = PNN([PhysicalBlock(system, {"theta": theta.clone()}, device=device)])
+        estimator = METHODS[method](options)
+        estimator.bind(model, seed=seed)
+        estimator.estimate(model, torch.zeros(1, 1), torch.zeros(1), loss)
+        grad = model.blocks[0].controls["theta"].grad
+        cosines.append(float(F.cosine_similarity(grad, curvature * theta, dim=0)))
+    assert sum(cosines) / 4 == pytest.approx(theory, rel=0.25)
+
+
+def test_fd_covers_every_coordinate_by_default():
+    model, device = _quadratic_model()
+    grad = _estimate("fd", {}, model)
+    torch.testing.assert_close(grad, EXACT, rtol=1e-3, atol=1e-3)
+    probe = perturbation.REPEATS + 2 * perturbation.PAIRS  # noiseless: the first size clears
+    assert device.stats().query_calls == probe + 2 * 6
 
 
 def test_spsa_perturbations_follow_the_gain_schedule():
@@ -168,7 +303,9 @@ def test_central_differences_match_autograd_on_a_diffractive_network():
 
 def test_forward_differences_give_the_readout_its_exact_gradient():
     exp = build_experiment(
-        TrainConfig(method="fd", method_options={"forward": True}, gap="none", **TINY_RUN)
+        TrainConfig(
+            method="fd", method_options={"forward": True, "coordinates": 8}, gap="none", **TINY_RUN
+        )
     )
     x, y = exp.dataset.x_train[:16], exp.dataset.y_train[:16]
     _, temperature_exact = _exact_gradient(exp, x, y)
@@ -192,12 +329,12 @@ def test_spsa_gradient_approaches_the_true_one_as_samples_grow():
 @pytest.mark.parametrize(
     ("method", "options", "probes"),
     [
-        ("spsa", {}, 2),
-        ("spsa", {"samples": 3}, 6),
-        ("fd", {"coordinates": 5}, 10),
-        ("fd", {"coordinates": 5, "forward": True}, 6),
-        ("mgd", {"tau": 6}, 6),
-        ("es", {"population": 3}, 6),
+        ("spsa", {"c": 0.01}, 2),
+        ("spsa", {"c": 0.01, "samples": 3}, 6),
+        ("fd", {"epsilon": 0.01, "coordinates": 5}, 10),
+        ("fd", {"epsilon": 0.01, "coordinates": 5, "forward": True}, 6),
+        ("mgd", {"amplitude": 0.01, "tau": 6}, 6),
+        ("es", {"sigma": 0.01, "population": 3}, 6),
     ],
 )
 @pytest.mark.parametrize("model", ["pnn", "stack:2"])
@@ -242,9 +379,12 @@ class _NoTwin(torch.nn.Module):
         raise AssertionError("a model-free method called the twin")
 
 
+@pytest.mark.filterwarnings("ignore:no perturbation clears")  # a noisy device: see the probe tests
 @pytest.mark.parametrize("method", ZO_METHODS)
 def test_training_never_touches_the_twin(method):
-    exp = build_experiment(TrainConfig(method=method, gap="moderate", **TINY_RUN))
+    options = {"coordinates": 8} if method == "fd" else {}  # not all 512 coordinates per step
+    config = TrainConfig(method=method, method_options=options, gap="moderate", **TINY_RUN)
+    exp = build_experiment(config)
     for block in exp.model.physical_blocks():
         block.twin = _NoTwin()
     before = exp.model.blocks[0].controls["phase"].detach().clone()
@@ -266,7 +406,9 @@ def test_spsa_decreases_the_loss_of_a_tiny_problem(tmp_path):
 
 
 def test_hybrid_input_layer_is_perturbed_like_a_control():
-    config = TrainConfig(method="spsa", gap="none", model="hybrid:8", **TINY_RUN)
+    config = TrainConfig(
+        method="spsa", method_options={"c": 0.01}, gap="none", model="hybrid:8", **TINY_RUN
+    )
     exp = build_experiment(config)
     x, y = exp.dataset.x_train[:16], exp.dataset.y_train[:16]
     exp.model.zero_grad()
@@ -279,7 +421,10 @@ def test_hybrid_input_layer_is_perturbed_like_a_control():
 
 
 def test_the_query_budget_stops_training(tmp_path):
-    config = TrainConfig(method="spsa", gap="mild", max_queries=100, **TINY_RUN)
+    options = {"c": 0.01}
+    config = TrainConfig(
+        method="spsa", method_options=options, gap="mild", max_queries=100, **TINY_RUN
+    )
     result = train(config, tmp_path, progress=False)
     assert result["stopped_by"] == "max_queries"
     assert result["device_queries"] == 128  # 4 steps of 2 probes × 16 samples
@@ -297,8 +442,9 @@ def test_resume_continues_the_random_streams_and_the_gain_schedule(tmp_path, mon
 @pytest.mark.parametrize(
     ("method", "options", "match"),
     [
-        ("fd", {"epsilon": 0}, "epsilon must be positive"),
-        ("fd", {"coordinates": 0}, "coordinates must be a positive integer"),
+        ("fd", {"epsilon": 0}, 'epsilon must be positive or "auto"'),
+        ("fd", {"epsilon": "tiny"}, 'epsilon must be positive or "auto"'),
+        ("fd", {"coordinates": 0}, 'coordinates must be a positive integer or "all"'),
         ("fd", {"forward": "yes"}, "forward must be true or false"),
         ("spsa", {"samples": 1.5}, "samples must be a positive integer"),
         ("spsa", {"gamma": -0.1}, "gamma must be non-negative"),

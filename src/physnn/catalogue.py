@@ -4,7 +4,9 @@
 capabilities, the controls of the default preset, the non-idealities of the reality gap, the
 suggested learning rate), the methods (summary, reference, requirements, headline), the datasets,
 the gap levels and their knobs, the shipped benchmark suites, the method × system compatibility
-matrix and, for every incompatible pair, the sentence that refuses it. The command line lists and
+matrix and, for every incompatible pair, the sentence that refuses it, and for every compatible
+pair that does not simply train, its learning status ("cannot learn here", "simulation-only",
+declared in :mod:`physnn.methods.base`) with its reason. The command line lists and
 checks names from it before anything heavy is imported, so ``physnn list``, ``--help`` and a
 mistyped name answer at once; the datasets, substrates and methods that other packages register
 (entry-point groups ``physnn.datasets``, ``physnn.substrates``, ``physnn.methods``) are added
@@ -55,7 +57,8 @@ def generate() -> dict[str, Any]:
     return {"systems": systems, "methods": methods, "datasets": dataset_info(),
             "gaps": list(LEVELS), "gap_knobs": knobs, "suites": suites,
             "matrix": _matrix(method_names, system_names, refusals),
-            "incompatible": refusals}  # fmt: skip
+            "incompatible": refusals,
+            "learning": _learning(itertools.product(method_names, system_names))}  # fmt: skip
 
 
 def _system_entry(name: str, cls: Any) -> dict[str, Any]:
@@ -91,6 +94,21 @@ def _refusals(pairs: Iterable[tuple[str, str]]) -> dict[str, dict[str, str]]:
         except IncompatibleError as err:
             refusals.setdefault(method, {})[system] = str(err)
     return refusals
+
+
+def _learning(pairs: Iterable[tuple[str, str]]) -> dict[str, dict[str, dict[str, str]]]:
+    """method → system → {"status", "reason"} for the compatible ``pairs`` that run but do not
+    simply train ("cannot learn here", "simulation-only"); the others train or are refused."""
+    from physnn.methods import METHODS
+    from physnn.methods.base import NOT_APPLICABLE, TRAINS, learning_status
+    from physnn.systems import SYSTEMS
+
+    out: dict[str, dict[str, dict[str, str]]] = {}
+    for method, system in pairs:
+        status, reason = learning_status(METHODS[method], system, SYSTEMS[system].capabilities)
+        if status not in (TRAINS, NOT_APPLICABLE):
+            out.setdefault(method, {})[system] = {"status": status, "reason": reason}
+    return out
 
 
 def _matrix(
@@ -194,6 +212,8 @@ def _add_loaded_plugins(info: dict[str, Any]) -> None:
     pairs = [(m, s) for m in methods for s in systems if m in new or s in new]
     for method, refused in _refusals(pairs).items():
         info["incompatible"].setdefault(method, {}).update(refused)
+    for method, statuses in _learning(pairs).items():
+        info["learning"].setdefault(method, {}).update(statuses)
     info["matrix"] = _matrix(methods, systems, info["incompatible"])
 
 

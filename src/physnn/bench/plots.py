@@ -71,7 +71,7 @@ def learning_section(
     blocks: list[Block] = [("p", CURVES_NOTE)] if groups else []
     for group, by_method in groups.items():
         title = f"{group[0]} · {group[1]} · gap {group[2]}"
-        name = _png_name(f"curve {' '.join(group)}", taken)
+        name = png_name(f"curve {' '.join(group)}", taken)
         lines, xlabel = _learning_lines(by_method)
         with _figure(out / name, title, xlabel, "validation accuracy on the device") as ax:
             ax.xaxis.get_major_locator().set_params(integer=True)
@@ -179,7 +179,7 @@ def sweep_section(
         no_band = ", no band" if all(line.band is None for line in lines) else ""
         caption = f"Robustness: {label} ({seeds}{no_band})"
         if plots:
-            name = _png_name(f"sweep {parameter}", plots[1])
+            name = png_name(f"sweep {parameter}", plots[1])
             _sweep_plot(plots[0] / name, label, lines, styles)
             blocks.append(("img", (name, caption)))
         else:
@@ -277,10 +277,47 @@ def _figure(path: Path, title: str, xlabel: str, ylabel: str) -> Iterator[Any]:
     fig.savefig(path, dpi=120)
 
 
-def _png_name(text: str, taken: set[str]) -> str:
+def png_name(text: str, taken: set[str]) -> str:
     """A file name of [a-z0-9-_] and ``.png`` only, unique among ``taken``."""
     base = re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-") or "plot"
     candidates = itertools.chain([base], (f"{base}-{i}" for i in itertools.count(2)))
     name = next(n for n in candidates if n not in taken)
     taken.add(name)
     return f"{name}.png"
+
+
+PARETO_NOTE = (
+    "Test accuracy on the device vs training device queries, one point per method (mean over "
+    "seeds), default and tuned alike; the grey steps join the Pareto front: the points that no "
+    "other point beats in accuracy with as few queries or fewer."
+)
+
+
+def pareto_front(points: dict[str, tuple[float, float]]) -> list[str]:
+    """The labels of the (queries, accuracy) points on the Pareto front, by queries: each more
+    accurate than every point with as few queries or fewer."""
+    front: list[str] = []
+    for label, (_, accuracy) in sorted(points.items(), key=lambda p: (p[1][0], -p[1][1])):
+        if not front or accuracy > points[front[-1]][1]:
+            front.append(label)
+    return front
+
+
+def pareto_plot(
+    path: Path, title: str, points: dict[str, tuple[float, float]], styles: dict[str, tuple]
+) -> None:
+    """``points`` (label: mean queries, mean accuracy) in their methods' styles, and the steps
+    of their Pareto front; the query axis is symmetric-log when the queries span decades."""
+    with _figure(path, title, "training device queries", "test accuracy on the device") as ax:
+        for label in sorted(points, key=method_rank):
+            color, marker = styles[label]
+            queries, accuracy = points[label]
+            ax.plot([queries], [accuracy], linestyle="none", color=color, marker=marker,
+                    markersize=8, label=label)  # fmt: skip
+        front = [points[label] for label in pareto_front(points)]
+        front.append((max(q for q, _ in points.values()), front[-1][1]))  # on to the right edge
+        ax.plot(*zip(*front, strict=True), color="#7F7F7F", drawstyle="steps-post", zorder=0,
+                label="Pareto front")  # fmt: skip
+        positive = [q for q, _ in points.values() if q > 0]
+        if positive and max(positive) >= 100 * min(positive):
+            ax.set_xscale("symlog", linthresh=min(positive))

@@ -24,6 +24,7 @@ from physnn.bench.tables import (
     reproducibility_section,
     results_section,
 )
+from physnn.bench.tuned import tuned_section
 
 
 def write_report(
@@ -46,13 +47,15 @@ def write_report(
     with matplotlib.rc_context({"font.size": 10}):  # ticks and legends ≥ 9 pt
         curves = learning_section(plain, out, taken, styles)
         sweeps = sweep_section(done, styles, (out, taken))
+        tuning = tuned_section(plain, styles, (out, taken))
     code: list[Block] = [("code", "\n".join(commands))] if commands else []
     sections = [
         ("", header_section(records, done)),
-        ("Results", results_section(plain)),
+        ("Results", results_section(plain) if plain or not done else []),  # not: checks only
         ("Learning curves", curves),
         ("Cost to reach a target accuracy", cost_section(plain)),
         ("Robustness", sweeps),
+        ("Tuned vs default", tuning),
         ("Reproduced claims", reproduce_section(done)),
         ("Gradient quality", gradcheck_section(records)),
         ("Failures", failures_section(records)),
@@ -78,6 +81,7 @@ DOC_TABLES: dict[str, Callable[[list[dict]], list[Block]]] = {
     "results": lambda done: results_section(plain_runs(done)),
     "cost": lambda done: cost_section(plain_runs(done)),
     "robustness": lambda done: sweep_section(done, {}, None),
+    "tuned": lambda done: tuned_section(plain_runs(done), {}, None),
     "gradient": gradcheck_section,
     "reproduce": reproduce_section,
 }

@@ -61,12 +61,15 @@ def cpu_model() -> str:
 
 
 def environment() -> dict[str, Any]:
-    """What a run was measured with, for the report's reproducibility section: physnn's git
-    commit (when it runs from a checkout), Python and torch versions, CPU model, logical CPUs
-    and torch's intra-op thread count."""
+    """What a run was measured with, for the report's reproducibility section: physnn's version
+    and git commit (when it runs from a checkout), Python and torch versions, CPU model, logical
+    CPUs and torch's intra-op thread count."""
     import torch
 
+    from physnn import __version__
+
     return {
+        "physnn": __version__,
         "git_commit": git_commit(Path(__file__).parent),
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -93,10 +96,13 @@ def execute_run(store_path: str, key: str, out: str, threads: int) -> str:
         try:
             torch.set_num_threads(threads)  # this worker's share, for the run and its record
             config = TrainConfig.from_dict(record.config, source=f"run {key}")
-            result = train(config, out, resume="if-possible", progress=False, threads=threads)
+            check = record.meta.get("gradcheck")
+            result = {}
+            if check != "only":
+                result = train(config, out, resume="if-possible", progress=False, threads=threads)
             result["environment"] = environment()
-            if record.meta.get("gradcheck"):
-                result["gradcheck"] = gradcheck(config, batches=2)
+            if check:
+                result["gradcheck"] = gradcheck(config, batches=2 if check is True else 3)
             store.finish(key, result)
             return "done"
         except Exception as err:  # one run's failure is recorded, not fatal to the suite
@@ -126,10 +132,7 @@ def run_suite(
 ) -> dict[str, int]:
     """Run every unfinished run of ``suite``; return the store's status counts for it.
     ``progress``: a progress bar on stderr (default: only when stderr is a terminal)."""
-    if executor not in EXECUTORS:
-        raise ConfigError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
-    if workers < 1:
-        raise ConfigError(f"{option('workers')} must be at least 1, got {workers}")
+    check_executor(executor, workers)
     store_path = str(Path(store_path).resolve())
     runs_dir = Path(runs_dir).resolve()
     with ResultStore(store_path) as store:
@@ -147,18 +150,46 @@ def run_suite(
         bar.set_postfix(failed=status["failed"], refresh=False)
 
     try:
-        if executor == "ray":
-            _run_on_ray(jobs, address, workers, finished)
-        else:
-            _run_locally(jobs, workers, finished, bar)
+        run_jobs(execute_run, jobs, workers=workers, executor=executor, address=address,
+                 finished=finished, bar=bar)  # fmt: skip
     finally:
         bar.close()
     with ResultStore(store_path) as store:
         return store.counts(suite.name)
 
 
+def check_executor(executor: str, workers: int) -> None:
+    """A ConfigError unless ``executor`` is known and ``workers`` positive."""
+    if executor not in EXECUTORS:
+        raise ConfigError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
+    if workers < 1:
+        raise ConfigError(f"{option('workers')} must be at least 1, got {workers}")
+
+
+def run_jobs(
+    task: Callable[..., str],
+    jobs: list[tuple],
+    *,
+    workers: int,
+    executor: str,
+    address: str | None,
+    finished: Callable[[str], None],
+    bar: tqdm,
+) -> None:
+    """``task(*job)`` for every job, on ``workers`` local processes or on Ray; ``finished``
+    receives each outcome ("done", "failed", "skipped"). Suites and tuning share it."""
+    if executor == "ray":
+        _run_on_ray(task, jobs, address, workers, finished)
+    else:
+        _run_locally(task, jobs, workers, finished, bar)
+
+
 def _run_locally(
-    jobs: list[tuple], workers: int, finished: Callable[[str], None], bar: tqdm
+    task: Callable[..., str],
+    jobs: list[tuple],
+    workers: int,
+    finished: Callable[[str], None],
+    bar: tqdm,
 ) -> None:
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
     pending: set[Future] = set()
@@ -166,7 +197,7 @@ def _run_locally(
     try:
         while queue or pending:
             while queue and len(pending) < workers:
-                pending.add(pool.submit(execute_run, *queue.pop(0)))
+                pending.add(pool.submit(task, *queue.pop(0)))
             bar.set_postfix(running=len(pending), refresh=True)
             done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
             for future in done:
@@ -176,7 +207,11 @@ def _run_locally(
 
 
 def _run_on_ray(
-    jobs: list[tuple], address: str | None, workers: int, finished: Callable[[str], None]
+    task: Callable[..., str],
+    jobs: list[tuple],
+    address: str | None,
+    workers: int,
+    finished: Callable[[str], None],
 ) -> None:
     try:
         import ray
@@ -190,7 +225,7 @@ def _run_on_ray(
         ray.init(address=address, num_cpus=None if address else workers, log_to_driver=False,
                  include_dashboard=False)  # fmt: skip
     try:
-        remote = ray.remote(num_cpus=1)(execute_run)
+        remote = ray.remote(num_cpus=1)(task)
         refs = [remote.remote(*job) for job in jobs]
         while refs:
             ready, refs = ray.wait(refs, num_returns=1)
@@ -221,7 +256,7 @@ def report_records(records: list[RunRecord]) -> list[dict[str, Any]]:
         meta = dict(r.meta)
         if r.result and "gradcheck" in r.result:
             meta["gradcheck"] = {k: r.result["gradcheck"][k] for k in ("cosine", "relative_error")}
-        elif meta.get("gradcheck") is True:
+        elif "gradcheck" in meta:  # asked for (true or "only") but not (yet) measured
             del meta["gradcheck"]
         out.append({"key": r.key, "suite": r.suite, "entry": r.entry, "status": r.status,
                     "config": r.config, "meta": meta, "result": r.result, "error": r.error,

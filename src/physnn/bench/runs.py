@@ -23,8 +23,9 @@ def done_runs(records: list[dict]) -> list[dict]:
 
 
 def plain_runs(done: list[dict]) -> list[dict]:
-    """The runs that are not part of a parameter sweep."""
-    return [r for r in done if not run_meta(r, "sweep")]
+    """The trained runs that are not part of a parameter sweep (a ``gradcheck = "only"`` run
+    has no training result: it is in the gradient-quality table alone)."""
+    return [r for r in done if not run_meta(r, "sweep") and "device_accuracy" in r["result"]]
 
 
 def run_field(record: dict, name: str) -> Any:
@@ -47,8 +48,14 @@ def run_row(record: dict) -> tuple[str, str, str]:
 
 
 def run_method(record: dict) -> str:
-    """The method's name, with its options when it has some: the columns of the tables."""
-    return f"{run_field(record, 'method')}{_options(run_field(record, 'method_options'))}"
+    """The method's name, with its options when it has some: the columns of the tables. A run
+    with the settings ``physnn tune`` chose is "method (tuned)", beside the method's default;
+    a default that ``bench --tuned`` added at the tuning budget is "method (budget N)"."""
+    method = run_field(record, "method")
+    if run_meta(record, "tuned"):
+        return f"{method} (tuned)"
+    budget = f" (budget {budget})" if (budget := run_meta(record, "budget")) else ""
+    return f"{method}{_options(run_field(record, 'method_options'))}{budget}"
 
 
 def _options(options: dict | None) -> str:

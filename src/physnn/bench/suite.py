@@ -5,14 +5,17 @@ A suite file has a ``name``, a ``description``, a ``[defaults]`` table of
 hyperparameters, and ``[[entry]]`` tables. Each entry expands to the cross product of its
 ``systems`` (``"diffractive"`` or ``"diffractive:lin2018"``; ``["all"]``: every registered
 system with its default preset), ``methods`` (``["all"]``: every compatible one), ``gaps`` and
-``seeds``, and may override any TrainConfig field. Two optional
+``seeds``, and may override any TrainConfig field. Three optional
 entry fields add meaning:
 
 * ``sweep = {knob = "lateral", values = [0, 0.5, 1], label = "..."}`` — a robustness curve:
   one run per value of one reality-gap knob (on top of each gap level);
 * ``reproduce = {paper, claim, metric, reported, tolerance}`` — a published number to compare
   the entry's result with (a claim without a published number, e.g. the other side of a paper's
-  comparison, leaves out ``reported`` and ``tolerance``: the report shows ours alone).
+  comparison, leaves out ``reported`` and ``tolerance``: the report shows ours alone);
+* ``gradcheck = true`` — after training, the quality of the method's gradient at the initial
+  controls (:func:`physnn.train.gradcheck.gradcheck`); ``gradcheck = "only"``: that check
+  alone, without training (a table of gradient quality costs seconds per run).
 
 Every run is resolved and validated when the file is loaded, so a bad suite fails before any
 run starts, with one sentence naming the file, the entry, the field and the fix.
@@ -38,6 +41,7 @@ from physnn.train.setup import validate_names
 ENTRY_FIELDS = {"name", "systems", "methods", "gaps", "seeds", "sweep", "reproduce", "gradcheck"}
 REPRODUCE_FIELDS = {"paper", "claim", "metric"}
 REPRODUCE_NUMBER = {"reported", "tolerance"}  # both, or neither for a claim without a number
+GRADCHECK_VALUES = (True, False, "only")  # check after training, none, or the check alone
 KEY_EXCLUDES = ("data_dir",)  # where the data lies does not change a run
 
 
@@ -200,8 +204,11 @@ def _entry_meta(entry: dict[str, Any]) -> dict[str, Any]:
         if number and not 0 <= rep["tolerance"] <= 1:
             raise ConfigError(f"reproduce tolerance must be in [0, 1], got {rep['tolerance']!r}")
         meta["reproduce"] = dict(rep)
-    if entry.get("gradcheck"):
-        meta["gradcheck"] = True
+    check = entry.get("gradcheck", False)
+    if check not in GRADCHECK_VALUES:
+        raise ConfigError(f'field gradcheck must be true, false or "only", got {check!r}')
+    if check:
+        meta["gradcheck"] = check
     return meta
 
 

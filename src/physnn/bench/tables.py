@@ -4,6 +4,7 @@ accuracy, reproduced claims, gradient quality, failures, and the environment of 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import statistics
 from collections import Counter, defaultdict
@@ -27,10 +28,15 @@ BOLD_RULE = (
     "their two standard deviations; a cell over fewer than 2 seeds has no spread, and a row with "
     "one is never bold."
 )
+SIMULATION_ONLY_LABEL = "(simulation-only)"
 RESULTS_NOTE = (
     "Test accuracy measured on the device, mean ± std over seeds (training device queries, "
     f"mean). {BOLD_RULE} A method whose result is its twin's accuracy (backprop, the digital "
     "reference) is compared in the next table. Parameter sweeps are excluded (see Robustness)."
+)
+SIMULATION_ONLY_NOTE = (
+    f"{SIMULATION_ONLY_LABEL}: a method whose procedure no real device of this kind can run "
+    "(`physnn list matrix`), so its device accuracy is a simulation's."
 )
 TWIN_NOTE = f"Test accuracy on the nominal twin, mean ± std over seeds. {BOLD_RULE}"
 
@@ -45,8 +51,9 @@ TARGET_NOTE = (
 
 
 def _versions(done: list[dict]) -> str:
-    physnn = unique(str(r["result"]["version"]) for r in done if r["result"].get("version"))
-    torch = unique(str(v) for r in done if (v := (r["result"].get("resolved") or {}).get("torch")))
+    recorded = [_environment(r["result"]) for r in done]
+    physnn = unique(str(env["physnn"]) for env in recorded if "physnn" in env)
+    torch = unique(str(env["torch"]) for env in recorded if "torch" in env)
     return f"physnn {', '.join(physnn) or 'unknown'}; torch {', '.join(torch) or 'unknown'}"
 
 
@@ -103,6 +110,8 @@ def results_section(plain: list[dict]) -> list[Block]:
 def _device_table(plain: list[dict]) -> list[Block]:
     """Device accuracy per method and row, with training device queries."""
     table, notes = _method_table(plain, "device_accuracy", queries=True)
+    if any(SIMULATION_ONLY_LABEL in str(cell) for row in table[1] for cell in row):
+        notes.append(SIMULATION_ONLY_NOTE)
     return [("p", RESULTS_NOTE), ("table", table), *(("p", note) for note in notes)]
 
 
@@ -144,10 +153,28 @@ def _method_table(runs: list[dict], metric: str, *, queries: bool) -> tuple[tupl
                     r.get("device_queries", 0) for r in cells[group, method]
                 )
                 text += f" ({count_text(mean_queries)} queries)"
+            if values and queries and _simulated(cells[group, method]):
+                text += f" {SIMULATION_ONLY_LABEL}"
             texts.append(Bold(text) if i in bold else Num(text))
         rows.append([*group, *texts])
     by_row = {" · ".join(g): {m: seeds[g, m] for m in methods if (g, m) in seeds} for g in groups}
     return (["system/preset", "dataset", "gap", *methods], rows), coincidences(by_row)
+
+
+@functools.cache
+def _simulation_only() -> frozenset[tuple[str, str]]:
+    """(method, system) of the pairs that ``physnn list matrix`` marks simulation-only."""
+    from physnn.catalogue import catalogue
+
+    return frozenset((method, system)
+                     for method, systems in catalogue()["learning"].items()
+                     for system, entry in systems.items()
+                     if entry["status"] == "simulation-only")  # fmt: skip
+
+
+def _simulated(results: list[dict]) -> bool:
+    """Whether the results of a cell come from a simulation-only method × system pair."""
+    return any((r.get("method"), r.get("system")) in _simulation_only() for r in results)
 
 
 def bold_cells(cells: list[tuple[tuple[Any, float], ...]]) -> set[int]:

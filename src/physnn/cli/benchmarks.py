@@ -29,6 +29,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
     suite = load_suite(args.suite, overrides)
+    if args.tuned:
+        from physnn.tune.settings import default_paths, tuned_suite
+
+        settings, total = args.settings or default_paths(args.store)[1], len(suite.runs)
+        suite, tuned = tuned_suite(suite, settings)
+        print(f"suite {suite.name}: {tuned} of {total} runs also run with the settings tuned in "
+              f"{settings}, and at their defaults, at the tuning budget")  # fmt: skip
     print(f"suite {suite.name}: {len(suite.runs)} runs → {args.store}")
     if args.dry_run:
         for run in suite.runs:
@@ -52,6 +59,39 @@ def cmd_bench(args: argparse.Namespace) -> int:
         html = _write_report(args.store, suite.name, args.report_dir, command)
         print(f"report: {html}")
     return 0 if not counts.get("failed") else 1
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from physnn.tune.study import require_optuna
+
+    require_optuna()  # before the suite imports torch: a missing Optuna is said at once
+    from physnn.bench.suite import load_suite
+    from physnn.tune.settings import default_paths
+    from physnn.tune.study import tasks, tune_suite
+
+    suite = load_suite(args.suite, {"data_dir": args.data_dir} if args.data_dir else {})
+    study_db, settings = default_paths(args.store)
+    study_db, settings = args.study_db or study_db, args.settings or settings
+    if args.dry_run:
+        for task in tasks(suite, args.entry, args.max_queries):
+            print(f"  {task.name}  seed {task.config.seed}")
+        return 0
+    chosen = tune_suite(suite, study_db, settings, trials=args.trials,
+                        max_queries=args.max_queries, entries=args.entry, runs_dir=args.runs_dir,
+                        workers=args.workers, executor=args.executor, address=args.address,
+                        progress=not args.no_progress and sys.stderr.isatty())  # fmt: skip
+    for key, setting in chosen.items():
+        if setting is None:
+            print(f"  {key}: no finished trial")
+            continue
+        options = "".join(f", {k}={v:.3g}" if isinstance(v, float) else f", {k}={v}"
+                          for k, v in setting["method_options"].items())  # fmt: skip
+        print(
+            f"  {key}: validation accuracy {setting['validation_accuracy']:.3f} "
+            f"(best of {setting['trials']} trials) with lr={setting['lr']:.3g}{options}"
+        )
+    print(f"studies: {study_db}; settings: {settings} (physnn bench {args.suite} --tuned)")
+    return 0 if all(chosen.values()) else 1
 
 
 def cmd_report(args: argparse.Namespace) -> int:

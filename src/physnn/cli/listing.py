@@ -1,5 +1,5 @@
 """``physnn list``: systems, methods, datasets, gap levels and suites from the static catalogue
-(no torch), as text or JSON, and the method × system compatibility matrix."""
+(no torch), as text or JSON, and the method × system matrix of what learns."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         PRINTERS[section](info, args.verbose)
     if not args.what and not args.verbose:
         print("more: physnn list --verbose (presets, controls, gap knobs, references), "
-              "physnn list matrix (which method trains which system), "
+              "physnn list matrix (which method learns on which system), "
               "physnn list --json")  # fmt: skip
     return 0
 
@@ -83,18 +83,35 @@ def _print_suites(info: dict[str, Any], verbose: bool) -> None:
             print(f"  {'':<14} {suite['path']}")
 
 
+# the cell of each learning status (catalogue "learning"; a pair of "matrix" not in it trains)
+_CELLS = {"trains": "yes", "cannot learn here": "no", "simulation-only": "sim"}
+
+
+def _cell(info: dict[str, Any], method: str, system: str) -> str:
+    if method not in info["matrix"][system]:
+        return "-"
+    return _CELLS[info["learning"].get(method, {}).get(system, {}).get("status", "trains")]
+
+
 def _print_matrix(info: dict[str, Any], verbose: bool) -> None:
-    """Methods as rows (they are many), systems as columns (each as wide as its name)."""
+    """Methods as rows (they are many), systems as columns (each as wide as its name), then the
+    reason of every pair that runs but cannot learn, or learns in simulation only."""
     methods = [m["name"] for m in info["methods"]]
     systems = list(info["matrix"])
     first = max(len(m) for m in methods) + 4
-    print("compatibility (method × system):")
+    print("compatibility and learning (method × system, pnn model): yes trains (shown by a test), "
+          "no runs but cannot learn here, sim simulation-only, - not applicable")  # fmt: skip
     print(" " * first + "  ".join(systems))
     for method in methods:
-        cells = "  ".join(
-            f"{'yes' if method in info['matrix'][s] else '-':<{len(s)}}" for s in systems
-        )
+        cells = "  ".join(f"{_cell(info, method, s):<{len(s)}}" for s in systems)
         print(f"  {method:<{first - 2}}{cells}".rstrip())
+    groups: dict[tuple[str, str, str], list[str]] = {}  # (status, systems, reason) → methods
+    for method, statuses in info["learning"].items():
+        for status, reason in sorted({(v["status"], v["reason"]) for v in statuses.values()}):
+            where = ", ".join(s for s, v in statuses.items() if v["reason"] == reason)
+            groups.setdefault((status, where, reason), []).append(method)
+    for (status, where, reason), names in groups.items():
+        print(f"{status}: {', '.join(names)} on {where}: {reason}")
 
 
 PRINTERS = {"systems": _print_systems, "methods": _print_methods, "datasets": _print_datasets,

@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_train_parser,
         _add_list_parser,
         _add_bench_parser,
+        _add_tune_parser,
         _add_report_parser,
         _add_serve_parser,
         _add_replay_parser,
@@ -86,17 +87,48 @@ def _add_bench_parser(sub: Any) -> None:
     bench = sub.add_parser("bench", help="run a benchmark suite, store every run, write a report")
     bench.add_argument("suite", nargs="?", default="quick", help="shipped suite name or TOML file")
     bench.add_argument("--store", default="physnn-results.db", help="SQLite results store")
-    bench.add_argument("--workers", type=positive_int, default=2, help="local worker processes")
-    bench.add_argument("--executor", default="local", help="local or ray")
-    bench.add_argument("--address", help="Ray cluster address, with --executor ray "
-                       "(default: a local Ray)")  # fmt: skip
-    bench.add_argument("--runs-dir", default="physnn-runs/bench", help="run folders (checkpoints)")
-    bench.add_argument("--data-dir", help="folder with dataset files, for every run "
-                       "(default: the suite's, else $PHYSNN_DATA_DIR and the cache)")  # fmt: skip
+    _add_executor_arguments(bench, "physnn-runs/bench", "run")
     bench.add_argument("--report-dir", default="physnn-report", help="where the report goes")
     bench.add_argument("--no-report", action="store_true", help="do not write the report")
     bench.add_argument("--dry-run", action="store_true", help="validate and list the runs only")
     bench.add_argument("--no-progress", action="store_true", help="no progress bar")
+    bench.add_argument("--tuned", action="store_true",
+                       help="also run every run physnn tune has a setting for with it, and at "
+                       "its defaults, at the tuning budget (see --settings)")  # fmt: skip
+    bench.add_argument("--settings", metavar="FILE", help="tuned settings, with --tuned "
+                       "(default: beside --store, e.g. physnn-results.tuned.json)")  # fmt: skip
+
+
+def _add_executor_arguments(parser: Any, runs_dir: str, unit: str) -> None:
+    """Where the runs (or trials) of a suite go and what runs them: shared by bench and tune."""
+    parser.add_argument("--workers", type=positive_int, default=2, help="local worker processes")
+    parser.add_argument("--executor", default="local", help="local or ray")
+    parser.add_argument("--address", help="Ray cluster address, with --executor ray "
+                        "(default: a local Ray)")  # fmt: skip
+    parser.add_argument("--runs-dir", default=runs_dir, help=f"{unit} folders (checkpoints)")
+    parser.add_argument("--data-dir", help=f"folder with dataset files, for every {unit} "
+                        "(default: the suite's, else $PHYSNN_DATA_DIR and the cache)")  # fmt: skip
+
+
+def _add_tune_parser(sub: Any) -> None:
+    """``physnn tune``: the suite, the trials and their budget, where studies go, how they run."""
+    tune = sub.add_parser("tune", help="tune each method's hyperparameters and learning rate "
+                          "under an equal device-query budget (Optuna)")  # fmt: skip
+    tune.add_argument("suite", metavar="SUITE", help="shipped suite name or TOML file")
+    tune.add_argument("--trials", type=positive_int, default=20, help="trials per study")
+    tune.add_argument("--max-queries", type=positive_int, help="device queries per trial "
+                      "(default: the suite's max_queries)")  # fmt: skip
+    tune.add_argument("--entry", action="append", metavar="NAME",
+                      help="tune only this entry (repeatable; default: every entry)")  # fmt: skip
+    tune.add_argument("--store", default="physnn-results.db",
+                      help="results store, beside which the studies and settings go")  # fmt: skip
+    tune.add_argument("--study-db", metavar="FILE", help="Optuna SQLite database "
+                      "(default: beside --store, e.g. physnn-results.tune.db)")  # fmt: skip
+    tune.add_argument("--settings", metavar="FILE", help="where the chosen settings go "
+                      "(default: beside --store, e.g. physnn-results.tuned.json)")  # fmt: skip
+    _add_executor_arguments(tune, "physnn-runs/tune", "trial")
+    tune.add_argument("--dry-run", action="store_true", help="validate and list the studies only")
+    tune.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _add_report_parser(sub: Any) -> None:

@@ -152,6 +152,7 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
         return 0
     print(f"gradcheck: {config.method} on {config.substrate}, gap {config.gap_label}, "
           f"{args.batches} batch(es) of {config.batch_size}")  # fmt: skip
+    print(f"reference: {report['reference']}")
     for row in report["batches"]:
         print(
             f"  batch {row['batch']}: cosine {row['cosine']:.6f}  "

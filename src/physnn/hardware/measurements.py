@@ -70,6 +70,7 @@ class Result:
     outputs: Tensor
     controls: Controls = field(default_factory=dict)
     passes: int = 1
+    residual: float | None = None  # of a relaxation's equilibrium condition, where reported
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,8 @@ class Operation:
         return Result(convert(arrays[self.output]), controls, passes)
 
     def combine(self, parts: list[Result], batch: int) -> Result:
-        """The result of a batch measured in ``parts`` (consecutive rows; passes agree)."""
+        """The result of a batch measured in ``parts`` (consecutive rows; passes agree; the
+        largest residual of the pieces)."""
         outputs = torch.cat([part.outputs for part in parts])
         if self.reduce == "mean":  # the batch mean of the pieces' batch means
             controls = {
@@ -172,13 +174,14 @@ class Operation:
             }
         else:
             controls = {name: sum(p.controls[name] for p in parts) for name in parts[0].controls}
-        return Result(outputs, controls, parts[0].passes)
+        residuals = [p.residual for p in parts if p.residual is not None]
+        return Result(outputs, controls, parts[0].passes, max(residuals) if residuals else None)
 
 
 def _equilibrium(raw: Any) -> Result:
     if not isinstance(raw, Equilibrium):
         raise TypeError(f"not an Equilibrium but {type(raw).__name__}")
-    return Result(raw.outputs, raw.local)
+    return Result(raw.outputs, raw.local, residual=raw.residual)
 
 
 def _gradient(raw: Any) -> Result:
@@ -210,7 +213,7 @@ RELAX = Operation(
     reduce="mean",
     capability="energy_based",
     unpack=_equilibrium,
-    answer=lambda r: Equilibrium(r.outputs, r.controls),
+    answer=lambda r: Equilibrium(r.outputs, r.controls, r.residual),
 )
 GRADIENT = Operation(
     name="measure_gradient",

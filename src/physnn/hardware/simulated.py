@@ -87,7 +87,7 @@ class SimulatedDevice(Device):
             noise=noise,
         )
         outputs = self.reality.observe(settled.outputs, self._noise)
-        return Equilibrium(outputs, settled.local)
+        return Equilibrium(outputs, settled.local, settled.residual)
 
     def _measure_gradient(
         self, x: Tensor, output_gradient: Tensor, procedure: str
@@ -103,8 +103,9 @@ class SimulatedDevice(Device):
         )
 
     def oracle_forward(self, x: Tensor, controls: Controls) -> Tensor:
-        """Differentiable noise-free output of the hidden true physics (diagnostics only)."""
-        return self.system(x.to(self.torch_device), controls, self._nuisance)
+        """Differentiable noise-free output of the hidden true physics (diagnostics only):
+        :meth:`System.exact_forward`."""
+        return self.system.exact_forward(x.to(self.torch_device), controls, self._nuisance)
 
     def state_dict(self) -> dict[str, Any]:
         return {

@@ -53,7 +53,8 @@ from physnn.methods.base import (
     is_number,
     require,
 )
-from physnn.methods.zeroth_order import FlatParameters, readout_backward
+from physnn.methods.perturbation import FlatParameters
+from physnn.methods.zeroth_order import readout_backward
 from physnn.nets.pnn import PNN, PhysicalBlock
 from physnn.physics.quantization import level_step
 from physnn.seeds import derived_seed

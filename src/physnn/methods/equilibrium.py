@@ -12,6 +12,23 @@ g = ∂L/∂y (batch-mean loss L); the device is then nudged with the force f = 
 (B the batch size), i.e. the linearized cost C = B⟨g, y⟩, whose EP gradient of the batch-mean
 local derivatives is dL/dθ.
 
+**The size of the nudge** (:func:`nudge_strength`). The option ``beta`` (by default the
+system's ``nudge``, :attr:`physnn.systems.energy.EnergySystem.nudge`) is the largest force
+on any output of any sample, in the system's own units — a force of 1 on an output moves it
+across about its range (a Hopfield unit's local field, an oscillator's (cos, sin) in units of
+its couplings, a node's injected current in units of its conductances): the nudge strength is
+β / max|B g|, so the force is as large as ``beta`` whatever the scale of the loss and its
+gradient at this step of training. The relaxing systems' default β = 10⁻³ = √τ is the
+geometric mean of the outputs' range (1) and the residual τ = 10⁻⁶ at which they stop:
+the relaxation error relative to the response of the equilibrium (≈ β) is then τ/β = 10⁻³,
+and so is the bias of a nudge that pushes a unit across a kink of its activation (the hard
+sigmoid's saturation: a bias O(β), as a fraction of the units sit within β of a kink), while
+a smooth system's O(β²) bias of symmetric nudging (O(|β|^N) for ``hep``) is 10⁻⁶; float32
+rounding of the local derivatives (10⁻⁷ of them, over 2β) stays below 10⁻⁴. A larger β trades
+bias for robustness to measurement noise (a real device's local measurements): raise it with
+the gap. Paper settings (e.g. Scellier & Bengio's β = 1) are given in the bench
+suites that reproduce them.
+
 * ``ep`` — symmetric nudging (Laborieux et al., Front. Neurosci. 15, 633674, 2021):
   ĝ = (∂E/∂θ(s^{+β}) − ∂E/∂θ(s^{−β})) / (2β), bias O(β²); one-sided
   (∂E/∂θ(s^β) − ∂E/∂θ(s⁰)) / β (``symmetric=false``, the original rule), bias O(β).
@@ -41,11 +58,26 @@ from physnn.methods.base import (
     is_number,
     require,
 )
-from physnn.nets.pnn import PNN, backward_to_latent, relax_on_device
+from physnn.nets.pnn import PNN, PhysicalBlock, backward_to_latent, relax_on_device
 from physnn.systems.base import Controls
 
 NUDGES = "nudges the outputs of"
 """What EP does to the physical block (the refusal of other models says it)."""
+
+
+def check_beta(beta: float | None) -> None:
+    """Raise ConfigError unless ``beta`` is None or a positive number."""
+    ok = beta is None or (is_number(beta) and beta > 0)
+    require(ok, "beta", "a positive number (or none: the system's nudge)", beta)
+
+
+def nudge_strength(beta: float | None, block: PhysicalBlock, force: Tensor) -> float:
+    """β / max|f| for the unit force f = B g: the strength whose nudge has its largest force
+    equal to β, by default the system's ``nudge`` (β itself for a zero gradient, whose nudge is
+    zero)."""
+    beta = block.system.nudge if beta is None else beta  # type: ignore[attr-defined]
+    largest = float(force.detach().abs().max())
+    return beta / largest if largest > 0 else beta
 
 
 def contrast(plus: Controls, minus: Controls, scale: float) -> Controls:
@@ -55,11 +87,11 @@ def contrast(plus: Controls, minus: Controls, scale: float) -> Controls:
 
 @dataclass(frozen=True)
 class EPOptions:
-    beta: float = 0.5  # nudging strength β (force −β B g on the outputs)
+    beta: float | None = None  # largest nudge force on an output (None: the system's nudge)
     symmetric: bool = True  # ±β nudges (bias O(β²)) instead of free and +β (bias O(β))
 
     def __post_init__(self) -> None:
-        require(is_number(self.beta) and self.beta > 0, "beta", "a positive number", self.beta)
+        check_beta(self.beta)
         require(isinstance(self.symmetric, bool), "symmetric", "true or false", self.symmetric)
 
 
@@ -81,8 +113,9 @@ class EquilibriumPropagation(GradientEstimator):
         block = split.physical
         free = relax_on_device(block, x)
         loss, logits, g = split.readout_gradient(free.outputs, y, loss_fn)
-        beta = self.options.beta
-        force = -beta * x.shape[0] * g
+        unit = -x.shape[0] * g
+        beta = nudge_strength(self.options.beta, block, unit)
+        force = beta * unit
         plus = relax_on_device(block, x, nudge=force).local
         if self.options.symmetric:
             minus = relax_on_device(block, x, nudge=-force).local
@@ -95,11 +128,11 @@ class EquilibriumPropagation(GradientEstimator):
 
 @dataclass(frozen=True)
 class HEPOptions:
-    beta: float = 0.5  # radius |β| of the circle of complex nudges
+    beta: float | None = None  # radius: largest force of a nudge (None: the system's nudge)
     points: int = 4  # N nudges on the circle (N = 2 is symmetric EP)
 
     def __post_init__(self) -> None:
-        require(is_number(self.beta) and self.beta > 0, "beta", "a positive number", self.beta)
+        check_beta(self.beta)
         require(is_int(self.points) and self.points >= 2, "points", "an integer ≥ 2", self.points)
 
 
@@ -129,8 +162,9 @@ class HolomorphicEP(GradientEstimator):
         block = split.physical
         free = relax_on_device(block, x)
         loss, logits, g = split.readout_gradient(free.outputs, y, loss_fn)
-        radius, n = self.options.beta, self.options.points
-        force = -radius * x.shape[0] * g
+        unit, n = -x.shape[0] * g, self.options.points
+        radius = nudge_strength(self.options.beta, block, unit)
+        force = radius * unit
         total: Controls = {}
         for k in range(n):
             phase = cmath.exp(2j * math.pi * k / n)

@@ -4,10 +4,13 @@ Let θ ∈ ℝⁿ be the perturbed parameters and L(θ) the batch loss *measured
 Every estimator here makes P probes θ + a ⊙ u_p (a: the amplitude of each coordinate, u_p: a
 dimensionless direction), measures L_p = L(θ + a ⊙ u_p) on the same batch, and forms
 
-* ``fd`` — coordinate finite differences on a random subset S of k = ``coordinates``
-  coordinates, ĝ_i = [L(θ + a_i e_i) − L(θ − a_i e_i)] / (2 a_i) (central, error O(a²)) or
+* ``fd`` — coordinate finite differences on a set S of k = ``coordinates`` coordinates,
+  ĝ_i = [L(θ + a_i e_i) − L(θ − a_i e_i)] / (2 a_i) (central, error O(a²)) or
   ĝ_i = [L(θ + a_i e_i) − L(θ)] / a_i (``forward``, error O(a)); ĝ_i = 0 off S. 2k or k + 1
-  probes, so a step costs the same whatever the number of controls.
+  probes. By default S is every coordinate (k = n: the full gradient, 2n probes); with a number
+  k, step t takes entries tk … tk + k − 1 (mod n) of one random permutation of the coordinates
+  drawn at bind time from the run's seed, so every coordinate is differentiated once in each
+  ⌈n / k⌉ steps.
 * ``spsa`` — simultaneous perturbation stochastic approximation (Spall, IEEE TAC 37, 332 (1992)):
   Δ with independent ±1 (Rademacher) entries, c_k = c / (k + 1)^γ with γ = 0.101 at step k, and
   ĝ = (L(θ + c_k Δ) − L(θ − c_k Δ)) / (2 c_k) · Δ⁻¹, averaged over ``samples`` draws. The gain
@@ -32,7 +35,10 @@ only, with the measured outputs detached — what a lab does. The readout gradie
 over the probes whose perturbations average to zero (all of them, except that forward
 differences use their unperturbed probe), so that it is the gradient at θ to O(a²).
 
-Amplitudes. a_i is the method's relative amplitude times the coordinate's range: high − low of
+Amplitudes. The relative amplitude (``epsilon``, ``c``, ``amplitude``, ``sigma``) is "auto" by
+default: a short probe of the device's loss noise and quantization picks the smallest step whose
+signal clears the noise (:mod:`physnn.methods.perturbation` states the rule); a number overrides
+it. a_i is the method's relative amplitude times the coordinate's range: high − low of
 a control (one period for a phase), 1 for a digital weight. On a quantized control it is rounded
 to a whole number (at least one) of levels, so that the ±1 perturbations of fd, spsa and mgd's
 codes land on levels exactly a_i apart (the Gaussian and sinusoidal ones of es and mgd are
@@ -49,12 +55,11 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from physnn.methods.base import (
     METHODS,
@@ -66,8 +71,16 @@ from physnn.methods.base import (
     is_number,
     require,
 )
-from physnn.nets.pnn import PNN, PhysicalBlock, Segments
-from physnn.physics.quantization import level_step
+from physnn.methods.perturbation import (
+    AUTO,
+    PAIRS,
+    Coordinates,
+    ProbeResult,
+    draw_directions,
+    is_step,
+    probe_step,
+)
+from physnn.nets.pnn import PNN
 from physnn.seeds import derived_seed
 
 # ----------------------------------------------------------------------------- the model, cut
@@ -81,92 +94,69 @@ def readout_backward(loss: Tensor, logits: Tensor) -> tuple[Tensor, Tensor]:
     return loss.detach(), logits.detach()
 
 
-class FlatParameters:
-    """Parameters seen as one flat vector (values, assignment, gradient)."""
-
-    def __init__(self, params: list[nn.Parameter]) -> None:
-        self.params = params
-
-    def values(self) -> Tensor:
-        return torch.cat([p.detach().flatten() for p in self.params])
-
-    def chunks(self, flat: Tensor) -> list[Tensor]:
-        """A flat vector cut into the shapes of the parameters."""
-        pieces = flat.split([p.numel() for p in self.params])
-        return [piece.view_as(p) for piece, p in zip(pieces, self.params, strict=True)]
-
-    @torch.no_grad()
-    def assign(self, flat: Tensor) -> None:
-        for param, value in zip(self.params, self.chunks(flat), strict=True):
-            param.copy_(value)
-
-    def set_grad(self, flat: Tensor) -> None:
-        for param, grad in zip(self.params, self.chunks(flat), strict=True):
-            param.grad = grad.clone()
-
-    def spread(self, per_parameter: Sequence[float]) -> Tensor:
-        """A flat vector holding one value per parameter on each of its coordinates."""
-        return torch.cat(
-            [
-                torch.full((p.numel(),), float(v), device=p.device)
-                for p, v in zip(self.params, per_parameter, strict=True)
-            ]
-        )
-
-
-class Coordinates(FlatParameters):
-    """The perturbed parameters θ ∈ ℝⁿ, with each coordinate's range and level spacing (0 for
-    continuous values)."""
-
-    def __init__(self, split: Segments) -> None:
-        entries: list[tuple[nn.Parameter, float, float]] = []
-        for block in split.front:
-            if isinstance(block, PhysicalBlock):
-                for key, param in block.controls.items():
-                    spec = block.specs[key]
-                    spacing = (
-                        level_step(spec.low, spec.high, spec.levels, spec.periodic)
-                        if spec.levels
-                        else 0.0
-                    )
-                    entries.append((param, spec.high - spec.low, spacing))
-            else:
-                entries += [(p, 1.0, 0.0) for p in block.parameters() if p.requires_grad]
-        super().__init__([param for param, _, _ in entries])
-        self.scale = self.spread([scale for _, scale, _ in entries])
-        self.quantum = self.spread([quantum for _, _, quantum in entries])
-
-    @property
-    def size(self) -> int:
-        return self.scale.numel()
-
-    def amplitude(self, relative: float) -> Tensor:
-        """a_i = relative · range_i, a whole number (≥ 1) of levels on quantized coordinates."""
-        a = relative * self.scale
-        quantized = self.quantum > 0
-        spacing = torch.where(quantized, self.quantum, torch.ones_like(self.quantum))
-        levels = torch.round(a / spacing).clamp_min(1)
-        return torch.where(quantized, levels * spacing, a)
-
-
 # ----------------------------------------------------------------------------- the estimators
 
 
 class ZerothOrder(GradientEstimator):
-    """Shared probing loop; subclasses give the directions, the amplitude and the estimate."""
+    """Shared probing loop; subclasses give the directions, the amplitude and the estimate.
+
+    The step option (``epsilon``, ``c``, ``amplitude``, ``sigma``) is a number or "auto": then
+    :func:`~physnn.methods.perturbation.probe_step` picks it at the first step, along probe
+    directions of the subclass's ``probe_kind``."""
 
     requirements = Requirements(device_forward=True)
+    probe_kind: ClassVar[str]
+    """How the step probe draws its directions: "coordinate", "rademacher" or "gaussian"."""
+    _base: float | None = None
+    _probe: ProbeResult | None = None
 
     def bind(self, model: PNN, seed: int) -> None:
         self._split = model.segments(self.name)
         self._coords = Coordinates(self._split)
         self._generator = generator_for(model, derived_seed(seed, self.name))
+        self._probe_generator = generator_for(model, derived_seed(seed, f"{self.name}-probe"))
         self._device = self._coords.scale.device
         self._step = 0
+        option = self.step_option()
+        self._base = None if option == AUTO else float(option)
+        self._probe = None
+
+    @abstractmethod
+    def step_option(self) -> float | str:
+        """The user's perturbation size option: a number relative to the range, or "auto"."""
+
+    def base_step(self) -> float:
+        """The perturbation size, relative to each coordinate's range: the option or the
+        probed one."""
+        assert self._base is not None, "the step is probed at the first estimate"
+        return self._base
 
     @abstractmethod
     def relative_amplitude(self) -> float:
         """The perturbation size of this step, relative to each coordinate's range."""
+
+    @torch.no_grad()
+    def _measured_loss(self, offset: Tensor, x: Tensor, y: Tensor, loss_fn: LossFn) -> Tensor:
+        """The batch loss measured on the device at θ + offset (θ restored afterwards)."""
+        theta = self._coords.values()
+        self._coords.assign(theta + offset)
+        try:
+            return loss_fn(self._split.readout(self._split.measure(x)), y)
+        finally:
+            self._coords.assign(theta)
+
+    def _choose_step(self, x: Tensor, y: Tensor, loss_fn: LossFn) -> None:
+        coords = self._coords
+        directions = draw_directions(
+            self.probe_kind, PAIRS, coords.size, self._probe_generator, self._device
+        )
+        self._probe = probe_step(
+            lambda offset: self._measured_loss(offset, x, y, loss_fn),
+            coords.amplitude,
+            directions,
+            start=coords.finest_level(),
+        )
+        self._base = self._probe.step
 
     @abstractmethod
     def directions(self, n: int) -> Tensor:
@@ -177,6 +167,8 @@ class ZerothOrder(GradientEstimator):
         """The gradient estimate in units of the amplitude, ĝ_i · a_i, from the P losses."""
 
     def estimate(self, model: PNN, x: Tensor, y: Tensor, loss_fn: LossFn) -> tuple[Tensor, Tensor]:
+        if self._base is None:
+            self._choose_step(x, y, loss_fn)
         coords = self._coords
         theta = coords.values()
         amplitude = coords.amplitude(self.relative_amplitude())
@@ -199,29 +191,51 @@ class ZerothOrder(GradientEstimator):
         bits = torch.randint(0, 2, shape, generator=self._generator, device=self._device)
         return 2.0 * bits - 1.0
 
+    def describe(self) -> dict[str, Any]:
+        if self._probe is None:
+            return super().describe()
+        probe = self._probe
+        return {
+            **super().describe(),
+            "probed_step": probe.step,
+            "noise_floor": probe.noise,
+            "probe_measurements": probe.measurements,
+            "probe_cleared": probe.cleared,
+        }
+
+    def epoch_diagnostics(self) -> dict[str, float]:
+        """The step option's value relative to the range, given or probed (once known)."""
+        return {} if self._base is None else {"perturbation": self._base}
+
     def state_dict(self) -> dict[str, Any]:
-        return {"rng": self._generator.get_state(), "step": self._step}
+        probe = None if self._probe is None else asdict(self._probe)
+        return {"rng": self._generator.get_state(), "step": self._step, "probe": probe}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._generator.set_state(state["rng"])
         self._step = state["step"]
+        probe = state.get("probe")  # None until probed, and in checkpoints older than the probe
+        if probe is not None:
+            self._probe = ProbeResult(**probe)
+            self._base = self._probe.step
 
 
 @dataclass(frozen=True)
 class FiniteDifferenceOptions:
-    epsilon: float = 0.01
-    """Step, relative to each coordinate's range."""
-    coordinates: int = 4
-    """Coordinates differentiated per step (a random subset; all if larger than n)."""
+    epsilon: float | str = AUTO
+    """Step, relative to each coordinate's range; "auto": probed from the device."""
+    coordinates: int | str = "all"
+    """Coordinates differentiated per step: "all", or k, the next k of a fixed random cyclic
+    order (all of them if k ≥ n)."""
     forward: bool = False
     """Forward differences (k + 1 probes) instead of central ones (2k probes)."""
 
     def __post_init__(self) -> None:
-        require(is_number(self.epsilon) and self.epsilon > 0, "epsilon", "positive", self.epsilon)
+        require(is_step(self.epsilon), "epsilon", 'positive or "auto"', self.epsilon)
         require(
-            is_int(self.coordinates) and self.coordinates >= 1,
+            self.coordinates == "all" or (is_int(self.coordinates) and self.coordinates >= 1),
             "coordinates",
-            "a positive integer",
+            'a positive integer or "all"',
             self.coordinates,
         )
         require(isinstance(self.forward, bool), "forward", "true or false", self.forward)
@@ -230,16 +244,27 @@ class FiniteDifferenceOptions:
 @METHODS.register("fd")
 class FiniteDifferences(ZerothOrder):
     name = "fd"
-    summary = "coordinate finite differences of the measured loss on a random subset per step"
+    summary = "coordinate finite differences of the measured loss, every coordinate in turn"
     reference = "Kiefer & Wolfowitz, Ann. Math. Stat. 23, 462 (1952)"
     options_class = FiniteDifferenceOptions
+    probe_kind = "coordinate"
 
-    def relative_amplitude(self) -> float:
+    def bind(self, model: PNN, seed: int) -> None:
+        super().bind(model, seed)
+        n = self._coords.size
+        self._order = torch.randperm(n, generator=self._generator, device=self._device)
+
+    def step_option(self) -> float | str:
         return self.options.epsilon
 
+    def relative_amplitude(self) -> float:
+        return self.base_step()
+
     def directions(self, n: int) -> Tensor:
-        k = min(self.options.coordinates, n)
-        chosen = torch.randperm(n, generator=self._generator, device=self._device)[:k]
+        wanted = self.options.coordinates
+        k = n if wanted == "all" else min(wanted, n)
+        at = (self._step * k + torch.arange(k, device=self._device)) % n
+        chosen = self._order[at]  # step t: entries tk … tk + k − 1 of the cyclic order
         steps = torch.zeros(k, n, device=self._device)
         steps[torch.arange(k, device=self._device), chosen] = 1.0
         if self.options.forward:
@@ -255,15 +280,15 @@ class FiniteDifferences(ZerothOrder):
 
 @dataclass(frozen=True)
 class SpsaOptions:
-    c: float = 0.05
-    """Initial perturbation c_0, relative to each coordinate's range."""
+    c: float | str = AUTO
+    """Initial perturbation c_0, relative to each coordinate's range; "auto": probed."""
     gamma: float = 0.101
     """Decay exponent of c_k = c / (k + 1)^γ (Spall's recommended value)."""
     samples: int = 1
     """Perturbation pairs averaged per step (2 probes each)."""
 
     def __post_init__(self) -> None:
-        require(is_number(self.c) and self.c > 0, "c", "positive", self.c)
+        require(is_step(self.c), "c", 'positive or "auto"', self.c)
         require(is_number(self.gamma) and self.gamma >= 0, "gamma", "non-negative", self.gamma)
         require(
             is_int(self.samples) and self.samples >= 1,
@@ -279,9 +304,13 @@ class Spsa(ZerothOrder):
     summary = "simultaneous ±1 perturbation of every control, 2 device queries per estimate"
     reference = "Spall, IEEE Trans. Autom. Control 37, 332 (1992)"
     options_class = SpsaOptions
+    probe_kind = "rademacher"
+
+    def step_option(self) -> float | str:
+        return self.options.c
 
     def relative_amplitude(self) -> float:
-        return self.options.c / (self._step + 1) ** self.options.gamma
+        return self.base_step() / (self._step + 1) ** self.options.gamma
 
     def directions(self, n: int) -> Tensor:
         delta = self.rademacher(self.options.samples, n)
@@ -297,19 +326,14 @@ class Spsa(ZerothOrder):
 class MgdOptions:
     tau: int = 8
     """Time steps (probes) over which the perturbations are integrated into one estimate."""
-    amplitude: float = 0.05
-    """Perturbation amplitude Δθ, relative to each coordinate's range."""
+    amplitude: float | str = AUTO
+    """Perturbation amplitude Δθ, relative to each coordinate's range; "auto": probed."""
     waveform: str = "code"
     """"code": balanced random ±1 codes (τ even); "sinusoid": distinct frequencies (τ ≥ 3)."""
 
     def __post_init__(self) -> None:
         require(is_int(self.tau) and self.tau >= 2, "tau", "an integer of at least 2", self.tau)
-        require(
-            is_number(self.amplitude) and self.amplitude > 0,
-            "amplitude",
-            "positive",
-            self.amplitude,
-        )
+        require(is_step(self.amplitude), "amplitude", 'positive or "auto"', self.amplitude)
         require(
             self.waveform in ("code", "sinusoid"), "waveform", "code or sinusoid", self.waveform
         )
@@ -325,9 +349,13 @@ class MultiplexedGradientDescent(ZerothOrder):
     summary = "all controls perturbed at once with distinguishable codes; cost-change correlation"
     reference = "McCaughan et al., APL Mach. Learn. 1, 026118 (2023)"
     options_class = MgdOptions
+    probe_kind = "rademacher"
+
+    def step_option(self) -> float | str:
+        return self.options.amplitude
 
     def relative_amplitude(self) -> float:
-        return self.options.amplitude
+        return self.base_step()
 
     def directions(self, n: int) -> Tensor:
         tau = self.options.tau
@@ -352,8 +380,9 @@ class MultiplexedGradientDescent(ZerothOrder):
 class EsOptions:
     population: int = 4
     """Antithetic pairs per step (2 probes each)."""
-    sigma: float = 0.05
-    """Standard deviation of the Gaussian perturbation, relative to each coordinate's range."""
+    sigma: float | str = AUTO
+    """Standard deviation of the Gaussian perturbation, relative to each coordinate's range;
+    "auto": probed."""
 
     def __post_init__(self) -> None:
         require(
@@ -362,7 +391,7 @@ class EsOptions:
             "a positive integer",
             self.population,
         )
-        require(is_number(self.sigma) and self.sigma > 0, "sigma", "positive", self.sigma)
+        require(is_step(self.sigma), "sigma", 'positive or "auto"', self.sigma)
 
 
 @METHODS.register("es")
@@ -371,9 +400,13 @@ class EvolutionStrategies(ZerothOrder):
     summary = "antithetic Gaussian perturbations of every control (evolution strategies)"
     reference = "Salimans et al., arXiv:1703.03864 (2017)"
     options_class = EsOptions
+    probe_kind = "gaussian"
+
+    def step_option(self) -> float | str:
+        return self.options.sigma
 
     def relative_amplitude(self) -> float:
-        return self.options.sigma
+        return self.base_step()
 
     def directions(self, n: int) -> Tensor:
         eps = torch.randn(

@@ -31,12 +31,15 @@ first derivatives dq*/dθ = −H⁻¹ ∂R/∂θ of the implicit function theore
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from scipy.spatial import Delaunay
 from torch import Tensor
+
+from physnn.errors import PhysnnWarning
 
 Array = np.ndarray
 
@@ -199,7 +202,10 @@ def settle(
     tol: float = 1e-11,
     max_iter: int = 100,
 ) -> Tensor:
-    """Positions (B, N, 2) at the minimum of F, from the start r0 (held nodes already placed)."""
+    """Positions (B, N, 2) at the minimum of F, from the start r0 (held nodes already placed):
+    Newton until the largest unbalanced force on a free node (:func:`force_residual`) is at most
+    ``tol``, at most ``max_iter`` steps (a budget spent first is warned about and the state
+    reached returned)."""
     r = r0.clone()
     for _ in range(max_iter):
         grad = residual(net, k, rest, r, force)
@@ -207,7 +213,27 @@ def settle(
             return r
         step = -positive_definite_solve(hessian(net, k, rest, r, force), grad)
         r = line_search(net, k, rest, r, step, grad, force)
-    raise RuntimeError(f"the spring network did not settle in {max_iter} Newton iterations")
+    reached = force_residual(net, k, rest, r, force)
+    if reached > tol:
+        unsettled(f"settle in {max_iter} Newton iterations", reached, tol)
+    return r
+
+
+def force_residual(net: Network, k: Tensor, rest: Tensor, r: Tensor, force: Tensor) -> float:
+    """The largest unbalanced force on a free node, max |∇F|, in units of k₀ × the mean spring
+    length (the scale of the network's forces): the residual of the equilibrium condition."""
+    return float(residual(net, k, rest, r, force).abs().max())
+
+
+def unsettled(what: str, reached: float, tol: float) -> None:
+    """Warn that a relaxation's budget ran out before its residual reached the tolerance."""
+    warnings.warn(
+        PhysnnWarning(
+            f"the spring network did not {what} (residual {reached:.2g} > tolerance {tol:g}); "
+            "its outputs and local derivatives are those of the state reached"
+        ),
+        stacklevel=3,
+    )
 
 
 def line_search(
@@ -246,23 +272,27 @@ def settle_clamped(
     *,
     tol: float = 1e-9,
     max_iter: int = 30,
-) -> Tensor:
+) -> tuple[Tensor, Tensor]:
     """Positions at the minimum of E with the target strains held at ``clamp`` (B, T) to
-    ``tol``: the nudged minimum for the force f with y(f) = clamp, f from Newton steps
-    f += C⁻¹(c − y) (the strain error left by the inner tolerance is compliance × 1e-11, so
-    ``tol`` is not tighter than 1e-9)."""
+    ``tol``, and the force f (B, T) the clamps exert: the nudged minimum for the f with
+    y(f) = clamp, f from Newton steps f += C⁻¹(c − y) (the strain error left by the inner
+    tolerance is compliance × 1e-11, so ``tol`` is not tighter than 1e-9). A budget spent
+    first is warned about and the state reached returned."""
     force = torch.zeros_like(clamp)
     r = settle(net, k, rest, r0, force)
     for _ in range(max_iter):
         miss = clamp - strains(net, r)
         if miss.abs().max() <= tol:
-            return r
+            return r, force
         jac = target_jacobian(net, r)
         hess = hessian(net, k, rest, r, force)
         comp = jac @ positive_definite_solve(hess, jac.transpose(1, 2))
         force = force + torch.linalg.solve(comp, miss)
         r = settle(net, k, rest, r, force)
-    raise RuntimeError("the spring network could not hold the clamped target strains")
+    reached = float((clamp - strains(net, r)).abs().max())
+    if reached > tol:
+        unsettled("hold the clamped target strains", reached, tol)
+    return r, force
 
 
 def settle_holomorphic(

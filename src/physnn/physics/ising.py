@@ -25,6 +25,9 @@ stationary point of the mean-field free energy F(m) = E(m) − T Σ H((1 + m)/2)
 entropy), reached by Gauss–Seidel layer sweeps, each an exact minimization of F over one layer
 (F is strictly convex in one layer given its neighbours), so F never increases. Its local
 derivatives are ∂F/∂W_k = −m_k m_{k−1}ᵀ and ∂F/∂h_k = −m_k, so EP on the twin is exact as β → 0.
+
+With few free spins the sampler's exact spin means follow by enumerating the 2^N configurations
+(:func:`boltzmann_means`): the reference its gradients are checked against.
 """
 
 from __future__ import annotations
@@ -87,6 +90,31 @@ def energy(states: list[Tensor], weights: list[Tensor], fields: list[Tensor]) ->
     for k in range(1, len(states)):
         e = e - ((states[k] @ weights[k - 1]) * states[k - 1]).sum(-1) - states[k] @ fields[k - 1]
     return e
+
+
+def all_spins(count: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """Every configuration of ``count`` spins, (2^count, count) of ±1 (binary counting order)."""
+    powers = 2 ** torch.arange(count - 1, -1, -1, device=device)
+    bits = (torch.arange(2**count, device=device)[:, None] // powers) % 2
+    return (2 * bits - 1).to(dtype)
+
+
+def boltzmann_means(
+    inputs: Tensor, weights: list[Tensor], fields: list[Tensor], temperature: float
+) -> list[Tensor]:
+    """The exact Boltzmann means ⟨s_k⟩ (B, n_k), k = 1 … L, of p(s | u) ∝ exp(−E(s)/T) with the
+    inputs u (B, n_0) held, by enumerating all 2^N configurations of the N = n_1 + … + n_L free
+    spins (what block Gibbs sampling at T converges to); differentiable in u, W and h.
+
+    E splits into the inputs' term −s_1ᵀ W_1 u (per sample) and the rest (per configuration)."""
+    sizes = [w.shape[0] for w in weights]
+    configs = all_spins(sum(sizes), inputs.dtype, inputs.device)
+    layers = list(configs.split(sizes, dim=1))
+    unfed = torch.zeros(1, inputs.shape[-1], dtype=inputs.dtype, device=inputs.device)
+    internal = energy([unfed, *layers], weights, fields)  # (2^N,): E without the inputs' term
+    drive = (inputs @ weights[0].T) @ layers[0].T  # (B, 2^N): s_1ᵀ W_1 u
+    p = torch.softmax((drive - internal) / temperature, dim=-1)
+    return [p @ s for s in layers]
 
 
 def local_derivatives(states: list[Tensor]) -> tuple[list[Tensor], list[Tensor]]:

@@ -24,6 +24,7 @@ with λ = H⁻¹ u (H symmetric) — one more sparse solve per sample, no unroll
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,8 @@ import scipy.sparse as sp
 import torch
 from scipy.sparse.linalg import splu
 from torch import Tensor
+
+from physnn.errors import PhysnnWarning
 
 Array = np.ndarray
 
@@ -135,6 +138,33 @@ class Solution:
     voltages: Array  # (B, N)
     hessian_solve: Callable[[Array], Array]  # (B, |free|) → (B, |free|)
     iterations: int
+    residual: float
+    """Largest net current at a free node (Kirchhoff's law) over the scale of the network's
+    currents, max(1, max|V|·max G): round-off for a linear network (one exact solve), at most
+    ``tol`` after Newton's method unless its budget ran out (which is warned about)."""
+
+
+def current_scale(g: Array, v: Array) -> float:
+    """The scale of the network's currents, max(1, max|V|·max G): what residuals are relative to."""
+    return max(1.0, float(np.abs(v).max()) * float(g.max()))
+
+
+def kirchhoff_residual(net: Network, g: Array, v: Array, force: Array) -> float:
+    """The largest net current at a free node (B, N voltages), in units of :func:`current_scale`:
+    the relative residual of the equilibrium condition ∇E = 0."""
+    return float(np.abs(net.currents(g, v, force)[:, net.free]).max()) / current_scale(g, v)
+
+
+def warn_unsettled(max_iter: int, residual: float, tol: float) -> None:
+    """Warn that Newton's budget ran out before the residual reached the tolerance."""
+    warnings.warn(
+        PhysnnWarning(
+            f"the resistive network did not settle in {max_iter} Newton iterations (residual "
+            f"{residual:.2g} > tolerance {tol:g}); its outputs and local derivatives are those "
+            "of the state reached"
+        ),
+        stacklevel=3,
+    )
 
 
 DENSE_LIMIT = 400
@@ -168,11 +198,15 @@ def settle(
     lu = splu(lap_ff)
     v[:, net.free] = lu.solve(np.ascontiguousarray(rhs.T)).T
     if not len(net.diode_nodes):
-        return Solution(v, lambda u: lu.solve(np.ascontiguousarray(u.T)).T, 0)
-    scale = max(1.0, float(np.abs(v).max()) * float(g.max()))
+        return Solution(v, _transposed(lu.solve), 0, kirchhoff_residual(net, g, v, force))
     if len(net.free) <= DENSE_LIMIT:
-        return newton_dense(net, g, lap_ff.toarray(), v, force, tol * scale, max_iter)
-    return newton_sparse(net, g, lap_ff, v, force, tol * scale, max_iter)
+        return newton_dense(net, g, lap_ff.toarray(), v, force, tol, max_iter)
+    return newton_sparse(net, g, lap_ff, v, force, tol, max_iter)
+
+
+def _transposed(solve: Callable[[Array], Array]) -> Callable[[Array], Array]:
+    """u (B, F) ↦ solve(uᵀ)ᵀ: a factorization's solve applied to every row."""
+    return lambda u: solve(np.ascontiguousarray(u.T)).T
 
 
 def diode_diagonal(net: Network, v: Array) -> Array:
@@ -206,40 +240,46 @@ def batched_solver(matrices: Array) -> Callable[[Array], Array]:
 def newton_dense(
     net: Network, g: Array, lap_ff: Array, v: Array, force: Array, tol: float, max_iter: int
 ) -> Solution:
-    """Damped Newton, all samples at once: δ = −H⁻¹ ∇E with H = L_FF + diag(g_d r')."""
+    """Damped Newton, all samples at once: δ = −H⁻¹ ∇E with H = L_FF + diag(g_d r'), to the
+    relative residual ``tol``."""
     for it in range(max_iter + 1):
         grad = net.currents(g, v, force)[:, net.free]
         hessian = lap_ff + diode_diagonal(net, v)[:, :, None] * np.eye(len(net.free))
-        if np.abs(grad).max() <= tol:
-            return Solution(v, batched_solver(hessian), it)
+        residual = float(np.abs(grad).max()) / current_scale(g, v)
+        if residual <= tol or it == max_iter:
+            break
         step = -np.linalg.solve(hessian, grad[..., None])[..., 0]
         v = line_search(net, g, v, step, grad, force)
-    raise RuntimeError(f"resistive network did not settle in {max_iter} Newton iterations")
+    if residual > tol:
+        warn_unsettled(max_iter, residual, tol)
+    return Solution(v, batched_solver(hessian), it, residual)
 
 
 def newton_sparse(
     net: Network, g: Array, lap_ff: sp.csc_matrix, v: Array, force: Array, tol: float, max_iter: int
 ) -> Solution:
-    """Damped Newton per sample on the sparse Hessian (large networks)."""
-    factors, iterations = [], 0
+    """Damped Newton per sample on the sparse Hessian (large networks), to the relative
+    residual ``tol``."""
+    factors, iterations, worst = [], 0, 0.0
     for b in range(v.shape[0]):
-        for it in range(max_iter + 1):  # noqa: B007 (the count is reported)
+        for it in range(max_iter + 1):
             grad = net.currents(g, v[b : b + 1], force[b : b + 1])[:, net.free]
             diag = diode_diagonal(net, v[b : b + 1])[0]
             lu = splu((lap_ff + sp.diags(diag)).tocsc())
-            if np.abs(grad).max() <= tol:
+            residual = float(np.abs(grad).max()) / current_scale(g, v[b : b + 1])
+            if residual <= tol or it == max_iter:
                 break
             step = -lu.solve(grad[0])[None]
             v[b : b + 1] = line_search(net, g, v[b : b + 1], step, grad, force[b : b + 1])
-        else:
-            raise RuntimeError(f"resistive network did not settle in {max_iter} Newton iterations")
         factors.append(lu)
-        iterations = max(iterations, it)
+        iterations, worst = max(iterations, it), max(worst, residual)
+    if worst > tol:
+        warn_unsettled(max_iter, worst, tol)
 
     def solve(u: Array) -> Array:
         return np.stack([lu.solve(u[b]) for b, lu in enumerate(factors)])
 
-    return Solution(v, solve, iterations)
+    return Solution(v, solve, iterations, worst)
 
 
 def settle_holomorphic(
@@ -251,7 +291,7 @@ def settle_holomorphic(
     from the real equilibrium at Re f; converges for nudges inside the region of analyticity."""
     v = settle(net, g, fixed_values, force.real, tol=tol).voltages.astype(complex)
     lap_ff = net.laplacian(g).tocsc()[net.free][:, net.free].tocsc()
-    scale = max(1.0, float(np.abs(v).max()) * float(g.max()))
+    scale = current_scale(g, v)
     for _ in range(60):
         grad = net.currents(g, v, force)[:, net.free]
         if np.abs(grad).max() <= tol * scale:

@@ -280,6 +280,16 @@ class System(nn.Module, ABC):
         substrates); with it, internal noise is drawn from ``noise.generator``.
         """
 
+    exact_reference: ClassVar[str] = "autograd through the noise-free forward"
+    """What :meth:`exact_forward` is, as ``gradcheck`` names its reference."""
+
+    def exact_forward(self, x: Tensor, controls: Controls, nuisance: Nuisance) -> Tensor:
+        """The exact, differentiable expected outputs of the noise-free device: the reference
+        of ``gradcheck`` (the oracle). By default :meth:`forward` without noise; a substrate
+        whose noise-free forward only approximates that expectation (the Ising machine's
+        mean-field twin) overrides it and :attr:`exact_reference`."""
+        return self(x, controls, nuisance)
+
     def check_procedure(self, procedure: str) -> None:
         """Raise :class:`IncompatibleError` (saying what to change) unless this configuration
         can run the physical gradient ``procedure``."""

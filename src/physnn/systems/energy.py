@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass
+from typing import ClassVar
 
 from torch import Tensor
 
@@ -39,10 +40,21 @@ class Equilibrium:
 
     outputs: Tensor  # (B, num_outputs): the output quantities y(s*)
     local: Controls  # per control name: the batch mean of ∂E/∂θ at s*, shaped like the control
+    residual: float | None = None
+    """The relative residual of the equilibrium condition the relaxation reached (each system
+    documents its measure; a relaxation stops once it is at most the system's tolerance), None
+    where the device does not report one."""
 
 
 class EnergySystem(System):
     """A system whose outputs are read at the minimum of an energy (``energy_based`` capability)."""
+
+    nudge: ClassVar[float] = 1e-3
+    """The largest nudge force on an output (in the system's units: a force of 1 moves an output
+    across about its range) that equilibrium propagation uses unless told otherwise: √τ for a
+    relaxation resolved to the residual τ = 1e-6, where its error (τ/β) and the bias of the
+    nudge (O(β) at an activation's kink, O(β²) where smooth) are both small. A sampled system,
+    whose equilibria carry sampling noise, sets a larger one."""
 
     @abstractmethod
     def relax(

@@ -26,6 +26,7 @@ named ``<control>_k`` and ordered layer by layer (:meth:`LayeredEnergyNetwork.pe
 from __future__ import annotations
 
 import math
+import warnings
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
@@ -33,12 +34,28 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from physnn.errors import PhysnnWarning
 from physnn.systems.base import Controls, ControlSpec, NoiseSource, Nuisance
 from physnn.systems.encoding import UNIT_INTERVAL
 from physnn.systems.energy import EnergySystem, Equilibrium
 
 Params = Sequence[list[Tensor] | None]
 """Per-layer parameters of one relaxation step (lists over k = 1 … L; None where absent)."""
+
+CHECK_EVERY = 4
+"""Steps between two measurements of a relaxation's residual (each reads a number back from the
+arithmetic device: a synchronization on a GPU); a relaxation takes at most CHECK_EVERY − 1 steps
+more than it needs."""
+
+
+class Settled(list):
+    """The layers' states [s_0, …, s_L] after a relaxation (a list of tensors) with the residual
+    it reached (:meth:`LayeredEnergyNetwork.residual`; None where none was measured)."""
+
+    def __init__(self, states: list[Tensor], residual: float | None) -> None:
+        super().__init__(states)
+        self.residual = residual
+
 
 Step = Callable[[list[Tensor], Params, Tensor | None, Tensor | None], list[Tensor]]
 """One relaxation step: (states, params, force on the outputs, held outputs) → new states."""
@@ -65,8 +82,10 @@ class LayeredConfig:
 
     The dataclass declares ``num_inputs``, ``hidden_sizes``, its output layer's size (the field
     named by ``output_field``) and the bounds named by ``bound_fields``; a relaxation schedule
-    of ``free_steps``, ``nudged_steps`` and ``step_size`` unless it overrides
-    :meth:`check_schedule`.
+    of ``free_steps``, ``nudged_steps`` (the step budgets of the two phases) and ``step_size``,
+    and, for a deterministic relaxation, the ``tolerance`` its phases stop at (None: a fixed
+    schedule of every step of the budgets; see :meth:`LayeredEnergyNetwork.converge`), unless it
+    overrides :meth:`check_schedule`.
     """
 
     output_field: ClassVar[str] = "num_outputs"
@@ -83,6 +102,11 @@ class LayeredConfig:
         """Raise ValueError unless the relaxation schedule is valid."""
         c: Any = self
         check_relaxation(c.free_steps, c.nudged_steps, c.step_size)
+        tolerance = getattr(c, "tolerance", None)
+        if tolerance is not None and not tolerance > 0:
+            raise ValueError(
+                f"tolerance must be positive (or none: a fixed schedule), got {tolerance}"
+            )
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -202,7 +226,7 @@ class LayeredEnergyNetwork(EnergySystem):
     ) -> Equilibrium:
         states = self.settle(x, controls, nuisance, nudge, clamp, noise)
         local = self.local_derivatives(states, controls, nuisance, noise)
-        return Equilibrium(self.outputs_of(states), local)
+        return Equilibrium(self.outputs_of(states), local, getattr(states, "residual", None))
 
     def forward(
         self, x: Tensor, controls: Controls, nuisance: Nuisance, noise: NoiseSource | None = None
@@ -242,15 +266,16 @@ class LayeredEnergyNetwork(EnergySystem):
         steps: tuple[int, int],
         nudge: Tensor | None = None,
         clamp: Tensor | None = None,
-    ) -> list[Tensor]:
-        """The states after ``steps[0]`` free steps from ``states`` and, with a nudge or a
-        clamp, ``steps[1]`` more of the phase that continues from them. ``params[0]`` are the
-        couplings (their dtype is the arithmetic's); a complex nudge promotes the second phase
-        to complex arithmetic on a holomorphic network."""
-        for _ in range(steps[0]):
-            states = step(states, params, None, None)
+        tolerance: float | None = None,
+    ) -> Settled:
+        """The states after the free phase from ``states`` and, with a nudge or a clamp, the
+        phase that continues from them: each at most ``steps[0]`` (``steps[1]``) steps, stopped
+        at the residual ``tolerance`` (see :meth:`converge`). ``params[0]`` are the couplings
+        (their dtype is the arithmetic's); a complex nudge promotes the second phase to complex
+        arithmetic on a holomorphic network."""
+        states, residual = self.converge(states, params, step, steps[0], tolerance)
         if nudge is None and clamp is None:
-            return states
+            return Settled(states, residual)
         dtype = params[0][0].dtype  # type: ignore[index]
         if nudge is not None and nudge.is_complex() and self.capabilities.holomorphic:
             dtype = torch.promote_types(dtype, nudge.dtype)
@@ -258,6 +283,52 @@ class LayeredEnergyNetwork(EnergySystem):
             states = [s.to(dtype) for s in states]
         force = None if nudge is None else nudge.to(dtype)
         held = None if clamp is None else self.output_state(clamp.to(dtype))
-        for _ in range(steps[1]):
-            states = step(states, params, force, held)
-        return states
+        phase = "nudged_steps"
+        return Settled(
+            *self.converge(states, params, step, steps[1], tolerance, force, held, phase)
+        )
+
+    def converge(
+        self,
+        states: list[Tensor],
+        params: Params,
+        step: Step,
+        budget: int,
+        tolerance: float | None,
+        force: Tensor | None = None,
+        held: Tensor | None = None,
+        phase: str = "free_steps",
+    ) -> tuple[list[Tensor], float | None]:
+        """Steps until the residual (:meth:`residual`, measured every :data:`CHECK_EVERY` steps)
+        is at most ``tolerance``, at most ``budget`` of them; the states and the last residual
+        measured. A budget spent first is warned about (:class:`PhysnnWarning`, naming the
+        config field ``phase`` to raise). Without a tolerance every step of the budget is taken
+        (a fixed schedule), and the residual of the last one is reported if the config has a
+        ``tolerance`` field at all (a sampled network has none: no residual)."""
+        measured = hasattr(self.config, "tolerance")
+        residual = None
+        for i in range(budget):
+            new = step(states, params, force, held)
+            last = i == budget - 1
+            if measured and (last or (tolerance is not None and (i + 1) % CHECK_EVERY == 0)):
+                residual = self.residual(states, new)
+            states = new
+            if tolerance is not None and residual is not None and residual <= tolerance:
+                return states, residual
+        if tolerance is not None:
+            warnings.warn(
+                PhysnnWarning(
+                    f"the {self.name} network did not settle in {budget} steps (residual above "
+                    f"the tolerance {tolerance:g}; see Equilibrium.residual): raise {phase} or "
+                    "the tolerance"
+                ),
+                stacklevel=3,
+            )
+        return states, residual
+
+    def residual(self, old: list[Tensor], new: list[Tensor]) -> float:
+        """The largest change of a unit in one step over the step size: the projected energy
+        gradient at the state, relative to each unit's range (Hopfield) or total coupling (the
+        oscillators' mobility); zero exactly at a fixed point of the relaxation."""
+        changes = [(b - a).detach().abs().max() for a, b in zip(old[1:], new[1:], strict=True)]
+        return float(torch.stack(changes).max()) / self.config.step_size

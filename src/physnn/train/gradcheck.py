@@ -1,13 +1,17 @@
 """How close is a method's gradient to the true one? The diagnostic every method is judged by.
 
 The reference is the exact gradient of the loss *on the device*: autograd through the hidden true
-physics (the simulated device's own perturbation values) with measurement noise switched off.
-Only a simulated device can provide it. The method's estimate is taken at the same controls on
-the same batch, exactly as training would take it (queries included).
+physics (the simulated device's own perturbation values) with measurement noise switched off,
+i.e. through each system's :meth:`~physnn.systems.base.System.exact_forward`, its expected
+outputs (for a sampler such as the Ising machine, the Boltzmann means by exact enumeration, which
+a configuration with too many free spins refuses). Only a simulated device can provide it. The
+method's estimate is taken at the same controls on the same batch, exactly as training would take
+it (queries included).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -58,6 +62,7 @@ def gradcheck(config: TrainConfig, batches: int = 3) -> dict[str, Any]:
         generator=torch.Generator().manual_seed(derived_seed(config.seed, "gradcheck")),
     )
     rows, compared = [], "controls"
+    batches = min(batches, math.ceil(len(order) / config.batch_size))  # a small training set
     for b in range(batches):
         idx = order[b * config.batch_size : (b + 1) * config.batch_size]
         x, y = data.x_train[idx].to(exp.torch_device), data.y_train[idx].to(exp.torch_device)
@@ -88,6 +93,7 @@ def gradcheck(config: TrainConfig, batches: int = 3) -> dict[str, Any]:
         "seed": config.seed,
         "batch_size": config.batch_size,
         "parameters": compared,
+        "reference": exp.system.exact_reference,
         "cosine": sum(r["cosine"] for r in rows) / len(rows),
         "relative_error": sum(r["relative_error"] for r in rows) / len(rows),
         "batches": rows,

@@ -206,7 +206,10 @@ class ElasticNetwork(EquilibriumNetwork):
         noise: NoiseSource | None = None,
     ) -> Equilibrium:
         """Settle free, with forces ``nudge`` pulling the target pairs apart, or with their
-        strains held at ``clamp``; read the target strains and every spring's extension."""
+        strains held at ``clamp``; read the target strains and every spring's extension. The
+        residual reported is the largest unbalanced force on a free node
+        (:func:`physnn.physics.elastic.force_residual`), at most 1e-11 after Newton's method,
+        which warns when its budget runs out first."""
         dtype = next(iter(controls.values())).dtype
         ref = self.reference(nuisance, next(iter(controls.values())))
         net = self.network(ref)
@@ -215,18 +218,21 @@ class ElasticNetwork(EquilibriumNetwork):
         force = torch.zeros(r0.shape[0], self.num_outputs).to(ref)
         if clamp is not None:
             with torch.no_grad():
-                r = el.settle_clamped(net, k, rest, r0, clamp.detach().to(ref))
+                r, force = el.settle_clamped(net, k, rest, r0, clamp.detach().to(ref))
         elif nudge is not None and nudge.is_complex():
             r, dtype = self.settle_holomorphic(net, k, rest, r0, nudge), torch.complex128
+            force = nudge.to(r)
         else:
             force = force if nudge is None else nudge.to(ref)
             with torch.no_grad():
                 settled = el.settle(net, k.detach(), rest.detach(), r0.detach(), force.detach())
             r = el.implicit_step(net, k, rest, r0, force, settled)
+        with torch.no_grad():
+            residual = el.force_residual(net, k, rest, r, force)
         outputs = self.read(el.strains(net, r), nuisance, noise)
         extension = self.read_extension(r.detach(), net, rest.detach(), nuisance, noise)
         local = self.local(extension, k.detach(), rest.detach(), controls)
-        return Equilibrium(outputs.to(dtype), {k_: v.to(dtype) for k_, v in local.items()})
+        return Equilibrium(outputs.to(dtype), local, residual)  # local: float64 readings
 
     def settle_holomorphic(
         self, net: el.Network, k: Tensor, rest: Tensor, r0: Tensor, nudge: Tensor

@@ -18,7 +18,5 @@ SUBSTRATE = Substrate(
         "num_inputs": 16,
         "hidden_sizes": [8],
         "num_outputs": 6,
-        "free_steps": 5,
-        "nudged_steps": 3,
     },
 )

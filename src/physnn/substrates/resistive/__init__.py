@@ -13,5 +13,5 @@ SUBSTRATE = Substrate(
     name="resistive",
     system=ResistiveNetwork,
     gap=GAP_FAMILY,
-    tiny={"num_inputs": 8, "num_hidden": 8, "num_outputs": 4},
+    tiny={"num_inputs": 8, "num_hidden": 8, "num_outputs": 10},
 )

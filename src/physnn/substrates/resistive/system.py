@@ -183,26 +183,38 @@ class ResistiveNetwork(EquilibriumNetwork):
         noise: NoiseSource | None = None,
     ) -> Equilibrium:
         """Settle free, with currents ``nudge`` injected at the outputs, or with the outputs
-        held at ``clamp`` by sources; read all node voltages (with voltmeter noise)."""
-        g = self.realized_conductance(controls, nuisance)
+        held at ``clamp`` by sources; read all node voltages (with voltmeter noise), in
+        float64: the local derivatives stay float64 (the contrast of two of them over a small
+        nudge would lose digits in the controls' float32), the outputs take the controls'
+        dtype. The residual reported is the largest net current left at a free node, relative
+        (:func:`physnn.physics.resistive.kirchhoff_residual`): round-off for a linear network
+        (an exact sparse solve), at most 1e-10 after Newton's method with diodes, which warns
+        when its 60 iterations run out first."""
+        dtype = controls["conductance"].dtype
+        g = self.realized_conductance(controls, nuisance).double()  # readings in float64
         sources = self.source_voltages(x).to(g)
         net = self.network(nuisance, clamped=clamp is not None)
         fixed = sources if clamp is None else torch.cat([sources, clamp.to(g)], dim=1)
-        if nudge is not None and nudge.is_complex():
-            volts = self.settle_holomorphic(net, g, fixed, nudge)
+        force = torch.zeros(x.shape[0], self.num_outputs).to(g)
+        if nudge is not None and clamp is None:
+            force = nudge if nudge.is_complex() else nudge.to(g)
+        if force.is_complex():
+            volts = self.settle_holomorphic(net, g, fixed, force)
         else:
-            force = torch.zeros(x.shape[0], self.num_outputs).to(g)
-            if nudge is not None and clamp is None:
-                force = nudge.to(g)
             free = rn.SettleFunction.apply(net, g, fixed, force)
             volts = torch.empty(x.shape[0], self.num_nodes).to(g)
             volts = volts.index_copy(1, node_index(net.fixed, g), fixed).index_copy(
                 1, node_index(net.free, g), free
             )
+        residual = rn.kirchhoff_residual(
+            net, rn.to_numpy(g), volts.detach().cpu().numpy(), force.detach().cpu().numpy()
+        )
         volts = self.read(volts, nuisance, noise)
         i, j = node_index(self.edges[:, 0], g), node_index(self.edges[:, 1], g)
         local = 0.5 * (volts[:, i] - volts[:, j]).square().mean(dim=0)
-        return Equilibrium(volts[:, node_index(self.outputs, g)], {"conductance": local.detach()})
+        outputs = volts[:, node_index(self.outputs, g)]
+        outputs = outputs if outputs.is_complex() else outputs.to(dtype)
+        return Equilibrium(outputs, {"conductance": local.detach()}, residual)
 
     def settle_holomorphic(
         self, net: rn.Network, g: Tensor, fixed: Tensor, nudge: Tensor

@@ -15,12 +15,12 @@ SUBSTRATE = Substrate(
     gap=GAP_FAMILY,
     tiny={
         "nx": 14,
-        "ny": 12,
+        "ny": 16,
         "pml_cells": 2,
         "src_x": 3,
         "probe_x": 10,
-        "num_probes": 3,
-        "probe_spacing": 2,
+        "num_probes": 10,  # one probe per class: the detector readout, as by default
+        "probe_spacing": 1,
         "design_margin": 1,
         "hold": 1,
     },

@@ -17,7 +17,5 @@ SUBSTRATE = Substrate(
         "num_inputs": 16,
         "hidden_sizes": [8],
         "output_oscillators": 3,
-        "free_steps": 20,
-        "nudged_steps": 10,
     },
 )

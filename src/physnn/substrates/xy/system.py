@@ -8,19 +8,23 @@ gradient flow of the energy
     E(φ) = −Σ_k Σ_ij W_k,ij cos(φ_k,i − φ_{k−1,j}) − Σ_k Σ_i h_k,i cos(φ_k,i − ψ_k,i)
 
 (controls ``weight_k`` = W_k, ``field_k`` = h_k, ``pin_k`` = ψ_k; see :mod:`physnn.physics.xy`):
-``free_steps`` Euler steps of size ``step_size`` (each oscillator's rate scaled by its
-mobility, the inverse of its total coupling, which keeps the steps stable as couplings grow
-and leaves the fixed points unchanged) from φ = 0, and a nudged or clamped phase that
-continues from the free state for ``nudged_steps`` more. The outputs are (cos φ_L, sin φ_L), so
+Euler steps of size ``step_size`` (each oscillator's rate scaled by its mobility, the inverse of
+its total coupling, which keeps the steps stable as couplings grow and leaves the fixed points
+unchanged) from φ = 0 until the residual — the largest change of a phase in a step over η: the
+energy gradient over each oscillator's total coupling — is at most ``tolerance``, within a
+budget of ``free_steps`` (spent, it warns with a :class:`PhysnnWarning`), and a nudged or
+clamped phase that continues from the free state, with a budget of ``nudged_steps``. The
+residual reached is reported with the equilibrium (``Equilibrium.residual``); a tolerance of
+None runs a fixed schedule of every step of the budgets. The slowest modes of the 64-32-5
+network relax over hundreds to a few thousand steps: a fixed schedule of 100 + 50 steps left EP
+and the unrolled gradient at gradcheck cosine ≈ 0.3. The outputs are (cos φ_L, sin φ_L), so
 ``num_outputs`` = 2 × ``output_oscillators``. The local measurements are ∂E/∂W_k =
 −cos(φ_k,i − φ_{k−1,j}), ∂E/∂h_k = −cos(φ_k − ψ_k) and ∂E/∂ψ_k = −h_k sin(φ_k − ψ_k) (batch
 means). A complex nudge (holomorphic EP, Laborieux & Zenke 2022) runs the nudged phase on
 complex phases: every term of the flow is analytic, so the nudged state is the analytic
 continuation of the real one in the nudge. ``forward`` unrolls the free flow, so autograd
 through it is backpropagation through the relaxation (the implicit gradient once it has
-converged). The default 100 + 50 steps do not fully converge the 64-32-5 network (slowest
-modes relax over a few hundred steps): EP and the unrolled gradient then differ (gradcheck
-cosine ≈ 0.3 at gap none); with 3000 steps they agree to cosine 0.99999 at β = 0.01.
+converged).
 
 Nuisance (see :mod:`physnn.substrates.xy.gap`): the fabrication error of every coupling
 (W ⊙ (1 + σ ε), drawn once), the frequency detunings ω of the free oscillators (which turn the
@@ -59,8 +63,10 @@ class XYConfig(LayeredConfig):
     num_inputs: int = 64  # clamped input oscillators (the sample is resampled to this many)
     hidden_sizes: tuple[int, ...] = (32,)  # hidden oscillator layers
     output_oscillators: int = 5  # measured oscillators (two outputs each: cos and sin)
-    free_steps: int = 100  # Euler steps of the free phase, from φ = 0
-    nudged_steps: int = 50  # further steps of a nudged or clamped phase, from the free state
+    free_steps: int = 5000  # budget of Euler steps of the free phase, from φ = 0
+    nudged_steps: int = 5000  # budget of a nudged or clamped phase, from the free state
+    tolerance: float | None = 1e-6  # a phase stops once no phase moves more than this per step
+    # (over η); None: a fixed schedule, every step of the budgets
     step_size: float = 1.0  # η: Euler step in units of each oscillator's relaxation time
     weight_bound: float = 1.0  # |W| ≤ weight_bound
     field_bound: float = 1.0  # |h| ≤ field_bound
@@ -134,6 +140,16 @@ class PhaseOscillators(LayeredEnergyNetwork):
             for p in phases[1:]
         ]
 
+    def stopping_residual(self, sigma: float, noise: NoiseSource | None) -> float | None:
+        """The residual a relaxation stops at: the tolerance τ, or with phase noise σ the
+        larger of τ and 5σ/√η, the noise floor of a step's change over η (the kicks σ√η ε, of
+        which the largest over the batch stays below 5σ√η): a Langevin relaxation has no
+        fixed point, it settles into its stationary fluctuations. None for a fixed schedule."""
+        tolerance = self.config.tolerance
+        if tolerance is None or noise is None or not sigma:
+            return tolerance
+        return max(tolerance, 5 * sigma / math.sqrt(self.config.step_size))
+
     def output_state(self, clamp: Tensor) -> Tensor:
         """The output phases φ_L = atan2(sin, cos) of clamped outputs (cos φ_L, sin φ_L)."""
         return torch.atan2(*clamp.chunk(2, dim=-1)[::-1])
@@ -165,8 +181,10 @@ class PhaseOscillators(LayeredEnergyNetwork):
             return xy.step(phases, w, h, psi, c.step_size, omega, force, held, kicks)
 
         params = (weights, fields, pins, detuning)
-        steps = (c.free_steps, c.nudged_steps)
-        return self.relax_two_phases(self.at_rest(inputs), params, step, steps, nudge, clamp)
+        steps, tolerance = (c.free_steps, c.nudged_steps), self.stopping_residual(sigma, noise)
+        return self.relax_two_phases(
+            self.at_rest(inputs), params, step, steps, nudge, clamp, tolerance
+        )
 
     def local_derivatives(
         self,
