@@ -12,6 +12,7 @@ A message names an option with :func:`option`, so that it reads right for whoeve
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterable, Sequence
 
 _OPTION = re.compile(r"⟨(\w+)(?:=([^⟩]*))?⟩")
@@ -89,6 +90,19 @@ class CorruptedMeasurement(DeviceError):
 class PhysnnWarning(UserWarning):
     """Something the user should know although the run goes on (``warnings`` filters can select
     physnn's warnings by this category, e.g. turn them into errors)."""
+
+
+def warn_unsettled(network: str, what: str, reached: float, tol: float) -> None:
+    """Warn (:class:`PhysnnWarning`) that the relaxation of ``network`` ran out of budget before
+    its residual reached the tolerance: "the NETWORK did not WHAT (residual … > tolerance …)",
+    attributed to the caller of the function that calls this one."""
+    warnings.warn(
+        PhysnnWarning(
+            f"the {network} did not {what} (residual {reached:.2g} > tolerance {tol:g}); its "
+            "outputs and local derivatives are those of the state reached"
+        ),
+        stacklevel=3,
+    )
 
 
 class InputRangeWarning(PhysnnWarning):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import re
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,18 @@ def number_text(value: float) -> str:
 def count_text(value: float) -> str:
     """A whole number in groups of thousands split by a narrow no-break space: 18 885."""
     return f"{value:,.0f}".replace(",", "\N{NARROW NO-BREAK SPACE}")
+
+
+def settings_text(values: dict[str, Any]) -> str:
+    """ "name=value, …" of hyperparameters, floats to 3 significant digits."""
+    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in values.items())  # fmt: skip
+
+
+def queries_text(results: list[dict]) -> str:
+    """ " (N queries)": the mean training device queries of runs' results."""
+    mean = statistics.fmean(res.get("device_queries", 0) for res in results)
+    return f" ({count_text(mean)} queries)"
 
 
 def _md(text: Any) -> str:

@@ -11,7 +11,15 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from physnn import __version__
-from physnn.bench.render import Block, Bold, Num, count_text, mean_std_text, number_text
+from physnn.bench.render import (
+    Block,
+    Bold,
+    Num,
+    count_text,
+    mean_std_text,
+    number_text,
+    queries_text,
+)
 from physnn.bench.runs import (
     coincidences,
     mean_std,
@@ -149,10 +157,7 @@ def _method_table(runs: list[dict], metric: str, *, queries: bool) -> tuple[tupl
         for i, (method, values) in enumerate(zip(methods, found, strict=True)):
             text = mean_std_text([value for _, value in values])
             if values and queries:
-                mean_queries = statistics.fmean(
-                    r.get("device_queries", 0) for r in cells[group, method]
-                )
-                text += f" ({count_text(mean_queries)} queries)"
+                text += queries_text(cells[group, method])
             if values and queries and _simulated(cells[group, method]):
                 text += f" {SIMULATION_ONLY_LABEL}"
             texts.append(Bold(text) if i in bold else Num(text))

@@ -13,7 +13,14 @@ from collections import defaultdict
 from pathlib import Path
 
 from physnn.bench.plots import PARETO_NOTE, pareto_front, pareto_plot, png_name
-from physnn.bench.render import Block, Num, count_text, mean_std_text
+from physnn.bench.render import (
+    Block,
+    Num,
+    count_text,
+    mean_std_text,
+    queries_text,
+    settings_text,
+)
 from physnn.bench.runs import method_rank, run_field, run_meta, run_method, run_row
 
 TUNED_NOTE = (
@@ -62,7 +69,7 @@ def _pair_row(key: tuple, defaults: list[dict], tuned: list[dict]) -> list[str]:
     """One row of the table: the default and tuned cells, the setting and its validation."""
     settings = [run_meta(r, "tuned") for r in tuned]
     values = {"lr": settings[0]["lr"], **settings[0]["method_options"]}
-    chosen = ", ".join(f"{name}={_value(value)}" for name, value in values.items())
+    chosen = settings_text(values)
     distinct = {str({k: v for k, v in s.items() if k != "default"}) for s in settings}
     if len(distinct) > 1:
         chosen += f" ({len(distinct)} settings)"
@@ -71,17 +78,12 @@ def _pair_row(key: tuple, defaults: list[dict], tuned: list[dict]) -> list[str]:
             Num(validation)]  # fmt: skip
 
 
-def _value(value: object) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
-
-
 def _cell(runs: list[dict]) -> str:
     """Device accuracy mean ± std over seeds, with the mean training device queries."""
     if not runs:
         return "—"
-    queries = statistics.fmean(r["result"].get("device_queries", 0) for r in runs)
-    accuracy = mean_std_text([r["result"]["device_accuracy"] for r in runs])
-    return f"{accuracy} ({count_text(queries)} queries)"
+    results = [r["result"] for r in runs]
+    return mean_std_text([res["device_accuracy"] for res in results]) + queries_text(results)
 
 
 def _pareto_blocks(

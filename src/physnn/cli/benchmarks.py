@@ -65,6 +65,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from physnn.tune.study import require_optuna
 
     require_optuna()  # before the suite imports torch: a missing Optuna is said at once
+    from physnn.bench.render import settings_text
     from physnn.bench.suite import load_suite
     from physnn.tune.settings import default_paths
     from physnn.tune.study import tasks, tune_suite
@@ -84,11 +85,10 @@ def cmd_tune(args: argparse.Namespace) -> int:
         if setting is None:
             print(f"  {key}: no finished trial")
             continue
-        options = "".join(f", {k}={v:.3g}" if isinstance(v, float) else f", {k}={v}"
-                          for k, v in setting["method_options"].items())  # fmt: skip
+        values = settings_text({"lr": setting["lr"], **setting["method_options"]})
         print(
             f"  {key}: validation accuracy {setting['validation_accuracy']:.3f} "
-            f"(best of {setting['trials']} trials) with lr={setting['lr']:.3g}{options}"
+            f"(best of {setting['trials']} trials) with {values}"
         )
     print(f"studies: {study_db}; settings: {settings} (physnn bench {args.suite} --tuned)")
     return 0 if all(chosen.values()) else 1

@@ -69,7 +69,7 @@ from physnn.methods.base import (
     is_number,
     require,
 )
-from physnn.methods.equilibrium import nudge_strength
+from physnn.methods.equilibrium import check_nudge, nudge_force
 from physnn.nets.pnn import PNN, backward_to_latent, relax_on_device
 
 
@@ -118,7 +118,7 @@ class CoupledLearning(GradientEstimator):
 class FreqpropOptions:
     """amplitude: the largest AC current on any output of any sample, in the system's units
     (the error current is −ε B g cos ωt with ε scaled so, as ``ep`` scales its β:
-    :func:`physnn.methods.equilibrium.nudge_strength`), by default the system's ``nudge``
+    :func:`physnn.methods.equilibrium.nudge_force`), by default the system's ``nudge``
     (:attr:`physnn.systems.energy.EnergySystem.nudge`); phases: samples of one AC period.
 
     The bias is O(ε²) (P ≥ 4; P = 4 is symmetric EP at β = ε, whose default and its reasons
@@ -132,8 +132,7 @@ class FreqpropOptions:
     phases: int = 4
 
     def __post_init__(self) -> None:
-        given = self.amplitude is None or (is_number(self.amplitude) and self.amplitude > 0)
-        require(given, "amplitude", "a positive number", self.amplitude)
+        check_nudge("amplitude", self.amplitude)
         require(is_int(self.phases) and self.phases >= 2, "phases", "an integer ≥ 2", self.phases)
 
 
@@ -152,9 +151,8 @@ class FrequencyPropagation(GradientEstimator):
         block = split.physical
         free = relax_on_device(block, x)
         loss, logits, g = split.readout_gradient(free.outputs, y, loss_fn)
-        unit = -x.shape[0] * g
-        eps, phases = nudge_strength(self.options.amplitude, block, unit), self.options.phases
-        error_current = eps * unit
+        eps, error_current = nudge_force(self.options.amplitude, block, g)
+        phases = self.options.phases
         grads: dict[str, Tensor] = {}
         for k in range(phases):
             weight = math.cos(2 * math.pi * k / phases)

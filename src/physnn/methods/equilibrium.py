@@ -12,7 +12,7 @@ g = ∂L/∂y (batch-mean loss L); the device is then nudged with the force f = 
 (B the batch size), i.e. the linearized cost C = B⟨g, y⟩, whose EP gradient of the batch-mean
 local derivatives is dL/dθ.
 
-**The size of the nudge** (:func:`nudge_strength`). The option ``beta`` (by default the
+**The size of the nudge** (:func:`nudge_force`). The option ``beta`` (by default the
 system's ``nudge``, :attr:`physnn.systems.energy.EnergySystem.nudge`) is the largest force
 on any output of any sample, in the system's own units — a force of 1 on an output moves it
 across about its range (a Hopfield unit's local field, an oscillator's (cos, sin) in units of
@@ -65,19 +65,21 @@ NUDGES = "nudges the outputs of"
 """What EP does to the physical block (the refusal of other models says it)."""
 
 
-def check_beta(beta: float | None) -> None:
-    """Raise ConfigError unless ``beta`` is None or a positive number."""
-    ok = beta is None or (is_number(beta) and beta > 0)
-    require(ok, "beta", "a positive number (or none: the system's nudge)", beta)
+def check_nudge(name: str, value: float | None) -> None:
+    """Raise ConfigError unless the nudge option ``name`` is None or a positive number."""
+    ok = value is None or (is_number(value) and value > 0)
+    require(ok, name, "a positive number (or none: the system's nudge)", value)
 
 
-def nudge_strength(beta: float | None, block: PhysicalBlock, force: Tensor) -> float:
-    """β / max|f| for the unit force f = B g: the strength whose nudge has its largest force
-    equal to β, by default the system's ``nudge`` (β itself for a zero gradient, whose nudge is
-    zero)."""
-    beta = block.system.nudge if beta is None else beta  # type: ignore[attr-defined]
-    largest = float(force.detach().abs().max())
-    return beta / largest if largest > 0 else beta
+def nudge_force(largest: float | None, block: PhysicalBlock, g: Tensor) -> tuple[float, Tensor]:
+    """The strength β and the force −β B g (B the batch size) of a nudge along the readout's
+    gradient g whose largest force on an output is ``largest``, by default the system's
+    ``nudge``: β = largest / max|B g| (β = largest for a zero gradient, whose force is zero)."""
+    largest = block.system.nudge if largest is None else largest  # type: ignore[attr-defined]
+    unit = -g.shape[0] * g
+    peak = float(unit.detach().abs().max())
+    beta = largest / peak if peak > 0 else largest
+    return beta, beta * unit
 
 
 def contrast(plus: Controls, minus: Controls, scale: float) -> Controls:
@@ -91,7 +93,7 @@ class EPOptions:
     symmetric: bool = True  # ±β nudges (bias O(β²)) instead of free and +β (bias O(β))
 
     def __post_init__(self) -> None:
-        check_beta(self.beta)
+        check_nudge("beta", self.beta)
         require(isinstance(self.symmetric, bool), "symmetric", "true or false", self.symmetric)
 
 
@@ -113,9 +115,7 @@ class EquilibriumPropagation(GradientEstimator):
         block = split.physical
         free = relax_on_device(block, x)
         loss, logits, g = split.readout_gradient(free.outputs, y, loss_fn)
-        unit = -x.shape[0] * g
-        beta = nudge_strength(self.options.beta, block, unit)
-        force = beta * unit
+        beta, force = nudge_force(self.options.beta, block, g)
         plus = relax_on_device(block, x, nudge=force).local
         if self.options.symmetric:
             minus = relax_on_device(block, x, nudge=-force).local
@@ -132,7 +132,7 @@ class HEPOptions:
     points: int = 4  # N nudges on the circle (N = 2 is symmetric EP)
 
     def __post_init__(self) -> None:
-        check_beta(self.beta)
+        check_nudge("beta", self.beta)
         require(is_int(self.points) and self.points >= 2, "points", "an integer ≥ 2", self.points)
 
 
@@ -162,9 +162,8 @@ class HolomorphicEP(GradientEstimator):
         block = split.physical
         free = relax_on_device(block, x)
         loss, logits, g = split.readout_gradient(free.outputs, y, loss_fn)
-        unit, n = -x.shape[0] * g, self.options.points
-        radius = nudge_strength(self.options.beta, block, unit)
-        force = radius * unit
+        n = self.options.points
+        radius, force = nudge_force(self.options.beta, block, g)
         total: Controls = {}
         for k in range(n):
             phase = cmath.exp(2j * math.pi * k / n)

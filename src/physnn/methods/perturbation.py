@@ -178,6 +178,12 @@ class ProbeResult:
     cleared: bool
 
 
+def rademacher(shape: tuple[int, ...], generator: torch.Generator, device: torch.device) -> Tensor:
+    """Independent ±1 entries of ``shape`` (SPSA's and MGD's perturbations)."""
+    bits = torch.randint(0, 2, shape, generator=generator, device=device)
+    return 2.0 * bits - 1.0
+
+
 def draw_directions(
     kind: str, count: int, n: int, generator: torch.Generator, device: torch.device
 ) -> Tensor:
@@ -187,8 +193,7 @@ def draw_directions(
         chosen = torch.randint(0, n, (count,), generator=generator, device=device)
         return torch.nn.functional.one_hot(chosen, n).to(torch.get_default_dtype())
     if kind == "rademacher":
-        bits = torch.randint(0, 2, (count, n), generator=generator, device=device)
-        return 2.0 * bits - 1.0
+        return rademacher((count, n), generator, device)
     return torch.randn(count, n, generator=generator, device=device)
 
 

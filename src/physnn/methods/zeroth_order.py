@@ -79,6 +79,7 @@ from physnn.methods.perturbation import (
     draw_directions,
     is_step,
     probe_step,
+    rademacher,
 )
 from physnn.nets.pnn import PNN
 from physnn.seeds import derived_seed
@@ -107,6 +108,8 @@ class ZerothOrder(GradientEstimator):
     requirements = Requirements(device_forward=True)
     probe_kind: ClassVar[str]
     """How the step probe draws its directions: "coordinate", "rademacher" or "gaussian"."""
+    step_field: ClassVar[str]
+    """The option that holds the perturbation size: a number relative to the range, or "auto"."""
     _base: float | None = None
     _probe: ProbeResult | None = None
 
@@ -117,13 +120,9 @@ class ZerothOrder(GradientEstimator):
         self._probe_generator = generator_for(model, derived_seed(seed, f"{self.name}-probe"))
         self._device = self._coords.scale.device
         self._step = 0
-        option = self.step_option()
+        option = getattr(self.options, self.step_field)
         self._base = None if option == AUTO else float(option)
         self._probe = None
-
-    @abstractmethod
-    def step_option(self) -> float | str:
-        """The user's perturbation size option: a number relative to the range, or "auto"."""
 
     def base_step(self) -> float:
         """The perturbation size, relative to each coordinate's range: the option or the
@@ -131,9 +130,10 @@ class ZerothOrder(GradientEstimator):
         assert self._base is not None, "the step is probed at the first estimate"
         return self._base
 
-    @abstractmethod
     def relative_amplitude(self) -> float:
-        """The perturbation size of this step, relative to each coordinate's range."""
+        """The perturbation size of this step, relative to each coordinate's range (the base
+        step, unless the method schedules it)."""
+        return self.base_step()
 
     @torch.no_grad()
     def _measured_loss(self, offset: Tensor, x: Tensor, y: Tensor, loss_fn: LossFn) -> Tensor:
@@ -188,8 +188,7 @@ class ZerothOrder(GradientEstimator):
         return readout_backward(losses[readout].mean(), logits[readout].mean(0))
 
     def rademacher(self, *shape: int) -> Tensor:
-        bits = torch.randint(0, 2, shape, generator=self._generator, device=self._device)
-        return 2.0 * bits - 1.0
+        return rademacher(shape, self._generator, self._device)
 
     def describe(self) -> dict[str, Any]:
         if self._probe is None:
@@ -247,18 +246,12 @@ class FiniteDifferences(ZerothOrder):
     summary = "coordinate finite differences of the measured loss, every coordinate in turn"
     reference = "Kiefer & Wolfowitz, Ann. Math. Stat. 23, 462 (1952)"
     options_class = FiniteDifferenceOptions
-    probe_kind = "coordinate"
+    probe_kind, step_field = "coordinate", "epsilon"
 
     def bind(self, model: PNN, seed: int) -> None:
         super().bind(model, seed)
         n = self._coords.size
         self._order = torch.randperm(n, generator=self._generator, device=self._device)
-
-    def step_option(self) -> float | str:
-        return self.options.epsilon
-
-    def relative_amplitude(self) -> float:
-        return self.base_step()
 
     def directions(self, n: int) -> Tensor:
         wanted = self.options.coordinates
@@ -304,10 +297,7 @@ class Spsa(ZerothOrder):
     summary = "simultaneous ±1 perturbation of every control, 2 device queries per estimate"
     reference = "Spall, IEEE Trans. Autom. Control 37, 332 (1992)"
     options_class = SpsaOptions
-    probe_kind = "rademacher"
-
-    def step_option(self) -> float | str:
-        return self.options.c
+    probe_kind, step_field = "rademacher", "c"
 
     def relative_amplitude(self) -> float:
         return self.base_step() / (self._step + 1) ** self.options.gamma
@@ -349,13 +339,7 @@ class MultiplexedGradientDescent(ZerothOrder):
     summary = "all controls perturbed at once with distinguishable codes; cost-change correlation"
     reference = "McCaughan et al., APL Mach. Learn. 1, 026118 (2023)"
     options_class = MgdOptions
-    probe_kind = "rademacher"
-
-    def step_option(self) -> float | str:
-        return self.options.amplitude
-
-    def relative_amplitude(self) -> float:
-        return self.base_step()
+    probe_kind, step_field = "rademacher", "amplitude"
 
     def directions(self, n: int) -> Tensor:
         tau = self.options.tau
@@ -400,13 +384,7 @@ class EvolutionStrategies(ZerothOrder):
     summary = "antithetic Gaussian perturbations of every control (evolution strategies)"
     reference = "Salimans et al., arXiv:1703.03864 (2017)"
     options_class = EsOptions
-    probe_kind = "gaussian"
-
-    def step_option(self) -> float | str:
-        return self.options.sigma
-
-    def relative_amplitude(self) -> float:
-        return self.base_step()
+    probe_kind, step_field = "gaussian", "sigma"
 
     def directions(self, n: int) -> Tensor:
         eps = torch.randn(

@@ -31,7 +31,6 @@ first derivatives dq*/dθ = −H⁻¹ ∂R/∂θ of the implicit function theore
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +38,7 @@ import torch
 from scipy.spatial import Delaunay
 from torch import Tensor
 
-from physnn.errors import PhysnnWarning
+from physnn.errors import warn_unsettled
 
 Array = np.ndarray
 
@@ -215,7 +214,7 @@ def settle(
         r = line_search(net, k, rest, r, step, grad, force)
     reached = force_residual(net, k, rest, r, force)
     if reached > tol:
-        unsettled(f"settle in {max_iter} Newton iterations", reached, tol)
+        warn_unsettled("spring network", f"settle in {max_iter} Newton iterations", reached, tol)
     return r
 
 
@@ -223,17 +222,6 @@ def force_residual(net: Network, k: Tensor, rest: Tensor, r: Tensor, force: Tens
     """The largest unbalanced force on a free node, max |∇F|, in units of k₀ × the mean spring
     length (the scale of the network's forces): the residual of the equilibrium condition."""
     return float(residual(net, k, rest, r, force).abs().max())
-
-
-def unsettled(what: str, reached: float, tol: float) -> None:
-    """Warn that a relaxation's budget ran out before its residual reached the tolerance."""
-    warnings.warn(
-        PhysnnWarning(
-            f"the spring network did not {what} (residual {reached:.2g} > tolerance {tol:g}); "
-            "its outputs and local derivatives are those of the state reached"
-        ),
-        stacklevel=3,
-    )
 
 
 def line_search(
@@ -291,7 +279,7 @@ def settle_clamped(
         r = settle(net, k, rest, r, force)
     reached = float((clamp - strains(net, r)).abs().max())
     if reached > tol:
-        unsettled("hold the clamped target strains", reached, tol)
+        warn_unsettled("spring network", "hold the clamped target strains", reached, tol)
     return r, force
 
 

@@ -24,7 +24,6 @@ with λ = H⁻¹ u (H symmetric) — one more sparse solve per sample, no unroll
 from __future__ import annotations
 
 import itertools
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +34,7 @@ import torch
 from scipy.sparse.linalg import splu
 from torch import Tensor
 
-from physnn.errors import PhysnnWarning
+from physnn.errors import warn_unsettled
 
 Array = np.ndarray
 
@@ -155,18 +154,6 @@ def kirchhoff_residual(net: Network, g: Array, v: Array, force: Array) -> float:
     return float(np.abs(net.currents(g, v, force)[:, net.free]).max()) / current_scale(g, v)
 
 
-def warn_unsettled(max_iter: int, residual: float, tol: float) -> None:
-    """Warn that Newton's budget ran out before the residual reached the tolerance."""
-    warnings.warn(
-        PhysnnWarning(
-            f"the resistive network did not settle in {max_iter} Newton iterations (residual "
-            f"{residual:.2g} > tolerance {tol:g}); its outputs and local derivatives are those "
-            "of the state reached"
-        ),
-        stacklevel=3,
-    )
-
-
 DENSE_LIMIT = 400
 """Up to this many free nodes the Newton iterations use dense batched solves (all samples at
 once); larger networks factorize the sparse Hessian of each sample."""
@@ -251,7 +238,9 @@ def newton_dense(
         step = -np.linalg.solve(hessian, grad[..., None])[..., 0]
         v = line_search(net, g, v, step, grad, force)
     if residual > tol:
-        warn_unsettled(max_iter, residual, tol)
+        warn_unsettled(
+            "resistive network", f"settle in {max_iter} Newton iterations", residual, tol
+        )
     return Solution(v, batched_solver(hessian), it, residual)
 
 
@@ -274,7 +263,7 @@ def newton_sparse(
         factors.append(lu)
         iterations, worst = max(iterations, it), max(worst, residual)
     if worst > tol:
-        warn_unsettled(max_iter, worst, tol)
+        warn_unsettled("resistive network", f"settle in {max_iter} Newton iterations", worst, tol)
 
     def solve(u: Array) -> Array:
         return np.stack([lu.solve(u[b]) for b, lu in enumerate(factors)])
