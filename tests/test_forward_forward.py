@@ -16,9 +16,9 @@ from physnn.methods import METHODS
 from physnn.methods.forward_forward import forward_forward_loss, goodness_of
 from physnn.methods.local_learning import embed_label, wrong_labels
 from physnn.nets import PNN
-from physnn.nets.architectures import Flatten
+from physnn.nets.architectures import Flatten, LengthNormalize
 from physnn.train import TrainConfig, train
-from test_local_learning import RaisingTwin, fit, toy_model, toy_problem
+from test_local_learning import RaisingTwin, fit, scattering_block, toy_model, toy_problem
 
 
 def test_goodness_and_loss_by_hand():
@@ -91,11 +91,48 @@ def test_a_hybrid_run_writes_the_controls_once_and_queries_the_plain_input_only(
     assert {"local_loss_1", "goodness_gap_1"} <= set(result["history"][0])
 
 
+def test_goodness_inference_sums_all_but_the_first_layer_for_each_label():
+    model = toy_model("normalized")
+    estimator = METHODS["ff"]({"inference": "goodness", "label_scale": 0.8})
+    estimator.bind(model, seed=0)
+    x, _ = toy_problem(5)
+    scores = estimator.predictor(model)(x)
+    first, second = model.blocks[1], model.blocks[4]
+    for label in range(4):
+        h = torch.relu(first(embed_label(x, torch.full((5,), label), 4, 0.8)))
+        h = torch.relu(second(LengthNormalize()(h)))  # the second layer's goodness only
+        torch.testing.assert_close(scores[:, label], goodness_of(h))
+
+
+def test_goodness_inference_classifies_after_training():
+    options = {"inference": "goodness", "threshold": 1.0}
+
+    def goodness_accuracy(estimator, model, x, y) -> float:
+        return float((estimator.predictor(model)(x).argmax(-1) == y).float().mean())
+
+    untrained = METHODS["ff"](options)
+    untrained.bind(model := toy_model("normalized"), seed=0)
+    x, y = toy_problem()
+    before = goodness_accuracy(untrained, model, x, y)
+    estimator, _, x, y = fit("ff", model, steps=128, options=options)
+    after = goodness_accuracy(estimator, model, x, y)
+    assert after > max(0.9, before + 0.25), (before, after)
+
+
+def test_goodness_inference_needs_trained_layers():
+    estimator = METHODS["ff"]({"inference": "goodness"})
+    model = PNN([scattering_block(), nn.Linear(32, 4)])  # a fixed block, then the readout
+    estimator.bind(model, seed=0)
+    with pytest.raises(ConfigError, match="needs trained digital layers"):
+        estimator.predictor(model)
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [({"goodness": "max"}, "goodness must be mean or sum"),
      ({"threshold": 0}, "threshold and label_scale must be positive"),
      ({"label_scale": -1.0}, "threshold and label_scale must be positive"),
+     ({"inference": "softmax"}, "inference must be readout or goodness"),
      ({"theta": 1.0}, "unknown option")],
 )  # fmt: skip
 def test_bad_options_are_config_errors(options, message):

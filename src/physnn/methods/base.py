@@ -275,6 +275,12 @@ class GradientEstimator(ABC):
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, **asdict(self.options)}
 
+    def predictor(self, model: PNN) -> Callable[[Tensor], Tensor]:
+        """What the trained network answers for a batch, as class scores: the model's own
+        outputs (its readout), unless the method infers otherwise (forward-forward's goodness
+        of each label). Evaluation takes the argmax of these scores."""
+        return model
+
     def start_epoch(self, epoch: int) -> None:  # noqa: B027 (optional hook)
         """Called before the first step of each epoch (not when a run resumes inside one)."""
 

@@ -19,26 +19,34 @@ are the ones trained: a layer after a physical block learns from the goodness of
 activity computed from the block's *measured* outputs for the positive and negative data, so
 neither a model nor a derivative of the physical block is ever needed.
 
-Inference is by a linear readout, not by the label of highest goodness: the model's last block
-is trained with the task loss on the detached features of the unlabelled input. The embedded
-label code has zero mean over the classes, so the unlabelled input is Hinton's "neutral label"
-and the deployed network ``model(x)`` needs no label at all. (Goodness-argmax inference would
-need C forward passes per sample with each label embedded — an architecture physnn does not
-have.) The shared machinery (units, detached inputs, readout) is described in
+Inference. By default (``inference="readout"``) a linear readout answers: the model's last
+block is trained with the task loss on the detached features of the unlabelled input. The
+embedded label code has zero mean over the classes, so the unlabelled input is Hinton's "neutral
+label" and the deployed network ``model(x)`` needs no label at all. With ``inference="goodness"``
+the run is evaluated as the paper does: every sample goes through the network once per class
+with that label embedded (C queries per sample on a physical block), and the label whose summed
+goodness over the trained layers (all but the first when there are several) is highest is the
+answer; the readout is still trained, and tools that deploy ``model(x)`` (robustness, serve) use
+it. The shared machinery (units, detached inputs, readout) is described in
 :mod:`physnn.methods.local_learning`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from physnn.errors import ConfigError
 from physnn.methods.base import METHODS
-from physnn.methods.local_learning import LabelContrastive
+from physnn.methods.local_learning import LabelContrastive, embed_label
+from physnn.nets.pnn import PNN, run_blocks
 
 GOODNESS = ("mean", "sum")
+INFERENCE = ("readout", "goodness")
 
 
 def goodness_of(h: Tensor, kind: str = "mean") -> Tensor:
@@ -60,10 +68,15 @@ class ForwardForwardOptions:
     """"mean" (mean square activity) or "sum" (sum of squares, Hinton 2022)."""
     label_scale: float = 1.0
     """Amplitude s of the embedded label (data in [0, 1])."""
+    inference: str = "readout"
+    """"readout" (the trained linear readout, one pass) or "goodness" (the label of highest
+    summed goodness, C passes: Hinton 2022)."""
 
     def __post_init__(self) -> None:
         if self.goodness not in GOODNESS:
             raise ValueError(f"goodness must be mean or sum, got {self.goodness!r}")
+        if self.inference not in INFERENCE:
+            raise ValueError(f"inference must be readout or goodness, got {self.inference!r}")
         if not self.threshold > 0 or not self.label_scale > 0:
             raise ValueError("threshold and label_scale must be positive")
 
@@ -83,6 +96,39 @@ class ForwardForward(LabelContrastive):
 
     def goodness(self, head: nn.Module, h: Tensor) -> Tensor:
         return goodness_of(h, self.options.goodness)
+
+    def predictor(self, model: PNN) -> Callable[[Tensor], Tensor]:
+        if self.options.inference == "readout":
+            return model
+        if not self._trained:
+            raise ConfigError(
+                "forward-forward's goodness inference needs trained digital layers; this model "
+                "has none before its readout (use inference='readout')"
+            )
+        return lambda x: self.label_goodness(model, x)
+
+    @torch.no_grad()
+    def label_goodness(self, model: PNN, x: Tensor) -> Tensor:
+        """Hinton's inference: the summed goodness of the trained units for each candidate label.
+
+        Every sample goes through the units once per class c with c embedded; the score of c is
+        Σ_k G_k over the trained units k — all but the first when there are several (Hinton
+        2022: the first hidden layer's goodness is left out). Physical blocks run with the
+        model's executor (device or twin). Returns (B, C) scores whose argmax is the label.
+        """
+        classes = self._num_classes
+        labels = torch.arange(classes, device=x.device).repeat_interleave(len(x))
+        h = embed_label(
+            x.repeat(classes, *([1] * (x.dim() - 1))), labels, classes, self.options.label_scale
+        )
+        scored = self._trained[1:] if len(self._trained) > 1 else self._trained
+        score = h.new_zeros(len(h))
+        for k, unit in enumerate(self._units[: self._trained[-1] + 1]):
+            h = run_blocks(unit.modules, h, model.executor)
+            if k in scored:
+                head = self._heads[self._trained.index(k)]
+                score += self.goodness(head, h.flatten(1))
+        return score.view(classes, len(x)).T
 
     def contrast(self, positive: Tensor, negative: Tensor) -> Tensor:
         return forward_forward_loss(positive, negative, self.options.threshold)

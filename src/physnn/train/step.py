@@ -26,22 +26,35 @@ from physnn.train.transforms import UpdateTransform
 
 
 @torch.no_grad()
-def accuracy(model: PNN, executor: Executor, x: Tensor, y: Tensor, batch_size: int) -> float:
-    """Fraction of correct argmax predictions, evaluated in batches."""
+def accuracy(
+    model: PNN,
+    executor: Executor,
+    x: Tensor,
+    y: Tensor,
+    batch_size: int,
+    predict: Callable[[Tensor], Tensor] | None = None,
+) -> float:
+    """Fraction of correct argmax predictions of ``predict`` (default: the model's outputs),
+    evaluated in batches with the model's physical blocks run by ``executor``."""
+    predict = predict or model
     correct = 0
     with model.executing(executor):
         for start in range(0, len(x), batch_size):
-            logits = model(x[start : start + batch_size])
-            correct += int((logits.argmax(-1) == y[start : start + batch_size]).sum())
+            scores = predict(x[start : start + batch_size])
+            correct += int((scores.argmax(-1) == y[start : start + batch_size]).sum())
     return correct / max(len(x), 1)
 
 
 def evaluate(exp: Experiment, x: Tensor, y: Tensor) -> dict[str, float]:
-    """Accuracy on the device (counted as evaluation, not training) and on the twin."""
-    bs = exp.config.eval_batch_size
+    """Accuracy on the device (counted as evaluation, not training) and on the twin, of the
+    method's inference (:meth:`~physnn.methods.base.GradientEstimator.predictor`)."""
+    bs, model = exp.config.eval_batch_size, exp.model
+    predict = exp.estimator.predictor(model)
     with exp.device.accounting("eval"):
-        on_device = accuracy(exp.model, run_device, x, y, bs)
-    return {"device": on_device, "twin": accuracy(exp.model, run_twin, x, y, bs)}
+        on_device = accuracy(model, run_device, x, y, bs, predict)
+    if not model.physical_blocks():  # a digital network: device and twin are the same pass
+        return {"device": on_device, "twin": on_device}
+    return {"device": on_device, "twin": accuracy(model, run_twin, x, y, bs, predict)}
 
 
 def apply_transforms(
