@@ -20,7 +20,7 @@ from physnn.errors import ConfigError
 from physnn.methods import METHODS
 from physnn.substrates import SUBSTRATES
 from physnn.tune.settings import default_paths, read_settings, tuned_suite, tuning_key
-from physnn.tune.space import SEARCH_SPACE, markdown_table, suggest
+from physnn.tune.space import SEARCH_SPACE, fixed_params, markdown_table, suggest
 
 optuna = pytest.importorskip("optuna")
 
@@ -142,6 +142,44 @@ def test_the_objective_is_the_final_validation_accuracy(suite, tmp_path):
         assert searched["c"] == ("auto" if trial.params["c rule"] == "auto" else trial.params["c"])
         assert not {"device_accuracy", "accuracy", "twin_accuracy"} & set(trial.user_attrs)
     assert trials[0].params != trials[1].params
+
+
+def test_the_first_trial_is_the_runs_own_setting(suite, tmp_path):
+    db = tmp_path / "s.db"
+    task = tasks(suite, ["zo"], None)[0]
+    open_study(db, task)
+    open_study(db, task)  # reopened before any trial ran: still one queued trial
+    assert run_trial(str(db), task.name, task.config.to_dict(), 32, 1, str(tmp_path), 1) == "done"
+    (first,) = _trials(db, task.name)
+    defaults = METHODS["spsa"].options_class()
+    assert first.params["lr"] == task.config.lr
+    assert first.user_attrs["method_options"] == {"c": defaults.c, "samples": defaults.samples}
+
+
+def test_fixed_params_give_back_the_values_they_fix():
+    class Fixed(Bounds):
+        def __init__(self, params):
+            super().__init__(high=False)
+            self.params = params
+
+        def suggest_float(self, name, low, high, *, log=False):
+            return self.params[name]
+
+        def suggest_int(self, name, low, high, *, step=1, log=False):
+            return self.params[name]
+
+        def suggest_categorical(self, name, choices):
+            assert self.params[name] in choices
+            return self.params[name]
+
+    for method, space in SEARCH_SPACE.items():
+        options = {name: ("auto" if p.auto else p.choices[0] if p.choices else p.high)
+                   for name, p in space.items()}  # fmt: skip
+        params = fixed_params(method, 0.01, options)
+        assert suggest(Fixed(params), method, 0.01) == (0.01, options)
+        if any(p.auto for p in space.values()):
+            numbers = {name: 0.02 if p.auto else options[name] for name, p in space.items()}
+            assert suggest(Fixed(fixed_params(method, 0.01, numbers)), method, 0.01)[1] == numbers
 
 
 def test_a_killed_study_resumes_with_its_trials_kept(suite, tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
+import math
 import re
 import statistics
 from collections import defaultdict
@@ -260,6 +261,11 @@ def _sweep_plot(
             ax.set_ylim(max(low - 0.02, 0.0), min(high + 0.02, 1.02))
 
 
+LEGEND_INSIDE = 8
+"""A legend of more entries than this goes beside the axes, not over them."""
+LEGEND_ROWS = 20
+
+
 @contextlib.contextmanager
 def _figure(path: Path, title: str, xlabel: str, ylabel: str) -> Iterator[Any]:
     """Axes to draw on (Agg canvas, no pyplot state); saved with a legend to ``path`` on exit."""
@@ -272,7 +278,12 @@ def _figure(path: Path, title: str, xlabel: str, ylabel: str) -> Iterator[Any]:
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel, ylim=(0, 1.02))
     ax.grid(alpha=0.3)
     yield ax
-    if ax.get_legend_handles_labels()[0]:
+    entries = len(ax.get_legend_handles_labels()[0])
+    if entries > LEGEND_INSIDE:  # beside the axes, in columns of LEGEND_ROWS, the figure wider
+        columns = math.ceil(entries / LEGEND_ROWS)
+        fig.set_size_inches(6.4 + 2.4 * columns, max(4.0, 0.24 * min(entries, LEGEND_ROWS)))
+        fig.legend(loc="outside right upper", ncols=columns, fontsize="small")
+    elif entries:
         ax.legend(loc="best")
     fig.savefig(path, dpi=120)
 

@@ -86,7 +86,8 @@ def tuned_suite(suite: Suite, path: str | os.PathLike) -> tuple[Suite, int]:
 
 def _with_setting(suite: str, run: RunSpec, setting: dict[str, Any]) -> list[RunSpec]:
     """``run`` at its defaults and with the learning rate and method options of a tuned
-    setting, both at the setting's query budget; the tuned run names its default's key."""
+    setting, both at the setting's query budget; the tuned run names its default's key (and
+    has a key of its own when the setting is the default: it runs again, as the tuned one)."""
     budget = setting["max_queries"]
     default = run
     if run.config.max_queries != budget:
@@ -96,4 +97,7 @@ def _with_setting(suite: str, run: RunSpec, setting: dict[str, Any]) -> list[Run
     options = {**run.config.method_options, **setting["method_options"]}
     config = replace(default.config, lr=setting["lr"], method_options=options)
     meta = {**run.meta, "tuned": {**setting, "default": default.key}}
-    return [default, RunSpec(run_key(suite, run.entry, config), run.entry, config, meta)]
+    key = run_key(suite, run.entry, config)
+    if key == default.key:  # the default was chosen: the same run, reported as both
+        key += "-tuned"
+    return [default, RunSpec(key, run.entry, config, meta)]

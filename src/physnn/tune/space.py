@@ -68,6 +68,13 @@ class Param:
                                      log=self.log)  # fmt: skip
         return trial.suggest_float(name, self.low, self.high, log=self.log)
 
+    def fixed(self, name: str, value: Any) -> dict[str, Any]:
+        """The trial parameters that make :meth:`suggest` return ``value`` (a setting to try
+        first, such as the run's default: Optuna's ``enqueue_trial``)."""
+        if not self.auto:
+            return {name: value}
+        return {f"{name} rule": AUTO} if value == AUTO else {f"{name} rule": "value", name: value}
+
     def describe(self) -> str:
         """The range in words, for the documentation's table."""
         if self.choices:
@@ -142,6 +149,16 @@ def suggest(trial: Trial, method: str, lr: float) -> tuple[float, dict[str, Any]
     rate = trial.suggest_float("lr", lr / LR_SPAN, lr * LR_SPAN, log=True)
     options = {name: p.suggest(trial, name) for name, p in SEARCH_SPACE.get(method, {}).items()}
     return rate, options
+
+
+def fixed_params(method: str, lr: float, options: dict[str, Any]) -> dict[str, Any]:
+    """The trial parameters of learning rate ``lr`` and the method's ``options`` (the searched
+    ones it names; the others are left to the sampler)."""
+    params: dict[str, Any] = {"lr": lr}
+    for name, param in SEARCH_SPACE.get(method, {}).items():
+        if name in options:
+            params.update(param.fixed(name, options[name]))
+    return params
 
 
 def markdown_table() -> str:

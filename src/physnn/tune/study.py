@@ -3,13 +3,14 @@
 One study per tuning key (:func:`physnn.tune.settings.tuning_key`: suite entry, method and
 system) in one SQLite database (Optuna's ``RDBStorage``). A trial trains the run's
 configuration (its first seed) with the learning rate and method options that the trial
-suggests (:mod:`physnn.tune.space`) and ``max_queries`` set to the budget, and scores the final
-validation accuracy (the method's headline accuracy, on the validation split: the test split
-never chooses). Trials are jobs of the same local or Ray executors as ``physnn bench``; every
-job claims a trial under a file lock beside the database, so several workers, and several
-``physnn tune`` processes, add trials to one study without exceeding its number of trials. A
-killed worker's trial is released (marked failed and not counted) when tuning starts again; the
-finished trials are kept, and the study continues from them.
+suggests (:mod:`physnn.tune.space`; the first trial is the run's own setting) and
+``max_queries`` set to the budget, and scores the final validation accuracy (the method's
+headline accuracy, on the validation split: the test split never chooses). Trials are jobs of
+the same local or Ray executors as ``physnn bench``; every job claims a trial under a file lock
+beside the database, so several workers, and several ``physnn tune`` processes, add trials to
+one study without exceeding its number of trials. A killed worker's trial is released (marked
+failed and not counted) when tuning starts again; the finished trials are kept, and the study
+continues from them.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import contextlib
 import fcntl
 import sys
 import traceback
+import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +31,11 @@ from physnn.bench.runner import check_executor, run_jobs
 from physnn.bench.store import default_worker, worker_is_dead
 from physnn.bench.suite import Suite
 from physnn.errors import ConfigError, option
+from physnn.methods import METHODS
 from physnn.threads import choose_threads
 from physnn.train.config import TrainConfig
 from physnn.tune.settings import tuning_key, write_settings
-from physnn.tune.space import suggest
+from physnn.tune.space import fixed_params, suggest
 
 INSTALL = "physnn tune needs Optuna: pip install 'physnn[tune]' (or pip install optuna)"
 BUSY_TIMEOUT_S = 30.0  # SQLite busy timeout of the study database
@@ -95,13 +98,27 @@ def storage(path: str | Path) -> Any:
 
 
 def open_study(path: str | Path, task: Task) -> Any:
-    """The task's study in the database at ``path``: created, or loaded to continue."""
+    """The task's study in the database at ``path``: created, or loaded to continue. A new
+    study's first trial is the run's own setting (:func:`default_params`)."""
     optuna = require_optuna()
     study = optuna.create_study(storage=storage(path), study_name=task.name,
                                 direction="maximize", load_if_exists=True)  # fmt: skip
     study.set_user_attr("config", task.config.to_dict())
     study.set_user_attr("max_queries", task.budget)
+    if not study.get_trials(deepcopy=False):
+        with warnings.catch_warnings():  # Optuna calls enqueue_trial experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.enqueue_trial(default_params(task.config), skip_if_exists=True)
     return study
+
+
+def default_params(config: TrainConfig) -> dict[str, Any]:
+    """The trial of the run's own setting: its learning rate and method options (the run's,
+    else the method's defaults). Tried first, it makes the chosen setting the default unless
+    another trial beats it on the validation split."""
+    declared = {f.name: f.default for f in fields(METHODS[config.method].options_class)}
+    options = {k: v for k, v in declared.items() if v is not MISSING}
+    return fixed_params(config.method, config.lr, {**options, **config.method_options})
 
 
 def counts(trial: Any) -> bool:

@@ -21,13 +21,13 @@ saddle can take more than 5000 (one in 96 of the digits' gradcheck batches: its 
 was 25 times the typical norm, and the batch's cosine fell to 0.50; settled, 0.97 for that
 sample); a fixed schedule of 100 + 50 steps left EP and the unrolled gradient at gradcheck
 cosine ≈ 0.3. The tolerance stops every other batch long before the budgets. The outputs are
-(cos φ_L, sin φ_L), so ``num_outputs`` = 2 × ``output_oscillators``. The local measurements are ∂E/∂W_k =
-−cos(φ_k,i − φ_{k−1,j}), ∂E/∂h_k = −cos(φ_k − ψ_k) and ∂E/∂ψ_k = −h_k sin(φ_k − ψ_k) (batch
-means). A complex nudge (holomorphic EP, Laborieux & Zenke 2022) runs the nudged phase on
-complex phases: every term of the flow is analytic, so the nudged state is the analytic
-continuation of the real one in the nudge. ``forward`` unrolls the free flow, so autograd
-through it is backpropagation through the relaxation (the implicit gradient once it has
-converged).
+(cos φ_L, sin φ_L), so ``num_outputs`` = 2 × ``output_oscillators``. The local measurements
+are ∂E/∂W_k = −cos(φ_k,i − φ_{k−1,j}), ∂E/∂h_k = −cos(φ_k − ψ_k) and ∂E/∂ψ_k = −h_k sin(φ_k −
+ψ_k) (batch means). A complex nudge (holomorphic EP, Laborieux & Zenke 2022) runs the nudged
+phase on complex phases: every term of the flow is analytic, so the nudged state is the
+analytic continuation of the real one in the nudge. ``forward`` unrolls the free flow, so
+autograd through it is backpropagation through the relaxation (the implicit gradient once it
+has converged).
 
 Nuisance (see :mod:`physnn.substrates.xy.gap`): the fabrication error of every coupling
 (W ⊙ (1 + σ ε), drawn once), the frequency detunings ω of the free oscillators (which turn the
