@@ -29,14 +29,13 @@ from physnn.train.transforms import UpdateTransform
 def accuracy(
     model: PNN,
     executor: Executor,
+    predict: Callable[[Tensor], Tensor],
     x: Tensor,
     y: Tensor,
     batch_size: int,
-    predict: Callable[[Tensor], Tensor] | None = None,
 ) -> float:
-    """Fraction of correct argmax predictions of ``predict`` (default: the model's outputs),
+    """Fraction of correct argmax predictions of ``predict`` (class scores of a batch),
     evaluated in batches with the model's physical blocks run by ``executor``."""
-    predict = predict or model
     correct = 0
     with model.executing(executor):
         for start in range(0, len(x), batch_size):
@@ -51,10 +50,10 @@ def evaluate(exp: Experiment, x: Tensor, y: Tensor) -> dict[str, float]:
     bs, model = exp.config.eval_batch_size, exp.model
     predict = exp.estimator.predictor(model)
     with exp.device.accounting("eval"):
-        on_device = accuracy(model, run_device, x, y, bs, predict)
+        on_device = accuracy(model, run_device, predict, x, y, bs)
     if not model.physical_blocks():  # a digital network: device and twin are the same pass
         return {"device": on_device, "twin": on_device}
-    return {"device": on_device, "twin": accuracy(model, run_twin, x, y, bs, predict)}
+    return {"device": on_device, "twin": accuracy(model, run_twin, predict, x, y, bs)}
 
 
 def apply_transforms(

@@ -21,7 +21,7 @@ import sys
 import traceback
 import warnings
 from collections.abc import Iterator
-from dataclasses import MISSING, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -116,9 +116,8 @@ def default_params(config: TrainConfig) -> dict[str, Any]:
     """The trial of the run's own setting: its learning rate and method options (the run's,
     else the method's defaults). Tried first, it makes the chosen setting the default unless
     another trial beats it on the validation split."""
-    declared = {f.name: f.default for f in fields(METHODS[config.method].options_class)}
-    options = {k: v for k, v in declared.items() if v is not MISSING}
-    return fixed_params(config.method, config.lr, {**options, **config.method_options})
+    options = METHODS[config.method](config.method_options).options  # the run's, else defaults
+    return fixed_params(config.method, config.lr, asdict(options))
 
 
 def counts(trial: Any) -> bool:
