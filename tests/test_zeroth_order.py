@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import pytest
@@ -240,9 +240,35 @@ def test_spsa_and_es_reach_their_theoretical_cosine_at_the_auto_step(method, opt
         estimator = METHODS[method](options)
         estimator.bind(model, seed=seed)
         estimator.estimate(model, torch.zeros(1, 1), torch.zeros(1), loss)
-        grad = model.blocks[0].controls["theta"].grad
-        cosines.append(float(F.cosine_similarity(grad, curvature * theta, dim=0)))
+        param = model.blocks[0].controls["theta"]
+        cosines.append(float(F.cosine_similarity(param.grad, curvature * theta, dim=0)))
+        ideal = estimator.expected_cosine({param: curvature * theta})  # gradcheck's theory
+        assert ideal == pytest.approx(theory, rel=0.02)
     assert sum(cosines) / 4 == pytest.approx(theory, rel=0.25)
+
+
+@pytest.mark.parametrize(
+    ("kind", "pairs", "gradient", "theory"),
+    [
+        ("rademacher", 1, torch.eye(400)[7], 1 / 20),  # |g·Δ| = |g| for every Δ: exactly 1/√n
+        ("gaussian", 1, torch.linspace(1, 2, 400), math.sqrt(2 / (math.pi * 400))),  # E|z|/√n
+        ("rademacher", 200, torch.linspace(-1, 2, 400), math.sqrt(200 / (400 + 200 - 1))),
+        ("gaussian", 200, torch.linspace(-1, 2, 400), math.sqrt(200 / (400 + 200 + 1))),
+    ],
+)
+def test_the_ideal_projection_cosine_is_the_analytic_one(kind, pairs, gradient, theory):
+    generator = torch.Generator().manual_seed(0)
+    amplitude = torch.full_like(gradient, 0.3)  # a common amplitude drops out
+    ideal = perturbation.projection_cosine(gradient, amplitude, kind, pairs, generator, draws=500)
+    assert ideal == pytest.approx(theory, rel=0.02)
+
+
+def test_gradcheck_states_the_ideal_cosine_of_spsa_and_none_for_fd():
+    config = TrainConfig(system="diffractive", method="spsa", gap="none", **TINY_RUN)
+    report = gradcheck(config, batches=1)
+    assert 0 < report["expected_cosine"] < 1
+    assert report["batches"][0]["expected_cosine"] == report["expected_cosine"]
+    assert "expected_cosine" not in gradcheck(replace(config, method="fd"), batches=1)
 
 
 def test_fd_covers_every_coordinate_by_default():

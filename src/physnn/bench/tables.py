@@ -236,13 +236,22 @@ def gradcheck_section(records: list[dict]) -> list[Block]:
             method, (system, _, gap) = run_method(r), run_row(r)
             checks[method, system, gap].append(check)
             by_row[f"{system} · {gap}"][method].append((run_field(r, "seed"), *check.values()))
+    theory = any("expected_cosine" in c for found in checks.values() for c in found)
     rows = [
         [*key, Num(mean_std_text([c["cosine"] for c in found])),
+         *([Num(mean_std_text([c["expected_cosine"] for c in found if "expected_cosine" in c]))]
+           if theory else []),
          Num(mean_std_text([c["relative_error"] for c in found])), Num(len(found))]
         for key, found in checks.items()
     ]  # fmt: skip
-    headers = ["method", "system", "gap", "cosine", "relative error", "runs"]
+    headers = ["method", "system", "gap", "cosine", *(["theory"] if theory else [])]
+    headers += ["relative error", "runs"]
     note = "Against the exact gradient on the device at the initial controls; mean ± std over runs."
+    if theory:
+        note += (
+            " Theory: the mean cosine of the same random probes on an ideal device (noise-free, "
+            "infinitesimal step), where the method states one."
+        )
     same = coincidences({row: {m: tuple(sorted(v)) for m, v in found.items()}
                           for row, found in by_row.items()})  # fmt: skip
     return [("p", note), ("table", (headers, rows)), *(("p", n) for n in same)] if rows else []

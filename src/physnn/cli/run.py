@@ -153,13 +153,20 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     print(f"gradcheck: {config.method} on {config.substrate}, gap {config.gap_label}, "
           f"{args.batches} batch(es) of {config.batch_size}")  # fmt: skip
     print(f"reference: {report['reference']}")
+    theory = "expected_cosine" in report
     for row in report["batches"]:
         print(
             f"  batch {row['batch']}: cosine {row['cosine']:.6f}  "
             f"relative error {row['relative_error']:.3e}"
+            + (f"  (ideal estimator: {row['expected_cosine']:.6f})" if theory else "")
         )
     print(
         f"mean cosine similarity {report['cosine']:.6f}, "
         f"mean relative error {report['relative_error']:.3e}"
     )
+    if theory:
+        print(
+            f"theory: the same probes on an ideal device (noise-free, infinitesimal step) give "
+            f"cosine {report['expected_cosine']:.6f} on average"
+        )
     return 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar, Protocol
 
@@ -280,6 +280,13 @@ class GradientEstimator(ABC):
         outputs (its readout), unless the method infers otherwise (forward-forward's goodness
         of each label). Evaluation takes the argmax of these scores."""
         return model
+
+    def expected_cosine(self, exact: Mapping[torch.nn.Parameter, Tensor]) -> float | None:
+        """Theory for ``physnn gradcheck``: the mean cosine to the ``exact`` gradient (per
+        parameter) that an ideal device would give this method's estimator (noise-free,
+        infinitesimal steps), for a method whose error on such a device is that of its random
+        probes; None where the method states none (an exact procedure's ideal cosine is 1)."""
+        return None
 
     def start_epoch(self, epoch: int) -> None:  # noqa: B027 (optional hook)
         """Called before the first step of each epoch (not when a run resumes inside one)."""

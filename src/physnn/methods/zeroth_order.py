@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
@@ -79,6 +80,7 @@ from physnn.methods.perturbation import (
     draw_directions,
     is_step,
     probe_step,
+    projection_cosine,
     rademacher,
 )
 from physnn.nets.pnn import PNN
@@ -97,6 +99,9 @@ def readout_backward(loss: Tensor, logits: Tensor) -> tuple[Tensor, Tensor]:
 
 # ----------------------------------------------------------------------------- the estimators
 
+THEORY_SEED = 20
+"""The seed of the directions that :meth:`ZerothOrder.expected_cosine` averages over."""
+
 
 class ZerothOrder(GradientEstimator):
     """Shared probing loop; subclasses give the directions, the amplitude and the estimate.
@@ -110,6 +115,9 @@ class ZerothOrder(GradientEstimator):
     """How the step probe draws its directions: "coordinate", "rademacher" or "gaussian"."""
     step_field: ClassVar[str]
     """The option that holds the perturbation size: a number relative to the range, or "auto"."""
+    pairs_field: ClassVar[str | None] = None
+    """The option that holds the number P of antithetic pairs of a random-projection estimator
+    (:meth:`expected_cosine`); None for the others."""
     _base: float | None = None
     _probe: ProbeResult | None = None
 
@@ -189,6 +197,19 @@ class ZerothOrder(GradientEstimator):
 
     def rademacher(self, *shape: int) -> Tensor:
         return rademacher(shape, self._generator, self._device)
+
+    def expected_cosine(self, exact: Mapping[torch.nn.Parameter, Tensor]) -> float | None:
+        """For a random-projection estimator (its ``pairs_field`` names the option that holds
+        its P): :func:`~physnn.methods.perturbation.projection_cosine` at this step's
+        amplitudes, with directions drawn from a stream of their own (training's are left
+        alone)."""
+        if self.pairs_field is None or self._base is None:
+            return None
+        g = torch.cat([exact[p].flatten() for p in self._coords.params])
+        amplitude = self._coords.amplitude(self.relative_amplitude())
+        pairs = getattr(self.options, self.pairs_field)
+        generator = torch.Generator(device=self._device).manual_seed(THEORY_SEED)
+        return projection_cosine(g, amplitude, self.probe_kind, pairs, generator)
 
     def describe(self) -> dict[str, Any]:
         if self._probe is None:
@@ -297,7 +318,7 @@ class Spsa(ZerothOrder):
     summary = "simultaneous ±1 perturbation of every control, 2 device queries per estimate"
     reference = "Spall, IEEE Trans. Autom. Control 37, 332 (1992)"
     options_class = SpsaOptions
-    probe_kind, step_field = "rademacher", "c"
+    probe_kind, step_field, pairs_field = "rademacher", "c", "samples"
 
     def relative_amplitude(self) -> float:
         return self.base_step() / (self._step + 1) ** self.options.gamma
@@ -384,7 +405,7 @@ class EvolutionStrategies(ZerothOrder):
     summary = "antithetic Gaussian perturbations of every control (evolution strategies)"
     reference = "Salimans et al., arXiv:1703.03864 (2017)"
     options_class = EsOptions
-    probe_kind, step_field = "gaussian", "sigma"
+    probe_kind, step_field, pairs_field = "gaussian", "sigma", "population"
 
     def directions(self, n: int) -> Tensor:
         eps = torch.randn(

@@ -22,7 +22,7 @@ from physnn.errors import ConfigError, option
 from physnn.nets import PNN
 from physnn.seeds import derived_seed
 from physnn.train.config import TrainConfig
-from physnn.train.setup import build_experiment, prepare_twins
+from physnn.train.setup import Experiment, build_experiment, prepare_twins
 
 
 def _gradient(parameters: list[torch.nn.Parameter]) -> Tensor:
@@ -42,6 +42,40 @@ def _compared(model: PNN, method_fills_controls: bool) -> tuple[str, list[torch.
     return "digital", [p for p in model.parameters() if id(p) not in physical]
 
 
+def _mean_of(rows: list[dict[str, Any]], key: str) -> dict[str, float]:
+    """{key: the mean of the rows' values} where every row has one, else {}."""
+    if not rows or any(key not in r for r in rows):
+        return {}
+    return {key: sum(r[key] for r in rows) / len(rows)}
+
+
+def _check_batch(exp: Experiment, x: Tensor, y: Tensor) -> tuple[str, dict[str, float]]:
+    """One batch: what was compared, and the cosine and relative error of the method's estimate
+    to the exact gradient (with the theory, where the method states one)."""
+    model = exp.model
+    model.zero_grad(set_to_none=True)
+    with model.executing(exp.oracle):
+        F.cross_entropy(model(x), y).backward()
+    exact_grads = {p: torch.zeros_like(p) if p.grad is None else p.grad for p in model.parameters()}
+
+    model.zero_grad(set_to_none=True)
+    exp.estimator.estimate(model, x, y, F.cross_entropy)
+    fills_controls = any(p.grad is not None for p in model.physical_parameters())
+    compared, parameters = _compared(model, fills_controls)
+    estimate = _gradient(parameters)
+    for p in parameters:
+        p.grad = exact_grads[p]
+    exact = _gradient(parameters)
+
+    row = {
+        "cosine": float(F.cosine_similarity(estimate, exact, dim=0)),
+        "relative_error": float((estimate - exact).norm() / exact.norm().clamp_min(1e-300)),
+    }
+    if (theory := exp.estimator.expected_cosine(exact_grads)) is not None:
+        row["expected_cosine"] = theory
+    return compared, row
+
+
 def gradcheck(config: TrainConfig, batches: int = 3) -> dict[str, Any]:
     """Cosine similarity and relative error of the method's gradient vs the true device gradient."""
     exp = build_experiment(config)
@@ -56,7 +90,7 @@ def gradcheck(config: TrainConfig, batches: int = 3) -> dict[str, Any]:
             f"a device server or lab instrument has none (drop {option('device_url')})"
         )
     prepare_twins(exp)  # a calibrated or learned twin is fitted first, as in training
-    model, data = exp.model, exp.dataset
+    data = exp.dataset
     order = torch.randperm(
         len(data.x_train),
         generator=torch.Generator().manual_seed(derived_seed(config.seed, "gradcheck")),
@@ -66,24 +100,8 @@ def gradcheck(config: TrainConfig, batches: int = 3) -> dict[str, Any]:
     for b in range(batches):
         idx = order[b * config.batch_size : (b + 1) * config.batch_size]
         x, y = data.x_train[idx].to(exp.torch_device), data.y_train[idx].to(exp.torch_device)
-
-        model.zero_grad(set_to_none=True)
-        with model.executing(exp.oracle):
-            F.cross_entropy(model(x), y).backward()
-        exact_grads = {id(p): p.grad for p in model.parameters()}
-
-        model.zero_grad(set_to_none=True)
-        exp.estimator.estimate(model, x, y, F.cross_entropy)
-        fills_controls = any(p.grad is not None for p in model.physical_parameters())
-        compared, parameters = _compared(model, fills_controls)
-        estimate = _gradient(parameters)
-        for p in parameters:
-            p.grad = exact_grads[id(p)]
-        exact = _gradient(parameters)
-
-        cosine = float(F.cosine_similarity(estimate, exact, dim=0))
-        rel = float((estimate - exact).norm() / exact.norm().clamp_min(1e-300))
-        rows.append({"batch": b, "cosine": cosine, "relative_error": rel})
+        compared, row = _check_batch(exp, x, y)
+        rows.append({"batch": b, **row})
     return {
         "system": config.system,
         "preset": config.preset,
@@ -96,6 +114,7 @@ def gradcheck(config: TrainConfig, batches: int = 3) -> dict[str, Any]:
         "reference": exp.system.exact_reference,
         "cosine": sum(r["cosine"] for r in rows) / len(rows),
         "relative_error": sum(r["relative_error"] for r in rows) / len(rows),
+        **_mean_of(rows, "expected_cosine"),
         "batches": rows,
         "device_queries": exp.device.stats("train").queries,
     }
