@@ -19,7 +19,7 @@ from physnn.systems import SYSTEMS
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 CLI_DOC = DOCS / "cli.md"
-SHARED_SECTIONS = {"gradcheck": "train"}  # gradcheck's experiment options are train's
+SHARED_SECTIONS = {"gradcheck": "train", "cost": "train"}  # their experiment options are train's
 
 
 @pytest.mark.parametrize("system", [s for s in SYSTEMS if s != "diffractive"])

@@ -31,6 +31,18 @@ def _history(final: float, queries_per_epoch: int) -> list[dict]:
     ]  # fmt: skip
 
 
+def _bill(queries: int, writes: int) -> dict:
+    """A run's bill priced by the real cost model of the default D2NN (hand-made counts)."""
+    import physnn.substrates.builtin  # noqa: F401
+    from physnn.cost import A100, RunCounts, bill
+    from physnn.cost.runs import cost_model, workload
+    from physnn.systems import SYSTEMS
+
+    work = workload("diffractive", SYSTEMS["diffractive"].from_preset("default"))
+    counts = RunCounts(queries, writes, writes * 3072, digital_flops=1e9 / (1 + queries))
+    return bill(counts, work, cost_model("diffractive", "default"), A100)
+
+
 def _record(method: str, gap: str, seed: int, device: float, twin: float, **extra) -> dict:
     config = {"system": "diffractive", "preset": "default", "method": method,
               "dataset": "digits", "gap": gap, "seed": seed, "epochs": EPOCHS}  # fmt: skip
@@ -41,6 +53,7 @@ def _record(method: str, gap: str, seed: int, device: float, twin: float, **extr
         "accuracy": device, "device_queries": queries * EPOCHS, "param_writes": EPOCHS,
         "eval_queries": 100, "wall_seconds": 1.0, "version": "0.1.0",
         "history": _history(device, queries), "resolved": {"torch": "2.13.0+cpu"},
+        "cost": _bill(queries * EPOCHS, EPOCHS),
     }  # fmt: skip
     key = f"{method}-{gap}-{seed}"
     record = {"key": key, "suite": "test", "entry": "matrix", "status": "done", "config": config,
@@ -104,7 +117,8 @@ def test_writes_the_files(report):
     paths = report["paths"]
     assert paths["markdown"].name == "report.md" and paths["html"].name == "index.html"
     assert paths["markdown"].is_file() and paths["html"].is_file()
-    assert len(paths["plots"]) == 3  # learning curves for 2 groups (lin2018 has none), 1 sweep
+    # learning curves for 2 groups (lin2018 has none), 1 sweep, bill energy and time for 3 groups
+    assert len(paths["plots"]) == 3 + 2 * 3
     assert all(p.parent == paths["markdown"].parent for p in paths["plots"])
 
 
@@ -152,6 +166,16 @@ def test_reproduce_verdicts(report):
     assert "| not published |" in unpublished and "— ours only" in unpublished
 
 
+def test_the_bill_of_each_run_and_its_pareto_plots(report):
+    md = report["md"]
+    assert "## Hardware bill" in md
+    row = _row(md, "| diffractive/default | moderate | pat |")
+    assert "| 5 mJ | 5.35 µJ |" in row  # one inference on the device vs on the GPU
+    plots = [p.name for p in report["paths"]["plots"]]
+    assert sum(name.startswith("bill-energy-") for name in plots) == 3  # one per row
+    assert sum(name.startswith("bill-time-") for name in plots) == 3
+
+
 def test_gradcheck_failures_and_commands(report):
     assert "| insilico | diffractive/default | none | 0.970 | 0.200 |" in report["md"]
     failure = _row(report["md"], "exploded")
@@ -191,7 +215,7 @@ def test_empty_records_still_write_a_report(tmp_path):
 def test_a_group_without_device_queries_is_plotted_vs_epoch(tmp_path):
     records = [_record("insilico", "none", seed, 0.8, 0.9) for seed in SEED_SHIFT]
     paths = write_report(records, tmp_path)
-    assert [p.name for p in paths["plots"]] == ["curve-diffractive-default-digits-none.png"]
+    assert paths["plots"][0].name == "curve-diffractive-default-digits-none.png"
     assert paths["plots"][0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| 0.800 ± 0.000 (0 queries) |" in paths["markdown"].read_text("utf-8")
 

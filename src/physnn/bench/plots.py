@@ -305,8 +305,8 @@ PARETO_NOTE = (
 
 
 def pareto_front(points: dict[str, tuple[float, float]]) -> list[str]:
-    """The labels of the (queries, accuracy) points on the Pareto front, by queries: each more
-    accurate than every point with as few queries or fewer."""
+    """The labels of the (cost, accuracy) points on the Pareto front, by cost (queries, energy,
+    time): each more accurate than every point that costs as much or less."""
     front: list[str] = []
     for label, (_, accuracy) in sorted(points.items(), key=lambda p: (p[1][0], -p[1][1])):
         if not front or accuracy > points[front[-1]][1]:
@@ -315,11 +315,16 @@ def pareto_front(points: dict[str, tuple[float, float]]) -> list[str]:
 
 
 def pareto_plot(
-    path: Path, title: str, points: dict[str, tuple[float, float]], styles: dict[str, tuple]
+    path: Path,
+    title: str,
+    points: dict[str, tuple[float, float]],
+    styles: dict[str, tuple],
+    xlabel: str = "training device queries",
 ) -> None:
-    """``points`` (label: mean queries, mean accuracy) in their methods' styles, and the steps
-    of their Pareto front; the query axis is symmetric-log when the queries span decades."""
-    with _figure(path, title, "training device queries", "test accuracy on the device") as ax:
+    """``points`` (label: mean cost, mean accuracy; by default the cost is queries) in their
+    methods' styles, and the steps of their Pareto front; the cost axis is symmetric-log when
+    the costs span decades."""
+    with _figure(path, title, xlabel, "test accuracy on the device") as ax:
         for label in sorted(points, key=method_rank):
             color, marker = styles[label]
             queries, accuracy = points[label]

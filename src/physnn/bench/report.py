@@ -12,6 +12,7 @@ from pathlib import Path
 
 import matplotlib
 
+from physnn.bench.bill import bill_section
 from physnn.bench.plots import learning_section, method_styles, sweep_section
 from physnn.bench.render import Block, html_page, markdown_block, markdown_page
 from physnn.bench.runs import done_runs, plain_runs, run_method
@@ -48,12 +49,14 @@ def write_report(
         curves = learning_section(plain, out, taken, styles)
         sweeps = sweep_section(done, styles, (out, taken))
         tuning = tuned_section(plain, styles, (out, taken))
+        bill = bill_section(plain, styles, (out, taken))
     code: list[Block] = [("code", "\n".join(commands))] if commands else []
     sections = [
         ("", header_section(records, done)),
         ("Results", results_section(plain) if plain or not done else []),  # not: checks only
         ("Learning curves", curves),
         ("Cost to reach a target accuracy", cost_section(plain)),
+        ("Hardware bill", bill),
         ("Robustness", sweeps),
         ("Tuned vs default", tuning),
         ("Reproduced claims", reproduce_section(done)),
@@ -80,6 +83,7 @@ def markdown_tables(name: str, records: list[dict]) -> str:
 DOC_TABLES: dict[str, Callable[[list[dict]], list[Block]]] = {
     "results": lambda done: results_section(plain_runs(done)),
     "cost": lambda done: cost_section(plain_runs(done)),
+    "bill": lambda done: bill_section(plain_runs(done), {}, None),
     "robustness": lambda done: sweep_section(done, {}, None),
     "tuned": lambda done: tuned_section(plain_runs(done), {}, None),
     "gradient": gradcheck_section,

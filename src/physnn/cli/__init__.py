@@ -1,4 +1,4 @@
-"""The ``physnn`` command: train, list, gradcheck, bench, tune, report, serve, replay, perf.
+"""The ``physnn`` command: train, list, gradcheck, bench, tune, report, serve, replay, perf, cost.
 
 User mistakes (unknown names, bad values, bad config files, missing data) print one sentence and
 exit with code 2; bugs keep their traceback. Parsing, ``--help``, ``physnn list`` and the check of
@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from physnn.cli.benchmarks import cmd_bench, cmd_perf, cmd_report, cmd_tune
+from physnn.cli.costs import cmd_cost
 from physnn.cli.listing import cmd_list
 from physnn.cli.parser import build_parser
 from physnn.cli.run import cmd_gradcheck, cmd_replay, cmd_train, resolve_config
@@ -23,7 +24,7 @@ __all__ = ["build_parser", "main", "resolve_config"]
 COMMANDS: dict[str, Callable[..., int]] = {
     "train": cmd_train, "list": cmd_list, "gradcheck": cmd_gradcheck, "bench": cmd_bench,
     "report": cmd_report, "replay": cmd_replay, "serve": cmd_serve, "perf": cmd_perf,
-    "tune": cmd_tune,
+    "tune": cmd_tune, "cost": cmd_cost,
 }  # fmt: skip
 
 

@@ -18,7 +18,7 @@ from physnn.train.config import TrainConfig, load_toml
 TRAIN_FLAGS = (
     "system", "preset", "method", "dataset", "data_dir", "limit_train", "gap",
     "seed", "epochs", "batch_size", "lr", "max_step", "max_queries", "max_seconds", "torch_device",
-    "model", "device_url", "twin",
+    "model", "device_url", "twin", "cost",
 )  # fmt: skip
 
 
@@ -38,7 +38,8 @@ def resolve_config(args: argparse.Namespace) -> tuple[TrainConfig, dict[str, Any
         if getattr(args, key, None) is not None:
             values[key] = getattr(args, key)
     tables = (("system_options", "system_option"), ("method_options", "method_option"),
-              ("gap_options", "gap_option"), ("twin_options", "twin_option"))  # fmt: skip
+              ("gap_options", "gap_option"), ("twin_options", "twin_option"),
+              ("cost_options", "cost_option"))  # fmt: skip
     for table, flag in tables:
         updates = dict(getattr(args, flag))
         if updates:

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from physnn.cost.flops import physical
 from physnn.errors import ControlBoundsError, IncompatibleError
 from physnn.hardware.measurements import GRADIENT, QUERY, RELAX, Args, Operation, Result
 from physnn.systems.base import Controls, ControlSpec
@@ -93,7 +94,7 @@ class Device(ABC):
         gradient), counted as one query per sample for each physical pass it makes; its public
         method returns ``op.answer`` of the result."""
         args = {k: v.detach() if isinstance(v, Tensor) else v for k, v in args.items()}
-        with torch.no_grad():
+        with torch.no_grad(), physical():  # the device's physics, not a digital cost
             result = self._perform(op, args)
         stats = self._stats[self._phase]
         stats.queries += result.passes * args["x"].shape[0]
@@ -117,7 +118,8 @@ class Device(ABC):
             changed = sum(int((value != current[name]).sum()) for name, value in step.items())
             if changed == 0:
                 continue
-            self._apply({name: value.clone() for name, value in step.items()})
+            with physical():
+                self._apply({name: value.clone() for name, value in step.items()})
             current = {**current, **step}
             stats = self._stats[self._phase]
             stats.writes += 1

@@ -6,6 +6,8 @@ A substrate package holds everything physnn knows about one kind of physical har
   its controls, presets and the papers they come from);
 * ``gap.py``: its non-idealities (:class:`~physnn.reality.Perturbation` subclasses) and its
   :class:`~physnn.reality.GapFamily`, the named knobs of its ``--gap`` levels;
+* ``cost.py``: what its hardware costs (:mod:`physnn.cost`): the workload of one query and
+  named presets of energies, times and endurance, each value with its source;
 * ``__init__.py``: its :class:`Substrate` record, ``SUBSTRATE``, which adds what a calibrated
   twin may fit and the options that make it tiny for the tests.
 
@@ -21,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from physnn.cost.model import SubstrateCost
 from physnn.plugins import SUBSTRATES_GROUP
 from physnn.reality.levels import GAP_FAMILIES, GapFamily
 from physnn.registry import Registry
@@ -69,7 +72,8 @@ class Substrate:
     ``--gap none``); ``calibratable``: the nuisance entries a calibrated twin may fit and
     ``calibrate``: those it fits by default (the low-dimensional ones the data identify well);
     ``tiny``: options of its ``default`` preset that make it small enough for a test to train in
-    about a second (the method × system tests use them).
+    about a second (the method × system tests use them); ``cost``: its cost model
+    (:class:`~physnn.cost.model.SubstrateCost`: the workload of a query and cited presets).
     """
 
     name: str
@@ -78,6 +82,8 @@ class Substrate:
     calibratable: Mapping[str, Calibratable] = field(default_factory=dict)
     calibrate: tuple[str, ...] = ()
     tiny: Mapping[str, Any] = field(default_factory=dict)
+    cost: SubstrateCost | None = None
+    """What a query, a write and the digital side cost on this hardware (its ``cost.py``)."""
 
     def __post_init__(self) -> None:
         unknown = set(self.calibrate) - set(self.calibratable)

@@ -60,6 +60,8 @@ class TrainConfig:
     twin: str = "nominal"  # digital twin: nominal, calibrated or learned (physnn.twins)
     twin_options: dict[str, Any] = field(default_factory=dict)
     device_url: str | None = None  # train against a device server (physnn serve) at this URL
+    cost: str = "auto"  # the substrate's cost preset for the bill; auto: the system preset's
+    cost_options: dict[str, Any] = field(default_factory=dict)  # cost parameters replaced
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size"):
@@ -90,7 +92,13 @@ class TrainConfig:
         ):
             raise ConfigError(f"max_seconds must be a positive number, got {self.max_seconds!r}")
         self._check_dataset()
-        for name in ("system_options", "method_options", "gap_options", "twin_options"):
+        for name in (
+            "system_options",
+            "method_options",
+            "gap_options",
+            "twin_options",
+            "cost_options",
+        ):
             if not isinstance(getattr(self, name), dict):
                 raise ConfigError(f"{name} must be a table of options")
 

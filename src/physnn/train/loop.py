@@ -26,6 +26,7 @@ from physnn.hardware.device import Device
 from physnn.threads import choose_threads, intra_op_threads
 from physnn.train.checkpoint import load_checkpoint, save_checkpoint, save_json
 from physnn.train.config import TrainConfig
+from physnn.train.costing import run_cost
 from physnn.train.folder import CHECKPOINT, RECORD, RESULT, Resume, check_run_folder
 from physnn.train.setup import Experiment, build_experiment, prepare_twins
 from physnn.train.step import EpochProgress, evaluate, train_epoch
@@ -139,6 +140,7 @@ def _train(
     data = exp.dataset
     test = evaluate(exp, data.x_test.to(exp.torch_device), data.y_test.to(exp.torch_device))
     result = {**_result(exp, test, run.history, run.elapsed()), "stopped_by": stopped_by}
+    result["cost"] = run_cost(exp)
     if (health := _device_health(exp.device)) is not None:
         result["device_health"] = health
     if run.twin_fit:
@@ -176,6 +178,8 @@ class _Run:
         self.history, self.start_epoch = state["history"], state["epoch"]
         self.elapsed_before, self.partial = state["elapsed"], EpochProgress(**state["partial"])
         self.twin_fit = state.get("twin_fit", {})
+        if "digital" in state:  # checkpoints before the cost model counted no FLOPs
+            exp.meter.load_state_dict(state["digital"])
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.perf_counter() - self.session_start
@@ -204,6 +208,7 @@ class _Run:
                 "device": exp.device.state_dict(),
                 "estimator": exp.estimator.state_dict(),
                 "twin_fit": self.twin_fit,
+                "digital": exp.meter.state_dict(),
                 "threads": torch.get_num_threads(),
             },
         )

@@ -8,12 +8,14 @@ oracle) and hands it over, and it fits the fitted twins (:func:`prepare_twins`).
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from physnn.cost.flops import DigitalMeter
+from physnn.cost.runs import cost_model, substrate_cost
 from physnn.data import Dataset, check_data_dir, check_dataset_name, load_dataset
 from physnn.data.datasets import keep_first
 from physnn.errors import ConfigError, DatasetError, IncompatibleError, InputRangeWarning, option
@@ -47,6 +49,8 @@ class Experiment:
     oracle: Executor | None
     """The exact noise-free forward from the simulated device's hidden physics, for diagnostics
     (gradcheck, gradient alignment) only; None when the device hides its physics."""
+    meter: DigitalMeter = field(default_factory=DigitalMeter)
+    """The digital FLOPs of the run (its bill's digital side)."""
 
 
 def resolve_torch_device(name: str) -> torch.device:
@@ -74,6 +78,12 @@ def build_system(config: TrainConfig, num_classes: int) -> System:
                 f"{config.dataset_name!r} has {num_classes} classes"
             )
     return system_cls.from_preset(config.preset, **options)
+
+
+def check_cost(config: TrainConfig) -> None:
+    """Raise ConfigError for an unknown cost preset or parameter, before anything runs."""
+    if substrate_cost(config.system) is not None:
+        cost_model(config.system, config.preset, config.cost, config.cost_options)
 
 
 def check_compatible(method: str, system: str) -> type[GradientEstimator]:
@@ -173,6 +183,7 @@ def build_experiment(
     """Build a run. ``device`` replaces the device the configuration names (a lab instrument,
     a replayed record); ``record_dir`` records every device interaction there."""
     method_cls = check_compatible(config.method, config.system)
+    check_cost(config)
     torch_device = resolve_torch_device(config.torch_device)
     dataset = resolve_dataset(config)
     system = build_system(config, dataset.num_classes).to(torch_device)
@@ -216,4 +227,5 @@ def prepare_twins(exp: Experiment, *, progress: bool = False) -> dict[str, Any]:
     """Fit the run's fitted twins to its device on its training data, before training (nothing
     to do for the nominal twin); returns what the fits measured, for the run's result."""
     pool = exp.dataset.x_train
-    return fit_twins(exp.model, exp.device, pool, exp.config.seed, progress=progress)
+    with exp.meter.phase("twin fit"):
+        return fit_twins(exp.model, exp.device, pool, exp.config.seed, progress=progress)

@@ -49,7 +49,7 @@ def evaluate(exp: Experiment, x: Tensor, y: Tensor) -> dict[str, float]:
     method's inference (:meth:`~physnn.methods.base.GradientEstimator.predictor`)."""
     bs, model = exp.config.eval_batch_size, exp.model
     predict = exp.estimator.predictor(model)
-    with exp.device.accounting("eval"):
+    with exp.device.accounting("eval"), exp.meter.inference(len(x)):
         on_device = accuracy(model, run_device, predict, x, y, bs)
     if not model.physical_blocks():  # a digital network: device and twin are the same pass
         return {"device": on_device, "twin": on_device}
@@ -86,12 +86,13 @@ def train_step(
     before = [
         {k: p.detach().clone() for k, p in b.controls.items()} for b in model.physical_blocks()
     ]
-    optimizer.zero_grad(set_to_none=True)
-    loss, logits = exp.estimator.estimate(model, x, y, F.cross_entropy)
-    optimizer.step()
-    apply_transforms(model, transform, before)
-    if exp.estimator.requirements.device_forward:
-        model.commit()  # the device follows every update (counted as a training write)
+    with exp.meter.step():  # the digital FLOPs of the step (the device's physics excluded)
+        optimizer.zero_grad(set_to_none=True)
+        loss, logits = exp.estimator.estimate(model, x, y, F.cross_entropy)
+        optimizer.step()
+        apply_transforms(model, transform, before)
+        if exp.estimator.requirements.device_forward:
+            model.commit()  # the device follows every update (counted as a training write)
     return loss, logits
 
 

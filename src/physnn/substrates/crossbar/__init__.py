@@ -6,6 +6,7 @@ Its record, ``SUBSTRATE``, is what physnn registers: the system, its reality-gap
 """
 
 from physnn.substrates import Substrate
+from physnn.substrates.crossbar.cost import COST
 from physnn.substrates.crossbar.gap import GAP_FAMILY
 from physnn.substrates.crossbar.system import Crossbar
 
@@ -14,4 +15,5 @@ SUBSTRATE = Substrate(
     system=Crossbar,
     gap=GAP_FAMILY,
     tiny={"num_inputs": 16, "num_outputs": 16},
+    cost=COST,
 )

@@ -6,6 +6,7 @@ Its record, ``SUBSTRATE``, is what physnn registers: the system, its reality-gap
 """
 
 from physnn.substrates import Calibratable, Substrate, control_shape, unit_size
+from physnn.substrates.diffractive.cost import COST
 from physnn.substrates.diffractive.gap import GAP_FAMILY
 from physnn.substrates.diffractive.system import DiffractiveNetwork
 
@@ -23,4 +24,5 @@ SUBSTRATE = Substrate(
     },
     calibrate=("plane_shift", "plane_dz", "absorption"),
     tiny={"grid": 16, "num_layers": 2, "input_size": 8, "detector_size": 2, "detector_gap": 1},
+    cost=COST,
 )

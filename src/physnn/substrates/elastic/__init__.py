@@ -6,6 +6,7 @@ Its record, ``SUBSTRATE``, is what physnn registers: the system, its reality-gap
 """
 
 from physnn.substrates import Substrate
+from physnn.substrates.elastic.cost import COST
 from physnn.substrates.elastic.gap import GAP_FAMILY
 from physnn.substrates.elastic.system import ElasticNetwork
 
@@ -14,4 +15,5 @@ SUBSTRATE = Substrate(
     system=ElasticNetwork,
     gap=GAP_FAMILY,
     tiny={"num_nodes": 20, "num_inputs": 3, "num_outputs": 3, "num_pinned": 2},
+    cost=COST,
 )

@@ -6,6 +6,7 @@ Its record, ``SUBSTRATE``, is what physnn registers: the system, its reality-gap
 """
 
 from physnn.substrates import Substrate
+from physnn.substrates.fibre.cost import COST
 from physnn.substrates.fibre.gap import GAP_FAMILY
 from physnn.substrates.fibre.system import MultimodeFibre
 
@@ -23,4 +24,5 @@ SUBSTRATE = Substrate(
         "camera_pixels": 3,
         "peak_power": 2000.0,
     },
+    cost=COST,
 )

@@ -7,6 +7,7 @@ Its record, ``SUBSTRATE``, is what physnn registers: the system, its reality-gap
 """
 
 from physnn.substrates import Substrate
+from physnn.substrates.hopfield.cost import COST
 from physnn.substrates.hopfield.gap import GAP_FAMILY
 from physnn.substrates.hopfield.system import HopfieldNetwork
 
@@ -19,4 +20,5 @@ SUBSTRATE = Substrate(
         "hidden_sizes": [8],
         "num_outputs": 6,
     },
+    cost=COST,
 )

@@ -6,6 +6,7 @@ Its record, ``SUBSTRATE``, is what physnn registers: the system, its reality-gap
 """
 
 from physnn.substrates import Substrate
+from physnn.substrates.ising.cost import COST
 from physnn.substrates.ising.gap import GAP_FAMILY
 from physnn.substrates.ising.system import IsingMachine
 
@@ -21,4 +22,5 @@ SUBSTRATE = Substrate(
         "samples": 4,
         "mean_field_steps": 5,
     },
+    cost=COST,
 )

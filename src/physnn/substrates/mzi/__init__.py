@@ -6,6 +6,7 @@ Its record, ``SUBSTRATE``, is what physnn registers: the system, its reality-gap
 """
 
 from physnn.substrates import Calibratable, Substrate, control_shape, percent_size, unit_size
+from physnn.substrates.mzi.cost import COST
 from physnn.substrates.mzi.gap import GAP_FAMILY
 from physnn.substrates.mzi.system import MZIMesh
 
@@ -21,6 +22,7 @@ SUBSTRATE = Substrate(
     name="mzi",
     system=MZIMesh,
     gap=GAP_FAMILY,
+    cost=COST,
     calibratable={
         "coupler_error": Calibratable("10 mrad", lambda s: 0.01, control_shape("theta", (2,))),
         "phase_gain_error": Calibratable("%", percent_size, heater_shape),

@@ -6,6 +6,7 @@ Its record, ``SUBSTRATE``, is what physnn registers: the system, its reality-gap
 """
 
 from physnn.substrates import Calibratable, Substrate, control_shape, percent_size
+from physnn.substrates.oscillators.cost import COST
 from physnn.substrates.oscillators.gap import GAP_FAMILY
 from physnn.substrates.oscillators.system import OscillatorChain
 
@@ -20,4 +21,5 @@ SUBSTRATE = Substrate(
     },
     calibrate=("frequency_error", "coupling_error"),
     tiny={"num_oscillators": 9, "num_steps": 20, "duration": 2.0, "damping": 0.0},
+    cost=COST,
 )

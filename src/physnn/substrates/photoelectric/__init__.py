@@ -6,6 +6,7 @@ Its record, ``SUBSTRATE``, is what physnn registers: the system, its reality-gap
 """
 
 from physnn.substrates import Substrate
+from physnn.substrates.photoelectric.cost import COST
 from physnn.substrates.photoelectric.gap import GAP_FAMILY
 from physnn.substrates.photoelectric.system import PhotoelectricMLP
 
@@ -13,5 +14,6 @@ SUBSTRATE = Substrate(
     name="photoelectric",
     system=PhotoelectricMLP,
     gap=GAP_FAMILY,
+    cost=COST,
     tiny={"hidden_sizes": [16]},
 )

@@ -6,6 +6,7 @@ Its record, ``SUBSTRATE``, is what physnn registers: the system, its reality-gap
 """
 
 from physnn.substrates import Substrate
+from physnn.substrates.reservoir.cost import COST
 from physnn.substrates.reservoir.gap import GAP_FAMILY
 from physnn.substrates.reservoir.system import Reservoir
 
@@ -14,4 +15,5 @@ SUBSTRATE = Substrate(
     system=Reservoir,
     gap=GAP_FAMILY,
     tiny={"nodes": 10, "readout_times": 2},
+    cost=COST,
 )

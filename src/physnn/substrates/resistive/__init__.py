@@ -6,6 +6,7 @@ Its record, ``SUBSTRATE``, is what physnn registers: the system, its reality-gap
 """
 
 from physnn.substrates import Substrate
+from physnn.substrates.resistive.cost import COST
 from physnn.substrates.resistive.gap import GAP_FAMILY
 from physnn.substrates.resistive.system import ResistiveNetwork
 
@@ -14,4 +15,5 @@ SUBSTRATE = Substrate(
     system=ResistiveNetwork,
     gap=GAP_FAMILY,
     tiny={"num_inputs": 8, "num_hidden": 8, "num_outputs": 10},
+    cost=COST,
 )

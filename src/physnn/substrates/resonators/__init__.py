@@ -6,6 +6,7 @@ Its record, ``SUBSTRATE``, is what physnn registers: the system, its reality-gap
 """
 
 from physnn.substrates import Substrate
+from physnn.substrates.resonators.cost import COST
 from physnn.substrates.resonators.gap import GAP_FAMILY
 from physnn.substrates.resonators.system import CoupledResonators
 
@@ -13,5 +14,6 @@ SUBSTRATE = Substrate(
     name="resonators",
     system=CoupledResonators,
     gap=GAP_FAMILY,
+    cost=COST,
     tiny={"num_inputs": 9, "num_hidden": 3, "num_ports": 4},
 )

@@ -6,6 +6,7 @@ Its record, ``SUBSTRATE``, is what physnn registers: the system, its reality-gap
 """
 
 from physnn.substrates import Substrate
+from physnn.substrates.scattering.cost import COST
 from physnn.substrates.scattering.gap import GAP_FAMILY
 from physnn.substrates.scattering.system import ScatteringMedium
 
@@ -13,5 +14,6 @@ SUBSTRATE = Substrate(
     name="scattering",
     system=ScatteringMedium,
     gap=GAP_FAMILY,
+    cost=COST,
     tiny={"num_inputs": 16, "num_pixels": 32},
 )

@@ -6,6 +6,7 @@ Its record, ``SUBSTRATE``, is what physnn registers: the system, its reality-gap
 """
 
 from physnn.substrates import Calibratable, Substrate, percent_size, unit_size
+from physnn.substrates.shg.cost import COST
 from physnn.substrates.shg.gap import GAP_FAMILY
 from physnn.substrates.shg.system import SecondHarmonicGeneration
 
@@ -21,4 +22,5 @@ SUBSTRATE = Substrate(
     },
     calibrate=("phase_gain", "phase_offset", "pump_power", "mismatch"),
     tiny={"num_inputs": 16, "num_controls": 16, "num_outputs": 16, "crystal_steps": 3},
+    cost=COST,
 )

@@ -6,6 +6,7 @@ Its record, ``SUBSTRATE``, is what physnn registers: the system, its reality-gap
 """
 
 from physnn.substrates import Substrate
+from physnn.substrates.wave.cost import COST
 from physnn.substrates.wave.gap import GAP_FAMILY
 from physnn.substrates.wave.system import WaveRNN
 
@@ -24,4 +25,5 @@ SUBSTRATE = Substrate(
         "design_margin": 1,
         "hold": 1,
     },
+    cost=COST,
 )

@@ -6,6 +6,7 @@ Its record, ``SUBSTRATE``, is what physnn registers: the system, its reality-gap
 """
 
 from physnn.substrates import Substrate
+from physnn.substrates.waveguide.cost import COST
 from physnn.substrates.waveguide.gap import GAP_FAMILY
 from physnn.substrates.waveguide.system import ProgrammableWaveguide
 
@@ -13,6 +14,7 @@ SUBSTRATE = Substrate(
     name="waveguide",
     system=ProgrammableWaveguide,
     gap=GAP_FAMILY,
+    cost=COST,
     tiny={
         "width": 0.000128,
         "length": 0.001,

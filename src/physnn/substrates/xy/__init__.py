@@ -6,6 +6,7 @@ Its record, ``SUBSTRATE``, is what physnn registers: the system, its reality-gap
 """
 
 from physnn.substrates import Substrate
+from physnn.substrates.xy.cost import COST
 from physnn.substrates.xy.gap import GAP_FAMILY
 from physnn.substrates.xy.system import PhaseOscillators
 
@@ -18,4 +19,5 @@ SUBSTRATE = Substrate(
         "hidden_sizes": [8],
         "output_oscillators": 3,
     },
+    cost=COST,
 )
