@@ -15,7 +15,7 @@ import math
 import pytest
 
 import physnn.substrates.builtin  # noqa: F401  (registers the substrates)
-from physnn.cost import A100, RunCounts, inference_bill, training_bill
+from physnn.cost import A100, RunCounts, components, inference_bill, training_bill
 from physnn.cost.bill import physical_energy
 from physnn.cost.model import quantity_fields
 from physnn.cost.runs import cost_model
@@ -92,6 +92,24 @@ def test_paper_presets_are_named_like_the_system_presets(name):
     for system_preset in SYSTEMS[name].presets:
         expected = system_preset if system_preset in presets else "default"
         assert cost_model(name, system_preset) is COSTS[name].presets[expected]
+
+
+def test_a_shared_part_brings_its_value_with_its_source():
+    """A preset whose source is a shared part's (:mod:`physnn.cost.components`, a note added
+    or not) has that part's value: a figure and its source are never taken apart."""
+    parts = [f for f in vars(components).values() if isinstance(f, components.Figure)]
+    units = {f.name: f.metadata["unit"] for f in quantity_fields()}
+    used = set()
+    for substrate in sorted(SUBSTRATES):
+        cost = SUBSTRATES[substrate].cost
+        for model in cost.presets.values() if cost else []:
+            for name, unit in units.items():
+                for part in parts:
+                    if part.unit == unit and model.sources[name].startswith(part.source):
+                        assert getattr(model, name) == part.value, (substrate, model.name, name)
+                        used.add(part.source)
+    assert components.DRAM_ACCESS.source in used and components.HEATER_WRITE_TIME.source in used
+    assert components.HEATER_WRITE_ENERGY.value == pytest.approx(P_PI * TAU, rel=1e-12)
 
 
 # ------------------------------------------------------------------------------------- mzi

@@ -1,6 +1,8 @@
 """What training and inference would cost on the hardware: energy, time and wear.
 
 * :mod:`~physnn.cost.units` — quantities with units ("7 fJ") and the photon energy;
+* :mod:`~physnn.cost.components` — figures of parts several substrates share (converters, DRAM,
+  SLMs, cameras, thermo-optic phase shifters), each with its source;
 * :mod:`~physnn.cost.model` — a substrate's :class:`CostModel` (cited parameters), the
   :class:`Workload` of one query, the digital processor's :class:`DigitalCost`;
 * :mod:`~physnn.cost.flops` — the digital FLOPs of a run's credit path (device physics excluded);

@@ -6,42 +6,50 @@ docs/costs.md (``physnn cost --presets [--markdown]``), the table of the publish
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
-from physnn.cost.model import A100
+from physnn.cost.model import A100, CostModel
 
 
-def _records(systems: list[str] | None) -> list[tuple[str, object]]:
+def _blocks(
+    systems: list[str] | None,
+    missing: Callable[[str], str],
+    block: Callable[[str, CostModel], str],
+) -> list[str]:
+    """For every substrate of ``systems`` (default: all, by name), a ``block`` per cost preset,
+    or ``missing`` where it has no cost model."""
     from physnn.substrates import SUBSTRATES
 
-    names = systems or sorted(SUBSTRATES)
-    return [(name, SUBSTRATES[name].cost) for name in names]
+    blocks = []
+    for name in systems or sorted(SUBSTRATES):
+        cost = SUBSTRATES[name].cost
+        if cost is None:
+            blocks.append(missing(name))
+        else:
+            blocks += [block(name, preset) for preset in cost.presets.values()]
+    return blocks
+
+
+def _text_block(name: str, preset: CostModel) -> str:
+    rows = [f"  {p:<17} {v:>10}  {s}" for p, v, s in preset.rows()]
+    return "\n".join([f"{name} · {preset.name} — {preset.reference}", *rows])
+
+
+def _markdown_block(name: str, preset: CostModel) -> str:
+    rows = [f"| {p} | {v} | {s} |" for p, v, s in preset.rows()]
+    table = "\n".join(["| parameter | value | source |", "|---|---|---|", *rows])
+    return f"### {name} · `{preset.name}`\n\n{preset.reference}\n\n{table}"
 
 
 def presets_text(systems: list[str] | None = None) -> str:
     """Every preset's parameters, values with units, and sources."""
-    lines = []
-    for name, record in _records(systems):
-        if record is None:
-            lines.append(f"{name}: no cost model")
-            continue
-        for preset in record.presets.values():  # type: ignore[attr-defined]
-            lines.append(f"{name} · {preset.name} — {preset.reference}")
-            lines += [f"  {p:<17} {v:>10}  {s}" for p, v, s in preset.rows()]
-    lines.append(f"digital: {A100.name} — {A100.source}")
-    return "\n".join(lines)
+    blocks = _blocks(systems, lambda name: f"{name}: no cost model", _text_block)
+    return "\n".join([*blocks, f"digital: {A100.name} — {A100.source}"])
 
 
 def presets_markdown(systems: list[str] | None = None) -> str:
     """One table per substrate: its presets' parameters with their sources."""
-    blocks = []
-    for name, record in _records(systems):
-        if record is None:
-            blocks.append(f"### {name}\n\nNo cost model.")
-            continue
-        for preset in record.presets.values():  # type: ignore[attr-defined]
-            rows = [f"| {p} | {v} | {s} |" for p, v, s in preset.rows()]
-            table = "\n".join(["| parameter | value | source |", "|---|---|---|", *rows])
-            blocks.append(f"### {name} · `{preset.name}`\n\n{preset.reference}\n\n{table}")
+    blocks = _blocks(systems, lambda name: f"### {name}\n\nNo cost model.", _markdown_block)
     return "\n\n".join(blocks)
 
 

@@ -24,8 +24,14 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from physnn.cost.components import (
+    camera_queries,
+    detection,
+    figure_sources,
+    figure_values,
+    slm_writes,
+)
 from physnn.cost.model import CostModel, SubstrateCost, Workload
-from physnn.cost.units import photon_energy
 from physnn.substrates.diffractive.system import DiffractiveNetwork
 
 FFT_FLOPS = 5  # per point and log₂ of the points, complex radix-2 (two per propagation)
@@ -53,44 +59,31 @@ def workload(system: DiffractiveNetwork) -> Workload:
 
 
 VISIBLE = 532e-9
-PHOTONS_PER_DETECTION = 1e4  # shot noise 1 % of the signal: about 7 bits
+THZ = 0.75e-3  # λ of Lin et al. 2018 (0.4 THz)
+_FIGURES = {**camera_queries(VISIBLE), **slm_writes()}
 SLM = CostModel(
     name="default",
     reference="a reconfigurable visible D2NN (SLM layers, camera), after Zhou et al. 2021",
-    detection_energy=PHOTONS_PER_DETECTION * photon_energy(VISIBLE),
-    dac_energy=1e-9,
-    adc_energy=1e-9,
-    memory_energy=20e-12,
-    query_time=1e-3,
-    write_energy=25e-9,
-    write_time=1 / 60,
+    **figure_values(_FIGURES),
     static_power=5.0,
     sources={
+        **figure_sources(_FIGURES),
         "operation_energy": "0: free-space propagation is passive; the light is paid per detection",
-        "detection_energy": "assumed: 1e4 photons per detector (1 % shot noise) at 532 nm",
-        "dac_energy": "assumed: 1 nJ per input pixel (a DMD or SLM pixel update)",
-        "adc_energy": "assumed: 1 nJ per detector read (a CMOS camera at about 1 W and 1 Gpixel/s)",
-        "memory_energy": "assumed: 20 pJ per value (an off-chip DRAM access of 8-bit data)",
-        "query_time": "assumed: 1 ms per query (a 1 kHz camera frame; samples in sequence)",
-        "write_energy": "assumed: 25 nJ per SLM pixel (about 3 W over 2 Mpixel at 60 Hz)",
-        "write_time": "assumed: 1/60 s per write (one frame of a 60 Hz liquid-crystal SLM)",
-        "value_write_time": "0: an SLM sets all its pixels in one frame",
-        "endurance": "inf: liquid-crystal SLMs are rewritten without wear",
         "static_power": "assumed: 5 W (laser, SLM drivers, camera idle)",
     },
 )
-THZ = 0.75e-3  # λ of Lin et al. 2018 (0.4 THz)
+_PRINTED_DETECTION = detection(THZ, "0.4 THz (λ = 0.75 mm)")
 PRINTED = replace(
     SLM,
     name="lin2018",
     reference="Lin et al., Science 361, 1004 (2018): 3D-printed layers at 0.4 THz",
-    detection_energy=PHOTONS_PER_DETECTION * photon_energy(THZ),
+    detection_energy=_PRINTED_DETECTION.value,
     write_energy=0.0,
     write_time=0.0,
     endurance=1.0,
     sources={
         **SLM.sources,
-        "detection_energy": "assumed: 1e4 photons per detector at 0.4 THz (λ = 0.75 mm)",
+        "detection_energy": _PRINTED_DETECTION.source,
         "write_energy": "0: a printed layer is fabricated, not written (its cost is not energy)",
         "write_time": "0: see endurance",
         "endurance": "1: a 3D-printed layer is written once, when it is printed",

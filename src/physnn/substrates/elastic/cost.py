@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 
+from physnn.cost.components import DRAM_ACCESS
 from physnn.cost.model import CostModel, SubstrateCost, Workload
 from physnn.substrates.elastic.system import ElasticNetwork
 
@@ -69,7 +70,7 @@ TABLE_TOP = CostModel(
     operation_energy=SPRING_ENERGY,
     dac_energy=0.1,
     adc_energy=10e-3,
-    memory_energy=20e-12,
+    memory_energy=DRAM_ACCESS.value,
     query_time=1.0,
     write_energy=1.0,
     value_write_time=1.0,
@@ -83,8 +84,7 @@ TABLE_TOP = CostModel(
         "for 0.1 s)",
         "adc_energy": "assumed: 10 mJ per target strain read (a camera frame of about 0.1 J "
         "shared by about ten targets)",
-        "memory_energy": "assumed: 20 pJ per value (an off-chip DRAM access of 8-bit data, as "
-        "the diffractive default)",
+        "memory_energy": DRAM_ACCESS.source,
         "query_time": "assumed: 1 s per relaxation (damped motion of centimetre springs and a "
         "camera frame)",
         "write_energy": "assumed: 1 J per rest length or stiffness changed (a motor at about "

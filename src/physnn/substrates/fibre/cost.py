@@ -49,6 +49,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from physnn.cost.components import figure_sources, figure_values, slm_setup
 from physnn.cost.model import CostModel, SubstrateCost, Workload
 from physnn.cost.units import photon_energy
 from physnn.substrates.fibre.system import MultimodeFibre
@@ -93,38 +94,24 @@ def workload(system: MultimodeFibre) -> Workload:
     )
 
 
-SLM_FRAME = 1 / 60  # s: one frame of a 60 Hz liquid-crystal SLM
-EXPOSURE = 1e-3  # s: one camera exposure
 LASER, SLM_DRIVER, CAMERA = 20.0, 5.0, 2.5  # W, wall-plug
-_STATIC = "included in static_power (the SLM driver draws its power whether or not pixels change)"
+_FIGURES = slm_setup("the data macro-pixels", "a 1 ms camera exposure")
 OGUZ = CostModel(
     name="oguz2024",
     reference="Oguz et al., Adv. Photonics 6, 016002 (2024): SLM → GRIN multimode fibre → "
     "camera; no energy or time per inference stated: pulse energy from the preset, rest assumed",
     operation_energy=photon_energy(WAVELENGTH),
-    adc_energy=1e-9,
-    memory_energy=20e-12,
-    query_time=SLM_FRAME + EXPOSURE,
-    write_time=SLM_FRAME,
     static_power=LASER + SLM_DRIVER + CAMERA,
+    **figure_values(_FIGURES),
     sources={
         "operation_energy": "hc/λ per photon at λ = 1030 nm (the oguz2024 system preset's "
         "laser); the workload counts the launched pulse's photons, E0/hν with E0 = P0·T0·√π "
         "(8 kW × 1 ps × √π = 14.2 nJ at the oguz2024 system preset)",
         "detection_energy": "0: the launched pulse (≈ 5e10 to 7e10 photons at 1030 nm) is far "
         "more than the camera needs; its energy is operation_energy",
-        "dac_energy": f"0: {_STATIC}",
-        "adc_energy": "assumed: 1 nJ per camera pixel read (a CMOS camera at about 1 W and "
-        "1 Gpixel/s)",
-        "memory_energy": "assumed: 20 pJ per value (an off-chip DRAM access of 8-bit data)",
-        "query_time": "assumed: 1/60 s + 1 ms (a query changes the data macro-pixels: one frame "
-        "of a 60 Hz liquid-crystal SLM, then a 1 ms camera exposure)",
-        "write_energy": f"0: {_STATIC}",
-        "write_time": "assumed: 1/60 s per write (one frame of a 60 Hz liquid-crystal SLM)",
-        "value_write_time": "0: the SLM sets all its pixels in one frame",
-        "endurance": "inf: liquid-crystal SLMs are rewritten without wear",
         "static_power": "assumed: 27.5 W = 20 W amplified picosecond fibre laser (wall-plug) + "
         "5 W SLM driver + 2.5 W camera",
+        **figure_sources(_FIGURES),
     },
 )
 DEFAULT = replace(

@@ -33,7 +33,8 @@ arXiv:1410.3616 — the phase shifter of the MIT group whose programmable nanoph
 Shen et al. (2017) used. A first-order thermal response has τ = 1/(2π · 130 kHz) = 1.22 µs;
 a write settles to 1 % in τ ln 100 = 5.6 µs (``write_time``, all heaters in parallel) and
 stores the heat C ΔT_π = P_π τ = 30 nJ in the heater (``write_energy``, with C = τ/R and
-ΔT_π = P_π R).
+ΔT_π = P_π R). These heater figures, like the converters', memory's and detector's below, are
+the shared ones of :mod:`physnn.cost.components` (the resonators' tuners use them too).
 
 Presets — the same per-heater and per-query figures; the heaters are counted from the
 configured mesh, so a run that changes its size is billed for its own heaters:
@@ -54,20 +55,24 @@ Nat. Photon. 18, 1335 (2024)).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
+from dataclasses import replace
 
+from physnn.cost.components import (
+    CONVERTER_8BIT,
+    DRAM_ACCESS,
+    P_PI,
+    Figure,
+    detection,
+    figure_sources,
+    figure_values,
+    thermo_optic_writes,
+)
 from physnn.cost.model import CostModel, SubstrateCost, Workload
-from physnn.cost.units import photon_energy
 from physnn.substrates.mzi.system import MZIConfig, MZIMesh
 
 FLOPS_PER_COMPLEX_MAC = 8
 INTENSITY_FLOPS = 3
-P_PI = 24.77e-3  # W per π (Harris et al. 2014)
-BANDWIDTH = 130e3  # Hz, −3 dB thermal modulation bandwidth (Harris et al. 2014)
-TAU = 1 / (2 * math.pi * BANDWIDTH)  # s, first-order thermal time constant
 TELECOM = 1550e-9  # m, assumed
-PHOTONS_PER_DETECTION = 1e4  # shot noise 1 % of the signal
 
 
 def heaters(config: MZIConfig) -> int:
@@ -94,46 +99,43 @@ def workload(system: MZIMesh) -> Workload:
     )
 
 
-_HARRIS = "Harris et al., Opt. Express 22, 10487 (2014)"
-_COMMON: Mapping[str, Any] = {
-    "detection_energy": PHOTONS_PER_DETECTION * photon_energy(TELECOM),
-    "dac_energy": 1e-12,
-    "adc_energy": 1e-12,
-    "memory_energy": 20e-12,
-    "query_time": 1e-9,
-    "write_energy": P_PI * TAU,
-    "write_time": TAU * math.log(100),
-    "static_power": P_PI,
+_FIGURES = {
+    "operation_energy": Figure(
+        0.0, "J", "0: interference is passive; the light is paid per detection"
+    ),
+    "detection_energy": detection(TELECOM),
+    "dac_energy": CONVERTER_8BIT,
+    "adc_energy": CONVERTER_8BIT,
+    "memory_energy": DRAM_ACCESS,
+    "query_time": Figure(
+        1e-9,
+        "s",
+        "assumed: 1 ns (1 GHz modulation and detection; the light itself crosses a three-layer "
+        "chip in 410 ps, Bandyopadhyay et al. 2024)",
+    ),
+    **thermo_optic_writes(),
+    "static_power": Figure(
+        P_PI.value,
+        "W",
+        f"derived: P_π per heater, the mean holding power P_π φ/π of a phase φ assumed uniform "
+        f"over [0, 2π) ({P_PI.source}); the workload counts the heaters of the configured mesh "
+        "(static_elements = L K (2M + N), + L N attenuators for svd)",
+    ),
 }
-_SOURCES = {
-    "operation_energy": "0: interference is passive; the light is paid per detection",
-    "detection_energy": "assumed: 1e4 photons per detector (1 % shot noise) at 1550 nm",
-    "dac_energy": "assumed: 1 pJ per 8-bit conversion at GHz rates (no source in the papers)",
-    "adc_energy": "assumed: 1 pJ per 8-bit conversion at GHz rates (no source in the papers)",
-    "memory_energy": "assumed: 20 pJ per value (an off-chip DRAM access of 8-bit data)",
-    "query_time": "assumed: 1 ns (1 GHz modulation and detection; the light itself crosses a "
-    "three-layer chip in 410 ps, Bandyopadhyay et al. 2024)",
-    "write_energy": f"derived: P_π τ = 24.77 mW × 1.22 µs, the heat a π step stores ({_HARRIS}: "
-    "P_π 24.77 mW; τ = 1/(2π · 130 kHz))",
-    "write_time": f"derived: τ ln 100 = 5.6 µs, a first-order thermal step settled to 1 % "
-    f"({_HARRIS}: −3 dB bandwidth 130 kHz); all heaters settle in parallel",
-    "value_write_time": "0: every heater has its own driver; a write sets them in parallel",
-    "endurance": "inf: resistive heaters are rewritten without wear (assumed)",
-    "static_power": f"derived: P_π = 24.77 mW per heater ({_HARRIS}), the mean holding power "
-    "P_π φ/π of a phase φ assumed uniform over [0, 2π); the workload counts the heaters of the "
-    "configured mesh (static_elements = L K (2M + N), + L N attenuators for svd)",
-}
+"""Every parameter, the same for every preset: the heaters' count is the workload's."""
 
 
-def _model(preset: str, reference: str) -> CostModel:
-    """The cost model of system preset ``preset`` (the heaters' count is the workload's)."""
-    return CostModel(name=preset, reference=reference, **_COMMON, sources=_SOURCES)
-
-
-DEFAULT = _model("default", "one 16-mode Clements mesh of thermo-optic MZIs (Harris et al. 2014)")
-SHEN = _model(
-    "shen2017",
-    "Shen et al., Nat. Photon. 11, 441 (2017): 4-mode, 2-layer SVD network of thermo-optic MZIs",
+DEFAULT = CostModel(
+    name="default",
+    reference="one 16-mode Clements mesh of thermo-optic MZIs (Harris et al. 2014)",
+    **figure_values(_FIGURES),
+    sources=figure_sources(_FIGURES),
+)
+SHEN = replace(
+    DEFAULT,
+    name="shen2017",
+    reference="Shen et al., Nat. Photon. 11, 441 (2017): 4-mode, 2-layer SVD network of "
+    "thermo-optic MZIs",
 )
 
 COST = SubstrateCost(workload=workload, presets={"default": DEFAULT, "shen2017": SHEN})

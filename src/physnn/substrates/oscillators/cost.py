@@ -50,6 +50,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from physnn.cost.components import AUDIO_CONVERTER, DRAM_ACCESS, figure_sources, figure_values
 from physnn.cost.model import CostModel, SubstrateCost, Workload
 from physnn.substrates.oscillators.system import OscillatorChain, OscillatorsConfig
 
@@ -93,31 +94,30 @@ def workload(system: OscillatorChain) -> Workload:
     )
 
 
+_FIGURES = {
+    "dac_energy": AUDIO_CONVERTER.with_note("one per actuator command"),
+    "adc_energy": AUDIO_CONVERTER.with_note("one per displacement read"),
+    "memory_energy": DRAM_ACCESS,
+    "write_energy": AUDIO_CONVERTER.with_note(
+        "one DAC conversion per control, setting an offset, a coupler or a drive level"
+    ),
+}
 WRIGHT = CostModel(
     name="wright2022",
     reference="Wright et al., Nature 601, 549 (2022): mechanical PNN (a driven plate), here a "
     "chain stand-in; the paper states no energy or time per inference: all figures assumed",
-    dac_energy=100e-9,
-    adc_energy=100e-9,
-    memory_energy=20e-12,
+    **figure_values(_FIGURES),
     query_time=1 / (2 * math.pi * FREQUENCY),
-    write_energy=100e-9,
     write_time=1e-3,
     static_power=1.0,
     sources={
         "operation_energy": "0: the chain's mechanical energy (≈ 2e-11 J per oscillator) is "
         "negligible; the actuators' and sensors' electronics are static_power",
         "detection_energy": "0: displacement sensors are read electronically (ADC)",
-        "dac_energy": "assumed: 100 nJ per actuator command (an audio-rate DAC channel at "
-        "≈ 10 mW and 100 kS/s)",
-        "adc_energy": "assumed: 100 nJ per displacement read (an audio-rate ADC channel at "
-        "≈ 10 mW and 100 kS/s)",
-        "memory_energy": "assumed: 20 pJ per value (an off-chip DRAM access of 8-bit data)",
+        **figure_sources(_FIGURES),
         "query_time": "derived from assumed f0 = 1 kHz: 1/ω0 = 1/(2π·1 kHz) = 159 µs, the unit "
         "of the system's times; the workload counts T + 5/γ of them, the evolution and the "
         "ring-down (at the wright2022 system preset: 60/ω0 = 9.55 ms)",
-        "write_energy": "assumed: 100 nJ per control (one DAC conversion setting an offset, a "
-        "coupler or a drive level)",
         "write_time": "assumed: 1 ms per write (actuators and tunable couplers settle)",
         "value_write_time": "0: the controls are set in parallel, one DAC channel each",
         "endurance": "inf: offsets, couplings and drives are set electronically, without wear",

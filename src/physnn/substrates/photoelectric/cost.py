@@ -59,6 +59,7 @@ from collections.abc import Mapping
 from itertools import pairwise
 from typing import Any
 
+from physnn.cost.components import CONVERTER_8BIT, DRAM_ACCESS, figure_sources, figure_values
 from physnn.cost.model import CostModel, SubstrateCost, Workload
 from physnn.cost.units import photon_energy
 from physnn.substrates.photoelectric.system import PhotoelectricConfig, PhotoelectricMLP
@@ -102,24 +103,25 @@ def workload(system: PhotoelectricMLP) -> Workload:
     )
 
 
+_FIGURES = {
+    "dac_energy": CONVERTER_8BIT,
+    "adc_energy": CONVERTER_8BIT,
+    "memory_energy": DRAM_ACCESS,
+}
 _COMMON: Mapping[str, Any] = {
+    **figure_values(_FIGURES),
     "query_time": 1 / SYMBOL_RATE,
     "detection_energy": 0.0,
-    "dac_energy": 1e-12,
-    "adc_energy": 1e-12,
-    "memory_energy": 20e-12,
     "write_energy": 0.0,
     "write_time": 0.0,
     "value_write_time": 0.0,
     "static_power": 0.0,
 }
 _SOURCES = {
+    **figure_sources(_FIGURES),
     "detection_energy": "0: the homodyne detector's photons are the operations (operation_energy)",
     "query_time": "assumed: 1 ns per time slot, a 1 GHz symbol rate (Hamerly et al. 2019: "
     "'gigahertz speeds'); the workload counts the slots, Σ N_l over the layers' inputs",
-    "dac_energy": "assumed: 1 pJ per 8-bit conversion at GHz rates (no source in the paper)",
-    "adc_energy": "assumed: 1 pJ per 8-bit conversion at GHz rates (no source in the paper)",
-    "memory_energy": "assumed: 20 pJ per value (an off-chip DRAM access of 8-bit data)",
     "write_energy": "0: a weight is a number in memory; changing it costs one memory access",
     "write_time": "0: a new weight is streamed at the next query, no device settles",
     "value_write_time": "0: see write_time",

@@ -63,6 +63,7 @@ from dataclasses import replace
 
 import torch
 
+from physnn.cost.components import AUDIO_CONVERTER, DRAM_ACCESS, figure_sources, figure_values
 from physnn.cost.model import A100, CostModel, SubstrateCost, Workload
 from physnn.substrates.reservoir.system import Reservoir
 
@@ -105,7 +106,6 @@ def workload(system: Reservoir, values: int) -> Workload:
 
 OPTOELECTRONIC_NODE = 100e-9  # s: τ_node of a photodetector and RF amplifier
 ELECTRONIC_NODE = 100e-6  # s: τ_node of an analog electronic low-pass
-_MEMORY = "assumed: 20 pJ per value (an off-chip DRAM access of 8-bit data)"
 _NODE = "0: the node's power is static_power over the query time"
 LARGER = CostModel(
     name="larger2012",
@@ -113,7 +113,7 @@ LARGER = CostModel(
     "reservoir; no energy or node interval in seconds stated: all figures assumed",
     dac_energy=1e-9,
     adc_energy=1e-9,
-    memory_energy=20e-12,
+    memory_energy=DRAM_ACCESS.value,
     query_time=OPTOELECTRONIC_NODE,
     write_energy=1e-9,
     write_time=1e-3,
@@ -124,7 +124,7 @@ LARGER = CostModel(
         "dac_energy": "assumed: 1 nJ per masked input value (a waveform generator at ≈ 1 W "
         "and 1 GS/s)",
         "adc_energy": "assumed: 1 nJ per state read (a digitizer at ≈ 1 W and 1 GS/s)",
-        "memory_energy": _MEMORY,
+        "memory_energy": DRAM_ACCESS.source,
         "query_time": "assumed: τ_node = 100 ns, the response time of a photodetector and RF "
         "amplifier of a few MHz bandwidth; the workload counts T N θ of them (at the larger2012 "
         "system preset, 400 nodes × θ 0.5: a 20 µs loop per input step)",
@@ -136,26 +136,26 @@ LARGER = CostModel(
         "amplifier)",
     },
 )
+_AUDIO = {
+    "dac_energy": AUDIO_CONVERTER.with_note("one per masked input value"),
+    "adc_energy": AUDIO_CONVERTER.with_note("one per state read"),
+    "write_energy": AUDIO_CONVERTER.with_note("one DAC conversion per control"),
+}
 APPELTANT = replace(
     LARGER,
     name="appeltant2011",
     reference="Appeltant et al., Nat. Commun. 2, 468 (2011): electronic Mackey–Glass delay "
     "reservoir; no energy or node interval in seconds stated: all figures assumed",
-    dac_energy=100e-9,
-    adc_energy=100e-9,
+    **figure_values(_AUDIO),
     query_time=ELECTRONIC_NODE,
-    write_energy=100e-9,
     static_power=1.0,
     sources={
         **LARGER.sources,
         "detection_energy": "0: the node's states are voltages read by the ADC",
-        "dac_energy": "assumed: 100 nJ per masked input value (a DAC channel at ≈ 10 mW and "
-        "100 kS/s)",
-        "adc_energy": "assumed: 100 nJ per state read (an ADC channel at ≈ 10 mW and 100 kS/s)",
+        **figure_sources(_AUDIO),
         "query_time": "assumed: τ_node = 100 µs, the response time of an analog electronic "
         "low-pass of a few kHz; the workload counts T N θ of them (at the appeltant2011 system "
         "preset, 400 nodes × θ 0.2: an 8 ms loop per input step)",
-        "write_energy": "assumed: 100 nJ per control (one DAC conversion)",
         "write_time": "assumed: 1 ms per write (the circuit's gains and bias settle)",
         "static_power": "assumed: 1 W (the analog node, its delay line and converters)",
     },
@@ -171,7 +171,7 @@ ESN = CostModel(
     reference="Jaeger, GMD Report 148 (2001): a digital model with no physical device, priced "
     "as the A100 running it",
     operation_energy=A100.energy_per_flop,
-    memory_energy=20e-12,
+    memory_energy=DRAM_ACCESS.value,
     query_time=1 / A100.flops_per_second,
     sources={
         "operation_energy": "derived: the A100's 2.56 pJ per FLOP (400 W / 156 TFLOP/s); the "
@@ -179,7 +179,7 @@ ESN = CostModel(
         "detection_energy": _DIGITAL,
         "dac_energy": _DIGITAL,
         "adc_energy": _DIGITAL,
-        "memory_energy": _MEMORY,
+        "memory_energy": DRAM_ACCESS.source,
         "query_time": "derived: 1 / 156 TFLOP/s per FLOP (A100 peak); the workload counts the "
         "FLOPs as its steps",
         "write_energy": "0: three digital registers",

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 
+from physnn.cost.components import CONVERTER_8BIT, DRAM_ACCESS
 from physnn.cost.model import CostModel, SubstrateCost, Workload
 from physnn.substrates.resistive.system import ResistiveNetwork
 
@@ -52,16 +53,18 @@ DILLAVOU_2024 = (
     "Dillavou et al., PNAS (2024), doi:10.1073/pnas.2319718121 (arXiv:2311.00537), abstract"
 )
 
-ANALOG_CONVERTERS = {"dac_energy": 1e-12, "adc_energy": 2e-12, "memory_energy": 20e-12}
+ANALOG_CONVERTERS = {
+    "dac_energy": CONVERTER_8BIT.value,
+    "adc_energy": 2e-12,
+    "memory_energy": DRAM_ACCESS.value,
+}
 """Converter and memory energies assumed for analog-electronic networks (J per value)."""
 ANALOG_SOURCES = {
     "detection_energy": "0: a node voltage needs no signal energy beyond its ADC conversion",
-    "dac_energy": "assumed: 1 pJ per input value (an on-chip 8-bit DAC setting a node voltage; "
-    "no paper of these networks states one)",
+    "dac_energy": CONVERTER_8BIT.with_note("an on-chip DAC setting an input's node voltage").source,
     "adc_energy": "assumed: 2 pJ per output value (an on-chip 8-bit SAR ADC at about 10 fJ per "
     "conversion step × 2⁸ steps; no paper of these networks states one)",
-    "memory_energy": "assumed: 20 pJ per value (an off-chip DRAM access of 8-bit data, as the "
-    "diffractive default)",
+    "memory_energy": DRAM_ACCESS.source,
 }
 """The sources of :data:`ANALOG_CONVERTERS` (and of the zero detection energy)."""
 

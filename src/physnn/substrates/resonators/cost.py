@@ -27,7 +27,8 @@ states no energy, power or time. Every figure below is therefore assumed and mar
   average half a π step draws P_π/2: that is ``static_power``, per tuner, and the workload
   counts the N + E tuners of the configured network as its ``static_elements``, so the bill's
   static power (N + E) P_π / 2 follows the network's size; a write stores up to P_π τ = 30 nJ
-  of heat per tuner and settles to 1 % in τ ln 100 = 5.6 µs, all tuners in parallel;
+  of heat per tuner and settles to 1 % in τ ln 100 = 5.6 µs, all tuners in parallel (the
+  heater figures of :mod:`physnn.cost.components`, shared with the MZI mesh);
 * the input detunings change with every sample, so they are electro-optic (fast): 1 pJ per
   8-bit conversion, as for the ADCs; 20 pJ per value moved from or to DRAM;
 * a query lasts 10 ns: the input tuners set and about ten photon lifetimes 1/κ at
@@ -42,21 +43,27 @@ the tuners are counted from the configured network.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
+from dataclasses import replace
 from itertools import pairwise
-from typing import Any
 
+from physnn.cost.components import (
+    CONVERTER_8BIT,
+    DRAM_ACCESS,
+    HEATER_WRITE_ENERGY,
+    HEATER_WRITE_TIME,
+    P_PI,
+    Figure,
+    detection,
+    figure_sources,
+    figure_values,
+    thermo_optic_writes,
+)
 from physnn.cost.model import CostModel, SubstrateCost, Workload
-from physnn.cost.units import photon_energy
 from physnn.substrates.resonators.system import CoupledResonators, ResonatorsConfig
 
 LU_FLOPS = 8 / 3  # × N³, complex LU (four times the real ⅔ N³)
 SOLVE_FLOPS = 8  # × N² per right-hand side, complex forward and back substitution
-P_PI = 24.77e-3  # W per π (Harris et al. 2014)
-TAU = 1 / (2 * math.pi * 130e3)  # s, from the 130 kHz −3 dB bandwidth (Harris et al. 2014)
 TELECOM = 1550e-9  # m, assumed
-PHOTONS_PER_DETECTION = 1e4  # shot noise 1 % of the signal
 
 
 def couplings(config: ResonatorsConfig) -> int:
@@ -84,51 +91,51 @@ def workload(system: CoupledResonators) -> Workload:
     )
 
 
-_HARRIS = "Harris et al., Opt. Express 22, 10487 (2014)"
-_COMMON: Mapping[str, Any] = {
-    "detection_energy": PHOTONS_PER_DETECTION * photon_energy(TELECOM),
-    "dac_energy": 1e-12,
-    "adc_energy": 1e-12,
-    "memory_energy": 20e-12,
-    "query_time": 10e-9,
-    "write_energy": P_PI * TAU,
-    "write_time": TAU * math.log(100),
-    "static_power": P_PI / 2,
+_THEORY = "the paper is a theory and states no hardware"
+_HEATERS = f"the tuners are assumed to be such heaters ({_THEORY})"
+_FIGURES = {
+    "operation_energy": Figure(
+        0.0, "J", "0: linear scattering is passive; the probe light is paid per detection"
+    ),
+    "detection_energy": detection(TELECOM).with_note(f"probe photons; {_THEORY}"),
+    "dac_energy": CONVERTER_8BIT.with_note("an electro-optic input tuner per pixel"),
+    "adc_energy": CONVERTER_8BIT,
+    "memory_energy": DRAM_ACCESS,
+    "query_time": Figure(
+        10e-9,
+        "s",
+        "assumed: 10 ns (input tuners set, then ~10 photon lifetimes 1/κ at κ/2π ≈ 1 GHz for "
+        "the network to settle)",
+    ),
+    **thermo_optic_writes(),
+    "write_energy": HEATER_WRITE_ENERGY.with_note(
+        f"{_HEATERS}; an upper bound, a tuner steps by up to π"
+    ),
+    "write_time": HEATER_WRITE_TIME.with_note(_HEATERS),
+    "static_power": Figure(
+        P_PI.value / 2,
+        "W",
+        f"assumed: P_π/2 = 12.4 mW per thermo-optic tuner, half a π step held on average "
+        f"({P_PI.source}); the workload counts the tuners of the configured network "
+        "(static_elements = N detunings + E couplings)",
+    ),
 }
-_SOURCES = {
-    "operation_energy": "0: linear scattering is passive; the probe light is paid per detection",
-    "detection_energy": "assumed: 1e4 probe photons per detected output (1 % shot noise) at "
-    "1550 nm (the paper is a theory and states no power)",
-    "dac_energy": "assumed: 1 pJ per 8-bit conversion (an electro-optic input tuner per pixel)",
-    "adc_energy": "assumed: 1 pJ per 8-bit conversion at GHz rates",
-    "memory_energy": "assumed: 20 pJ per value (an off-chip DRAM access of 8-bit data)",
-    "query_time": "assumed: 10 ns (input tuners set, then ~10 photon lifetimes 1/κ at "
-    "κ/2π ≈ 1 GHz for the network to settle)",
-    "write_energy": f"assumed: thermo-optic tuners like {_HARRIS}'s phase shifter: up to "
-    "P_π τ = 24.77 mW × 1.22 µs, the heat of a π step",
-    "write_time": f"assumed: thermo-optic tuners settling to 1 % in τ ln 100 = 5.6 µs ({_HARRIS}: "
-    "130 kHz bandwidth), all in parallel",
-    "value_write_time": "0: every tuner has its own driver; a write sets them in parallel",
-    "endurance": "inf: resistive heaters are rewritten without wear (assumed)",
-    "static_power": f"assumed: P_π/2 = 12.4 mW per thermo-optic tuner, half a π step held on "
-    f"average (P_π = 24.77 mW, {_HARRIS}); the workload counts the tuners of the configured "
-    "network (static_elements = N detunings + E couplings)",
-}
+"""Every parameter (all assumed), the same for every preset: the tuners' count is the
+workload's."""
 
 
-def _model(preset: str, reference: str) -> CostModel:
-    """The (assumed) cost model of system preset ``preset`` (its tuners: the workload's)."""
-    return CostModel(name=preset, reference=reference, **_COMMON, sources=_SOURCES)
-
-
-DEFAULT = _model(
-    "default",
-    "64 input modes coupled to 10 probed ports, thermo-optic tuning (all figures assumed)",
+DEFAULT = CostModel(
+    name="default",
+    reference="64 input modes coupled to 10 probed ports, thermo-optic tuning (all figures "
+    "assumed)",
+    **figure_values(_FIGURES),
+    sources=figure_sources(_FIGURES),
 )
-WANJURA = _model(
-    "wanjura2024",
-    "Wanjura & Marquardt, Nat. Phys. 20, 1434 (2024): 64-80-10 network; a theory that states "
-    "no hardware figures (all assumed)",
+WANJURA = replace(
+    DEFAULT,
+    name="wanjura2024",
+    reference="Wanjura & Marquardt, Nat. Phys. 20, 1434 (2024): 64-80-10 network; a theory "
+    "that states no hardware figures (all assumed)",
 )
 
 COST = SubstrateCost(workload=workload, presets={"default": DEFAULT, "wanjura2024": WANJURA})

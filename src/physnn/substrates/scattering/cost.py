@@ -40,6 +40,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from physnn.cost.components import (
+    DRAM_ACCESS,
+    SLM_PIXEL_WRITE,
+    figure_sources,
+    figure_values,
+    slm_writes,
+)
 from physnn.cost.model import CostModel, SubstrateCost, Workload
 from physnn.substrates.scattering.system import ScatteringMedium
 
@@ -66,30 +73,27 @@ def workload(system: ScatteringMedium) -> Workload:
 
 
 _INSIDE = "0: inside the OPU's 30 W (static_power), paid per frame, whatever the projection's size"
+_FIGURES = {
+    "memory_energy": DRAM_ACCESS,
+    **slm_writes(SLM_PIXEL_WRITE.with_note("the OPU's DMD cannot hold a phase mask")),
+}
 OPU = CostModel(
     name="launay2020",
     reference="LightOn OPU (Launay et al. 2020; Brossollet et al. 2021; Wang et al. 2024): "
     "1500 TOPS under 30 W",
     query_time=OPU_MACS_PER_FRAME / OPU_OPS,
-    memory_energy=20e-12,
-    write_energy=25e-9,
-    write_time=1 / 60,
     static_power=OPU_POWER,
+    **figure_values(_FIGURES),
     sources={
         "operation_energy": _INSIDE + " (30 W / 1500 TOPS = 20 fJ per operation at full size)",
         "detection_energy": _INSIDE,
         "dac_energy": _INSIDE,
         "adc_energy": _INSIDE,
-        "memory_energy": "assumed: 20 pJ per value (an off-chip DRAM access of 8-bit data)",
         "query_time": "assumed: one frame, 10¹² MACs (Launay et al. 2020: 'trillions of "
         "parameters') / 1500 TOPS (Wang et al. 2024) = 1/1500 s; no frame rate found stated",
-        "write_energy": "assumed: 25 nJ per pixel of a liquid-crystal phase SLM (about 3 W over "
-        "2 Mpixel at 60 Hz); the OPU's DMD cannot hold a phase mask",
-        "write_time": "assumed: 1/60 s per write (one frame of a 60 Hz liquid-crystal SLM)",
-        "value_write_time": "0: an SLM sets all its pixels in one frame",
-        "endurance": "inf: liquid-crystal SLMs are rewritten without wear",
         "static_power": "Wang et al., arXiv:2409.12965 (2024), abstract: the OPU runs 'up to "
         "1500 TeraOPS under 30 Watts' (an upper bound on its power)",
+        **figure_sources(_FIGURES),
     },
 )
 

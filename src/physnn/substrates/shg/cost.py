@@ -38,8 +38,8 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from physnn.cost.components import CAMERA_READ, detection, figure_sources, figure_values, slm_setup
 from physnn.cost.model import CostModel, SubstrateCost, Workload
-from physnn.cost.units import photon_energy
 from physnn.substrates.shg.system import SecondHarmonicGeneration
 
 FFT_FLOPS = 5  # per point and log₂ of the points, complex radix-2
@@ -69,39 +69,29 @@ def workload(system: SecondHarmonicGeneration) -> Workload:
 
 
 SECOND_HARMONIC = 400e-9  # m: the SH of an 800 nm pump (the default BBO crystal)
-PHOTONS_PER_BAND = 1e4  # shot noise 1 % of the signal: about 7 bits
 CONVERSION = 1e-3  # SH energy / pump energy of a shaped, unamplified femtosecond pulse
-SLM_FRAME = 1 / 60  # s: one frame of a 60 Hz liquid-crystal SLM
-EXPOSURE = 1e-3  # s: one spectrometer exposure
 LASER, SLM_DRIVER, SPECTROMETER = 10.0, 5.0, 2.5  # W, wall-plug
-_STATIC = "included in static_power (the SLM driver draws its power whether or not pixels change)"
+_BAND = detection(SECOND_HARMONIC, "400 nm, second-harmonic photons per band")
+_FIGURES = slm_setup(
+    "the input pixels",
+    "one 1 ms spectrometer exposure",
+    CAMERA_READ.with_note("per band, the band's CCD pixels binned on the chip into one conversion"),
+)
 WRIGHT = CostModel(
     name="wright2022",
     reference="Wright et al., Nature 601, 549 (2022): SHG-PNN (pulse shaper, χ(2) crystal, "
     "spectrometer); the paper states no energy or time per inference: all figures assumed",
-    detection_energy=PHOTONS_PER_BAND * photon_energy(SECOND_HARMONIC) / CONVERSION,
-    adc_energy=1e-9,
-    memory_energy=20e-12,
-    query_time=SLM_FRAME + EXPOSURE,
-    write_time=SLM_FRAME,
+    detection_energy=_BAND.value / CONVERSION,
     static_power=LASER + SLM_DRIVER + SPECTROMETER,
+    **figure_values(_FIGURES),
     sources={
         "operation_energy": "0: the crystal is passive; the pump light is paid per detected band "
         "(detection_energy) and the laser by static_power",
-        "detection_energy": "assumed: 1e4 SH photons per band at 400 nm (1 % shot noise) / a "
-        "0.1 % conversion efficiency (shaped, unamplified femtosecond pulse): hν·1e4/1e-3",
-        "dac_energy": f"0: {_STATIC}",
-        "adc_energy": "assumed: 1 nJ per band (the band's CCD pixels binned on chip, one "
-        "conversion; a sensor at about 1 W and 1 Gconversion/s)",
-        "memory_energy": "assumed: 20 pJ per value (an off-chip DRAM access of 8-bit data)",
-        "query_time": "assumed: 1/60 s + 1 ms (a query changes the input pixels: one frame of a "
-        "60 Hz liquid-crystal SLM, then one 1 ms spectrometer exposure)",
-        "write_energy": f"0: {_STATIC}",
-        "write_time": "assumed: 1/60 s per write (one frame of a 60 Hz liquid-crystal SLM)",
-        "value_write_time": "0: the SLM sets all its pixels in one frame",
-        "endurance": "inf: liquid-crystal SLMs are rewritten without wear",
+        "detection_energy": f"{_BAND.source}, divided by an assumed 0.1 % conversion efficiency "
+        "(a shaped, unamplified femtosecond pulse): hν·1e4/1e-3",
         "static_power": "assumed: 17.5 W = 10 W femtosecond oscillator (wall-plug) + 5 W SLM "
         "driver + 2.5 W spectrometer; the pulse energy itself is a negligible part of it",
+        **figure_sources(_FIGURES),
     },
 )
 

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from physnn.cost.components import AUDIO_CONVERTER, DRAM_ACCESS, figure_sources, figure_values
 from physnn.cost.model import CostModel, SubstrateCost, Workload
 from physnn.substrates.wave.system import WaveConfig, WaveRNN, design_region
 
@@ -82,13 +83,16 @@ def workload(system: WaveRNN, values: int) -> Workload:
 SAMPLE_RATE = 10_000.0  # Hz: one audio sample per time step (wavetorch study/example.yml)
 
 
+_FIGURES = {
+    "dac_energy": AUDIO_CONVERTER.with_note("one per sample value"),
+    "adc_energy": AUDIO_CONVERTER.with_note("one per probe"),
+    "memory_energy": DRAM_ACCESS,
+}
 HUGHES = CostModel(
     name="hughes2019",
     reference="Hughes et al., Sci. Adv. 5, eaay6946 (2019): simulated only; an acoustic medium "
     "at the paper's 10 kHz audio rate assumed",
-    dac_energy=100e-9,
-    adc_energy=100e-9,
-    memory_energy=20e-12,
+    **figure_values(_FIGURES),
     query_time=1 / SAMPLE_RATE,
     endurance=1.0,
     static_power=1.0,
@@ -96,9 +100,7 @@ HUGHES = CostModel(
         "operation_energy": "0: the medium propagates the waves passively; the source's drive "
         "is in static_power",
         "detection_energy": "0: microphones are driven by the sound itself (no photon budget)",
-        "dac_energy": "assumed: 100 nJ per sample (an audio DAC channel at ≈ 10 mW and 100 kS/s)",
-        "adc_energy": "assumed: 100 nJ per probe (an audio ADC channel at ≈ 10 mW and 100 kS/s)",
-        "memory_energy": "assumed: 20 pJ per value (an off-chip DRAM access of 8-bit data)",
+        **figure_sources(_FIGURES),
         "query_time": "derived: 1 / 10 kHz = 100 µs per time step, one audio sample per step: "
         "the medium computes in the signal's own time (wavetorch sr = 10000); the workload "
         "counts the steps, the sample's values × hold (a 0.1 s vowel at hold 1: 0.1 s)",

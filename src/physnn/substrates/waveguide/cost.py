@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import math
 
+from physnn.cost.components import camera_queries, figure_sources, figure_values
 from physnn.cost.model import CostModel, SubstrateCost, Workload
-from physnn.cost.units import photon_energy
 from physnn.substrates.waveguide.system import ProgrammableWaveguide
 
 FFT_FLOPS = 5  # per point and log₂ of the points, complex radix-2 (one forward, one inverse)
@@ -44,7 +44,6 @@ SPOT_FLOPS = 4  # a real amplitude times a complex spot sample, accumulated
 INTENSITY_FLOPS = 3
 WINDOW_FLOPS = 2  # a multiply-add per sample and window
 TELECOM = 1.55e-6  # m, the wavelength of both system presets
-PHOTONS_PER_DETECTION = 1e4  # shot noise 1 % of the signal
 
 
 def digital_flops(system: ProgrammableWaveguide) -> float:
@@ -73,26 +72,19 @@ def workload(system: ProgrammableWaveguide) -> Workload:
     )
 
 
+_FIGURES = camera_queries(TELECOM)
 DEFAULT = CostModel(
     name="default",
     reference="a 2-D programmable waveguide lab setup after Onodera et al. 2024 (no paper "
     "states its energy or time: all assumed)",
-    detection_energy=PHOTONS_PER_DETECTION * photon_energy(TELECOM),
-    dac_energy=1e-9,
-    adc_energy=1e-9,
-    memory_energy=20e-12,
-    query_time=1e-3,
+    **figure_values(_FIGURES),
     write_energy=1e-9,
     write_time=1 / 60,
     static_power=5.0,
     sources={
+        **figure_sources(_FIGURES),
         "operation_energy": "0: propagation in the slab is passive; the light is paid per "
         "detection",
-        "detection_energy": "assumed: 1e4 photons per detector (1 % shot noise) at 1550 nm",
-        "dac_energy": "assumed: 1 nJ per input value (a spatial-light-modulator pixel update)",
-        "adc_energy": "assumed: 1 nJ per detector read (a camera at about 1 W and 1 Gpixel/s)",
-        "memory_energy": "assumed: 20 pJ per value (an off-chip DRAM access of 8-bit data)",
-        "query_time": "assumed: 1 ms per query (a 1 kHz camera frame; samples in sequence)",
         "write_energy": "assumed: 1 nJ per programmable pixel (a projector of a few W writing "
         "~10⁶ mirrors at ~kHz; the photoconductor's own dissipation is not stated)",
         "write_time": "assumed: 1/60 s per write (one projector frame at 60 Hz); Onodera et "
