@@ -199,6 +199,7 @@ def test_train_writes_result(tmp_path, capsys):
     )
     text = capsys.readouterr().out
     assert "test accuracy" in text
+    assert f"on the hardware (default costs; physnn cost {out}): training " in text
     result = json.loads((out / "result.json").read_text())
     assert result["method"] == "insilico" and result["gap"] == "mild"
 

@@ -99,6 +99,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         f" ({result['headline']} is this method's result)\n"
         f"device queries {result['device_queries']}, parameter writes {result['param_writes']}, "
         f"wall time {result['wall_seconds']:.1f} s\n"
+        f"{_bill_line(result.get('cost') or {}, out)}"
         f"wrote {Path(out) / 'result.json'} and {Path(out) / 'history.png'}"
     )
     if args.record:
@@ -141,6 +142,22 @@ def cmd_replay(args: argparse.Namespace) -> int:
     found = differences(replayed, recorded)
     print("identical" if not found else "differences:\n" + "\n".join(f"  {d}" for d in found))
     return 0 if not found else 1
+
+
+def _bill_line(cost: dict[str, Any], out: str) -> str:
+    """One line of the run's bill on the hardware (none where it has none)."""
+    if "training" not in cost:
+        return ""
+    from physnn.cost.units import format_quantity
+
+    train, infer = cost["training"], cost["inference"]
+    return (
+        f"on the hardware ({cost['model']['name']} costs; physnn cost {out}): training "
+        f"{format_quantity(train['energy_J']['total'], 'J')} in "
+        f"{format_quantity(train['time_s']['total'], 's')}, one inference "
+        f"{format_quantity(infer['energy_J'], 'J')} (the GPU: "
+        f"{format_quantity(infer['digital_energy_J'], 'J')})\n"
+    )
 
 
 def cmd_gradcheck(args: argparse.Namespace) -> int:
