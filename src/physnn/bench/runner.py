@@ -28,6 +28,7 @@ from physnn.bench.store import ResultStore, RunRecord, read_jsonl
 from physnn.bench.suite import RunSpec, Suite
 from physnn.errors import ConfigError, option
 from physnn.threads import choose_threads
+from physnn.train.tracking import check_trackers
 
 EXECUTORS = ("local", "ray")
 
@@ -80,8 +81,11 @@ def environment() -> dict[str, Any]:
     }
 
 
-def execute_run(store_path: str, key: str, out: str, threads: int) -> str:
-    """Claim ``key``, train it (resuming), store the result. Runs inside a worker process."""
+def execute_run(
+    store_path: str, key: str, out: str, threads: int, log: tuple[str, ...] = ()
+) -> str:
+    """Claim ``key``, train it (resuming; ``log``: its experiment trackers), store the result.
+    Runs inside a worker process."""
     import torch
 
     from physnn.train import TrainConfig, train
@@ -99,7 +103,8 @@ def execute_run(store_path: str, key: str, out: str, threads: int) -> str:
             check = record.meta.get("gradcheck")
             result = {}
             if check != "only":
-                result = train(config, out, resume="if-possible", progress=False, threads=threads)
+                result = train(config, out, resume="if-possible", progress=False,
+                               threads=threads, log=log)  # fmt: skip
             result["environment"] = environment()
             if check:
                 result["gradcheck"] = gradcheck(config, batches=2 if check is True else 3)
@@ -129,16 +134,20 @@ def run_suite(
     executor: str = "local",
     address: str | None = None,
     progress: bool | None = None,
+    log: tuple[str, ...] = (),
 ) -> dict[str, int]:
     """Run every unfinished run of ``suite``; return the store's status counts for it.
-    ``progress``: a progress bar on stderr (default: only when stderr is a terminal)."""
+    ``progress``: a progress bar on stderr (default: only when stderr is a terminal); ``log``:
+    experiment trackers every run also writes to (:mod:`physnn.train.tracking`)."""
     check_executor(executor, workers)
+    check_trackers(log)
     store_path = str(Path(store_path).resolve())
     runs_dir = Path(runs_dir).resolve()
     with ResultStore(store_path) as store:
         todo = register(store, suite)
     threads = choose_threads(workers)
-    jobs = [(store_path, run.key, str(run_folder(runs_dir, run.key)), threads) for run in todo]
+    jobs = [(store_path, run.key, str(run_folder(runs_dir, run.key)), threads, log)
+            for run in todo]  # fmt: skip
     bar = tqdm(total=len(suite.runs), initial=len(suite.runs) - len(todo), unit="run",
                desc=f"suite {suite.name}",
                disable=not (sys.stderr.isatty() if progress is None else progress))  # fmt: skip

@@ -52,6 +52,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         executor=args.executor,
         address=args.address,
         progress=not args.no_progress and sys.stderr.isatty(),
+        log=tuple(args.log),
     )
     print(f"suite {suite.name}: {summarize(counts, time.monotonic() - start)}")
     if not args.no_report:

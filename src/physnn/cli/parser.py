@@ -69,6 +69,14 @@ def _add_train_parser(sub: Any) -> None:
     train.add_argument(
         "--record", action="store_true", help="record every device interaction (physnn replay)"
     )
+    _add_log_flag(train)
+
+
+def _add_log_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--log", action="append", default=[], choices=("tensorboard", "mlflow"),
+                   help="also write each run's history and result to TensorBoard (OUT/tensorboard) "
+                   "or MLflow (OUT/mlruns, or $MLFLOW_TRACKING_URI); pip install "
+                   "'physnn[tracking]'")  # fmt: skip
 
 
 def _add_list_parser(sub: Any) -> None:
@@ -93,6 +101,7 @@ def _add_bench_parser(sub: Any) -> None:
     bench.add_argument("--no-report", action="store_true", help="do not write the report")
     bench.add_argument("--dry-run", action="store_true", help="validate and list the runs only")
     bench.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_log_flag(bench)
     bench.add_argument("--tuned", action="store_true",
                        help="also run every run physnn tune has a setting for with it, and at "
                        "its defaults, at the tuning budget (see --settings)")  # fmt: skip

@@ -93,6 +93,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         on_epoch=report,
         record=args.record,
         threads=args.threads,
+        log=args.log,
     )
     print(
         f"test accuracy: device {result['device_accuracy']:.4f}, twin {result['twin_accuracy']:.4f}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from physnn.train.costing import run_cost
 from physnn.train.folder import CHECKPOINT, RECORD, RESULT, Resume, check_run_folder
 from physnn.train.setup import Experiment, build_experiment, prepare_twins
 from physnn.train.step import EpochProgress, evaluate, train_epoch
+from physnn.train.tracking import check_trackers, open_trackers
 from physnn.train.transforms import default_transforms
 
 
@@ -45,6 +46,7 @@ def train(
     device: Device | None = None,
     record: bool = False,
     threads: int | None = None,
+    log: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Train, evaluate on the device and the twin, and write ``out/result.json``.
 
@@ -57,13 +59,15 @@ def train(
     keeps every device interaction in ``out/device-record`` for
     :func:`physnn.train.replay.replay`. ``threads`` is torch's intra-op thread count during the
     run (default: a resumed run's own, else :func:`physnn.threads.choose_threads`: the cores not
-    already busy, or ``$PHYSNN_THREADS``).
+    already busy, or ``$PHYSNN_THREADS``). ``log`` names experiment trackers that also receive
+    the history and the result (``"tensorboard"``, ``"mlflow"``: :mod:`physnn.train.tracking`).
 
     Ctrl-C raises :class:`~physnn.errors.TrainingInterrupted`, whose message says what the
     folder holds.
     """
     out = Path(out)
     check_run_folder(out, resume=resume, overwrite=overwrite)
+    check_trackers(log)
     if threads is not None and (
         isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
     ):
@@ -83,9 +87,8 @@ def train(
     threads = threads or (checkpoint or {}).get("threads") or choose_threads()
     with intra_op_threads(threads):
         try:
-            return _train(
-                config, out, checkpoint, saved, progress, on_epoch, checkpoint_every, device, record
-            )
+            session = _Session(progress, on_epoch, checkpoint_every, device, record, tuple(log))
+            return _train(config, out, checkpoint, saved, session)
         except KeyboardInterrupt:
             raise TrainingInterrupted(saved.describe(out, config.epochs)) from None
 
@@ -116,26 +119,61 @@ class SavedState:
         )
 
 
+@dataclass(frozen=True)
+class _Session:
+    """How :func:`train` runs, beside what it trains (see its arguments)."""
+
+    progress: bool
+    on_epoch: Callable[[dict[str, Any]], None] | None
+    checkpoint_every: float
+    device: Device | None
+    record: bool
+    log: tuple[str, ...]
+
+
 def _train(
     config: TrainConfig,
     out: Path,
     checkpoint: dict[str, Any] | None,
     saved: SavedState,
-    progress: bool,
-    on_epoch: Callable[[dict[str, Any]], None] | None,
-    checkpoint_every: float,
-    device: Device | None,
-    record: bool,
+    session: _Session,
 ) -> dict[str, Any]:
     """:func:`train` once the folder is checked (``checkpoint``: the state to resume from) and
     the threads are set; ``saved`` follows every checkpoint written."""
+    device, record, progress = session.device, session.record, session.progress
     exp = build_experiment(config, device=device, record_dir=out / RECORD if record else None)
     run = _Run(exp, config, out / CHECKPOINT, saved)  # the wall time includes fitting the twins
     if checkpoint is not None:
         run.resume(checkpoint)
     else:
         run.twin_fit = prepare_twins(exp, progress=progress)
-    run.epochs(progress=progress, on_epoch=on_epoch, save_every=checkpoint_every)
+    trackers = open_trackers(session.log, out, config.to_dict(), run.start_epoch)
+
+    def epoch_done(row: dict[str, Any]) -> None:
+        for tracker in trackers:
+            tracker.epoch(row)
+        if session.on_epoch:
+            session.on_epoch(row)
+
+    try:
+        return _finish(exp, run, out, session, epoch_done, trackers)
+    except BaseException:  # a crash or Ctrl-C: the trackers keep what was logged, marked so
+        for tracker in trackers:
+            tracker.abort()
+        raise
+
+
+def _finish(
+    exp: Experiment,
+    run: _Run,
+    out: Path,
+    session: _Session,
+    epoch_done: Callable[[dict[str, Any]], None],
+    trackers: list,
+) -> dict[str, Any]:
+    """The epochs, the test evaluation, the result and its files, the trackers' last word."""
+    config, device = exp.config, session.device
+    run.epochs(progress=session.progress, on_epoch=epoch_done, save_every=session.checkpoint_every)
     stopped_by = run.over_budget() or "epochs"  # before the test evaluation adds to the wall time
     data = exp.dataset
     test = evaluate(exp, data.x_test.to(exp.torch_device), data.y_test.to(exp.torch_device))
@@ -146,9 +184,11 @@ def _train(
     if run.twin_fit:
         result["twin_fit"] = run.twin_fit
     save_json(out / RESULT, result)
-    if device is None or record:  # what this run opened (a server lease, a record) it closes
+    if device is None or session.record:  # what this run opened (a lease, a record) it closes
         exp.device.close()
     _plot_history(run.history, out / "history.png", title=_title(config))
+    for tracker in trackers:
+        tracker.finish(result, out)
     return result
 
 
