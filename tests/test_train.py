@@ -226,3 +226,16 @@ def test_the_cli_refuses_resume_with_nothing_to_resume_in_one_sentence(tmp_path,
     assert out == "" and err.strip().count("\n") == 0
     assert "nothing to resume" in err and "without --resume" in err
     assert not (tmp_path / "typo").exists()
+
+
+def test_training_leaves_the_callers_matplotlib_backend_alone(tmp_path):
+    import matplotlib
+
+    previous = matplotlib.get_backend()
+    matplotlib.use("svg")  # as a notebook's inline backend would be: not Agg
+    try:
+        train(TrainConfig(method="insilico", gap="none", **TINY_RUN), tmp_path / "run")
+        assert matplotlib.get_backend() == "svg"
+        assert (tmp_path / "run" / "history.png").read_bytes()[:4] == b"\x89PNG"
+    finally:
+        matplotlib.use(previous)

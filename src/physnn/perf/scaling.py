@@ -182,9 +182,8 @@ def measure(
 def plot(record: dict[str, Any], path: Path) -> None:
     """Log-log time and memory against size, with the fitted power laws."""
     import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     sizes = np.asarray(record["sizes"], dtype=float)
     panels = (
@@ -192,7 +191,9 @@ def plot(record: dict[str, Any], path: Path) -> None:
         ("peak_mb", "memory_exponent", "peak memory (MiB)"),
     )
     with matplotlib.rc_context({"font.size": 10}):
-        fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+        fig = Figure(figsize=(8, 3.2))  # its own Agg canvas: the caller's backend is left alone
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(1, 2)
         for ax, (key, exponent_key, label) in zip(axes, panels, strict=True):
             values = np.asarray([np.nan if v is None else v for v in record[key]], dtype=float)
             good = np.isfinite(values) & (values > 0)
@@ -215,7 +216,6 @@ def plot(record: dict[str, Any], path: Path) -> None:
         fig.suptitle(record["sweep"])
         fig.tight_layout()
         fig.savefig(path, dpi=110)
-        plt.close(fig)
 
 
 def markdown_table(records: Sequence[dict[str, Any]]) -> str:

@@ -372,14 +372,15 @@ def _device_health(device: Device | None) -> dict[str, Any] | None:
 
 
 def _plot_history(history: list[dict[str, Any]], path: Path, title: str) -> None:
-    """Validation accuracy on device and twin, and training loss, per epoch."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Validation accuracy on device and twin, and training loss, per epoch (an Agg canvas of
+    its own: the caller's matplotlib backend and pyplot state are left alone)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     epochs = [row["epoch"] for row in history]
-    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(9, 3.4), constrained_layout=True)
+    fig = Figure(figsize=(9, 3.4), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax_acc, ax_loss = fig.subplots(1, 2)
     ax_acc.plot(epochs, [r["val_device_accuracy"] for r in history], "o-", label="device")
     ax_acc.plot(epochs, [r["val_twin_accuracy"] for r in history], "s--", label="twin")
     ax_acc.set(xlabel="epoch", ylabel="validation accuracy", ylim=(0, 1))
@@ -388,4 +389,3 @@ def _plot_history(history: list[dict[str, Any]], path: Path, title: str) -> None
     ax_loss.set(xlabel="epoch", ylabel="training loss")
     fig.suptitle(title, fontsize=10)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
