@@ -321,3 +321,11 @@ def test_reproducibility_says_what_the_runs_recorded_and_what_not(tmp_path):
     records[1]["result"]["environment"] = {**environment, "git_commit": "def456"}
     markdown = write_report(records, tmp_path)["markdown"].read_text("utf-8")
     assert "| git commit | abc123 (1 runs), def456 (1 runs) | recorded by 2 of 2 runs |" in markdown
+
+
+def test_a_robustness_band_stays_within_zero_and_one():
+    points = {("pat", ""): {0.0: [(0, 0.99), (1, 0.80)], 1.0: [(0, 0.02), (1, 0.30)]}}
+    (line,) = plots._sweep_lines(points)
+    low, high = line.band
+    assert max(high) <= 1.0 and min(low) >= 0.0
+    assert high[0] == 1.0 and low[1] == 0.0  # 0.895 ± 0.134 and 0.16 ± 0.198, clipped

@@ -41,7 +41,8 @@ CURVES_NOTE = (
 )
 SWEEP_NOTE = (
     "Test accuracy on the device vs the swept parameter, mean over seeds, with a ± std band "
-    "where every point has 2 seeds or more; the table below each plot gives the numbers."
+    "(clipped to [0, 1]) where every point has 2 seeds or more; the table below each plot gives "
+    "the numbers."
 )
 
 
@@ -217,7 +218,10 @@ def _sweep_lines(points: Points) -> list[Line]:
         ys = [mean for mean, _ in stats]
         band = None
         if all(std is not None for _, std in stats):
-            band = ([m - (s or 0.0) for m, s in stats], [m + (s or 0.0) for m, s in stats])
+            band = (  # an accuracy lies in [0, 1]: so does its band
+                [max(0.0, m - (s or 0.0)) for m, s in stats],
+                [min(1.0, m + (s or 0.0)) for m, s in stats],
+            )
         data = tuple((x, tuple(sorted(by_value[x]))) for x in xs)
         style = CONTEXT_STYLES[contexts.index(context) % len(CONTEXT_STYLES)]
         label = f"{method} ({context})" if context else method
