@@ -313,3 +313,25 @@ def test_a_credentials_file_is_read_and_its_mistakes_are_named(tmp_path, capsys)
     assert main(serve) == 2  # the last mistake, named before anything is served
     assert main([*serve, "--token-file", str(path)]) == 2
     assert capsys.readouterr().err.splitlines()[-1].endswith("not both")
+
+
+def test_a_hostile_server_cannot_fill_the_clients_memory():
+    """The same bomb as a reply: the client refuses it as a damaged frame, asks again, and gives
+    up with a sentence; it never unpacks it."""
+    from physnn.errors import CorruptedMeasurement
+    from physnn.hardware.client import MAX_BAD_FRAMES, Connection
+
+    limit = 2**20
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, y=np.zeros((16 * limit // 4 // 64, 64), dtype=np.float32))
+    bomb, asked = buffer.getvalue(), []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        return httpx.Response(200, content=bomb, headers={CHECKSUM_HEADER: checksum(bomb)})
+
+    connection = Connection("http://device.lab:8765", token=TOKEN, max_reply_bytes=limit)
+    connection.http = httpx.Client(base_url=connection.url, transport=httpx.MockTransport(server))
+    with pytest.raises(CorruptedMeasurement, match="more than the limit of 1048576 bytes"):
+        connection.send("POST", "/v1/query", b"x")
+    assert len(asked) == MAX_BAD_FRAMES

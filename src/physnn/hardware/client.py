@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,7 @@ logger = logging.getLogger("physnn.remote")
 RETRY_STATUS = (408, 502, 503, 504)
 FRAME_OVERHEAD = 4096  # bytes of an .npz archive beyond its arrays' data (headers, directory)
 MAX_BAD_FRAMES = 5  # damaged frames of one request before giving up
+MAX_REPLY_BYTES = 1 << 30  # the most an .npz reply may unpack to (1 GiB)
 MAX_RESYNCS = 3  # state losses (restart, lease ended) survived by one request
 
 
@@ -108,6 +110,7 @@ class Connection:
         max_wait: float = 120.0,
         base_delay: float = 0.05,
         max_delay: float = 2.0,
+        max_reply_bytes: int = MAX_REPLY_BYTES,
     ) -> None:
         httpx = require("httpx")
         try:
@@ -119,6 +122,7 @@ class Connection:
         self.url = url.rstrip("/")
         self.client_id = uuid.uuid4().hex
         self.max_wait, self.base_delay, self.max_delay = max_wait, base_delay, max_delay
+        self.max_reply_bytes = max_reply_bytes
         self.instance: str | None = None
         self.health = RemoteHealth()
         headers = {PROTOCOL_HEADER: str(PROTOCOL), CLIENT_HEADER: self.client_id}
@@ -151,9 +155,12 @@ class Connection:
         path: str,
         body: bytes | None = None,
         *,
-        parse: Callable[[bytes], Any] = decode,
+        parse: Callable[[bytes], Any] | None = None,
     ) -> Any:
-        """One request, retried (same request id) until it is answered or ``max_wait`` passed."""
+        """One request, retried (same request id) until it is answered or ``max_wait`` passed.
+        ``parse`` reads the reply (by default an .npz frame that may unpack to at most
+        ``max_reply_bytes``: a damaged or hostile reply cannot fill the client's memory)."""
+        parse = parse or partial(decode, max_bytes=self.max_reply_bytes)
         headers = {REQUEST_HEADER: uuid.uuid4().hex}
         if body is not None:
             headers[CHECKSUM_HEADER] = checksum(body)
