@@ -330,7 +330,8 @@ def test_a_hostile_server_cannot_fill_the_clients_memory():
         asked.append(request)
         return httpx.Response(200, content=bomb, headers={CHECKSUM_HEADER: checksum(bomb)})
 
-    connection = Connection("http://device.lab:8765", token=TOKEN, max_reply_bytes=limit)
+    connection = Connection("http://device.lab:8765", token=TOKEN)
+    connection.max_reply_bytes = limit
     connection.http = httpx.Client(base_url=connection.url, transport=httpx.MockTransport(server))
     with pytest.raises(CorruptedMeasurement, match="more than the limit of 1048576 bytes"):
         connection.send("POST", "/v1/query", b"x")

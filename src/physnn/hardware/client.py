@@ -7,7 +7,7 @@ instrument need (docs/protocol.md):
 * retries with exponential backoff and jitter on connection errors, timeouts and 408/502/503/504,
   up to a total wait; every retry reuses the request id, so the server applies a retried write
   once and answers a retried query with the same measurement;
-* a frame that fails its checksum or does not decode is asked for again (same request id);
+* a frame that fails its checksum, does not decode or is too large is asked for again;
 * a measurement that cannot be right (NaN, infinite, wrong shape) is measured again (new request
   id, counted like any query) up to ``requery`` times, then :class:`CorruptedMeasurement`;
 * a server that restarted (new instance) or that ended this client's writer lease put the device
@@ -53,6 +53,7 @@ from physnn.hardware.protocol import (
     checksum,
     decode,
     encode,
+    parse_json,
     require,
     resolve_token,
     spec_from_json,
@@ -101,6 +102,8 @@ class InvalidMeasurement(Exception):
 class Connection:
     """HTTP transport to one device server: token, protocol header, checksums, retries."""
 
+    max_reply_bytes = MAX_REPLY_BYTES  # a larger .npz reply is refused as a damaged frame
+
     def __init__(
         self,
         url: str,
@@ -110,7 +113,6 @@ class Connection:
         max_wait: float = 120.0,
         base_delay: float = 0.05,
         max_delay: float = 2.0,
-        max_reply_bytes: int = MAX_REPLY_BYTES,
     ) -> None:
         httpx = require("httpx")
         try:
@@ -122,7 +124,6 @@ class Connection:
         self.url = url.rstrip("/")
         self.client_id = uuid.uuid4().hex
         self.max_wait, self.base_delay, self.max_delay = max_wait, base_delay, max_delay
-        self.max_reply_bytes = max_reply_bytes
         self.instance: str | None = None
         self.health = RemoteHealth()
         headers = {PROTOCOL_HEADER: str(PROTOCOL), CLIENT_HEADER: self.client_id}
@@ -140,7 +141,7 @@ class Connection:
     def handshake(self) -> dict[str, Any]:
         """GET /v1/hello; remembers the server instance that later replies must come from."""
         self.instance = None  # any instance may answer a handshake
-        hello = self.send("GET", "/v1/hello", parse=_parse_json)
+        hello = self.send("GET", "/v1/hello", parse=parse_json)
         if hello.get("protocol") != PROTOCOL:
             raise DeviceError(
                 f"device server at {self.url} speaks device protocol {hello.get('protocol')}, "
@@ -157,9 +158,7 @@ class Connection:
         *,
         parse: Callable[[bytes], Any] | None = None,
     ) -> Any:
-        """One request, retried (same request id) until it is answered or ``max_wait`` passed.
-        ``parse`` reads the reply (by default an .npz frame that may unpack to at most
-        ``max_reply_bytes``: a damaged or hostile reply cannot fill the client's memory)."""
+        """One request, retried (same request id) until it is answered or ``max_wait`` passed."""
         parse = parse or partial(decode, max_bytes=self.max_reply_bytes)
         headers = {REQUEST_HEADER: uuid.uuid4().hex}
         if body is not None:
@@ -245,13 +244,6 @@ class Connection:
 
     def close(self) -> None:
         self.http.close()
-
-
-def _parse_json(content: bytes) -> dict[str, Any]:
-    try:
-        return json.loads(content)
-    except ValueError:
-        raise ProtocolError("the reply is not JSON") from None
 
 
 def _error_of(response: Any) -> tuple[str, str]:
@@ -362,7 +354,7 @@ class RemoteDevice(Device):
     def close(self) -> None:
         """Give up the writer lease (the server puts the device in its safe state)."""
         if self._target is not None:
-            self.connection.send("POST", "/v1/release", b"", parse=_parse_json)
+            self.connection.send("POST", "/v1/release", b"", parse=parse_json)
         self.connection.close()
 
     # ------------------------------------------------------------------------------- internals

@@ -13,6 +13,7 @@ import hashlib
 import importlib
 import io
 import ipaddress
+import json
 import os
 import zipfile
 from collections.abc import Mapping
@@ -183,3 +184,11 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False  # a host name: it may resolve to any interface
+
+
+def parse_json(content: bytes) -> dict[str, Any]:
+    """A JSON reply's object; :class:`ProtocolError` for anything else."""
+    try:
+        return json.loads(content)
+    except ValueError:
+        raise ProtocolError("the reply is not JSON") from None
