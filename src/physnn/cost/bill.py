@@ -49,9 +49,8 @@ def training_bill(
     device_time = q * query_time(workload, model) + write_time
     energy = {
         "queries": q * physical_energy(workload, model),
-        "conversions": q
-        * (workload.inputs * model.dac_energy + workload.outputs * model.adc_energy),
-        "memory": (q * (workload.inputs + workload.outputs) + v) * model.memory_energy,
+        "conversions": q * conversion_energy(workload, model),
+        "memory": q * memory_energy(workload, model) + v * model.memory_energy,
         "writes": v * model.write_energy,
         "static": static_power(workload, model) * device_time,
         "digital": counts.digital_flops * digital.energy_per_flop,
@@ -85,11 +84,23 @@ def physical_energy(workload: Workload, model: CostModel) -> float:
     return workload.operations * model.operation_energy + workload.outputs * model.detection_energy
 
 
+def conversion_energy(workload: Workload, model: CostModel) -> float:
+    """N_in e_DAC + N_out e_ADC: the converters of one query."""
+    return workload.inputs * model.dac_energy + workload.outputs * model.adc_energy
+
+
+def memory_energy(workload: Workload, model: CostModel) -> float:
+    """(N_in + N_out) e_mem: the values one query moves between memory and the device."""
+    return (workload.inputs + workload.outputs) * model.memory_energy
+
+
 def query_energy(workload: Workload, model: CostModel) -> float:
     """E_query: the energy of one query on the device, static power excluded."""
-    converted = workload.inputs * model.dac_energy + workload.outputs * model.adc_energy
-    moved = (workload.inputs + workload.outputs) * model.memory_energy
-    return physical_energy(workload, model) + converted + moved
+    return (
+        physical_energy(workload, model)
+        + conversion_energy(workload, model)
+        + memory_energy(workload, model)
+    )
 
 
 def inference_bill(
@@ -103,13 +114,14 @@ def inference_bill(
         + readout_flops * digital.energy_per_flop
     )
     latency = seconds + readout_flops / digital.flops_per_second
-    baseline = (workload.digital_flops + readout_flops) * digital.energy_per_flop
+    network_flops = workload.digital_flops + readout_flops
+    baseline = network_flops * digital.energy_per_flop
     return {
         "energy_J": energy,
         "latency_s": latency,
         "energy_per_operation_J": energy / workload.operations if workload.operations else 0.0,
         "digital_energy_J": baseline,
-        "digital_latency_s": (workload.digital_flops + readout_flops) / digital.flops_per_second,
+        "digital_latency_s": network_flops / digital.flops_per_second,
         "advantage": baseline / energy if energy > 0 else float("inf"),
     }
 

@@ -25,13 +25,19 @@ def substrate_cost(system_name: str) -> SubstrateCost | None:
     return SUBSTRATES[system_name].cost
 
 
+def _required(system_name: str) -> SubstrateCost:
+    """The substrate's cost record; ConfigError where it states none."""
+    record = substrate_cost(system_name)
+    if record is None:
+        raise ConfigError(f"substrate {system_name!r} states no cost model")
+    return record
+
+
 def cost_model(
     system_name: str, system_preset: str, name: str = AUTO, options: Mapping[str, Any] | None = None
 ) -> CostModel:
     """The cost model a run of ``system_name`` (at ``system_preset``) is billed with."""
-    record = substrate_cost(system_name)
-    if record is None:
-        raise ConfigError(f"substrate {system_name!r} states no cost model")
+    record = _required(system_name)
     model = record.for_system_preset(system_preset) if name == AUTO else record.preset(name)
     return model.with_options(options or {})
 
@@ -43,9 +49,7 @@ DIGITS_VALUES = 64
 def workload(system_name: str, system: Any, sample_values: int | None = None) -> Workload:
     """What one query asks of the substrate's device, for the configured ``system`` and
     samples of ``sample_values`` values (those of an 8 × 8 digit by default)."""
-    record = substrate_cost(system_name)
-    if record is None:
-        raise ConfigError(f"substrate {system_name!r} states no cost model")
+    record = _required(system_name)
     if record.per_sample_values:
         return record.workload(system, sample_values or DIGITS_VALUES)
     return record.workload(system)

@@ -19,9 +19,6 @@ PREFIXES = {
 }  # fmt: skip
 """SI prefixes (``u`` and ``µ`` both micro)."""
 
-UNITS = ("J", "s", "W", "")
-"""The units of cost parameters: energy, time, power, and counts (no unit)."""
-
 PLANCK = 6.62607015e-34
 """Planck's constant h in J s (exact, SI 2019)."""
 LIGHT_SPEED = 299_792_458.0

@@ -31,7 +31,7 @@ from typing import Any
 from physnn.errors import ConfigError
 
 TRACKERS = ("tensorboard", "mlflow")
-PACKAGES = {"tensorboard": "tensorboard", "mlflow": "mlflow"}
+"""The trackers, each named like the package it imports."""
 HISTORY_GROUPS = {"train_": "train/", "val_": "val/"}
 """History fields by prefix → scalar tag prefix; the others go under ``run/``."""
 EXPERIMENT = "physnn"
@@ -47,9 +47,9 @@ def check_trackers(names: Sequence[str]) -> None:
     for name in names:
         if name not in TRACKERS:
             raise ConfigError(f"unknown tracker {name!r}; choose from: {', '.join(TRACKERS)}")
-        if importlib.util.find_spec(PACKAGES[name]) is None:
+        if importlib.util.find_spec(name) is None:
             raise ConfigError(
-                f"--log {name} needs the {PACKAGES[name]} package: pip install 'physnn[tracking]'"
+                f"--log {name} needs the {name} package: pip install 'physnn[tracking]'"
             )
 
 
