@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> list[dict]:
                 max_queries=args.max_queries,
             )
             out = Path(args.out) / f"{args.system}-{method}-{args.gap}-{seed}"
-            results.append(train(config, out, resume=True, progress=False))
+            results.append(train(config, out, resume="if-possible", progress=False))
         reached = [q for r in results if (q := queries_to(args.target, r["history"])) is not None]
         accuracy = [r["accuracy"] for r in results]
         rows.append(

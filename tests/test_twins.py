@@ -80,7 +80,8 @@ def test_a_multi_start_fit_recovers_a_misalignment_a_single_start_misses():
     found = {}
     for restarts in (1, 3):
         config = calibration_config(
-            {"lateral": 1.0, "photons": 1e6}, seed=3, restarts=restarts, scan_rounds=0
+            {"lateral": 1.0, "photons": 1e6}, seed=3, restarts=restarts, scan_rounds=0,
+            scout_steps=100,
         )
         exp, report = fitted(config)
         true = hidden_shifts(exp)
@@ -244,7 +245,7 @@ def test_options_and_unsupported_combinations_fail_clearly(tmp_path):
     with pytest.raises(ConfigError, match="can fit frequency_error, coupling_error"):
         make_twin("calibrated", physics, {"parameters": ["plane_shift"]})
     crossbar = SYSTEMS["crossbar"].from_preset("default", **TINY_SYSTEM_OPTIONS["crossbar"])
-    with pytest.raises(ConfigError, match="supports diffractive, mzi, oscillators, shg"):
+    with pytest.raises(ConfigError, match="supports diffractive, fourier, mzi, oscillators, shg"):
         make_twin("calibrated", crossbar, {})
     hybrid = TrainConfig(
         system="oscillators", system_options=OSCILLATORS, model="hybrid:9", limit_train=32,

@@ -22,11 +22,10 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from physnn.bench.store import ResultStore, RunRecord, read_jsonl
 from physnn.bench.suite import RunSpec, Suite
 from physnn.errors import ConfigError, option
+from physnn.progress import tqdm
 from physnn.threads import choose_threads
 from physnn.train.tracking import check_trackers
 

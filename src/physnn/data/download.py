@@ -11,8 +11,6 @@ import urllib.request
 from pathlib import Path
 from typing import BinaryIO
 
-from tqdm.auto import tqdm
-
 from physnn.data.formats import AUDIO_FOLDER, recorded_tokens
 from physnn.data.sources import (
     AUDIO_MIRRORS,
@@ -27,6 +25,7 @@ from physnn.data.sources import (
 )
 from physnn.errors import DatasetError, option
 from physnn.files import temporary_beside
+from physnn.progress import tqdm
 
 DOWNLOAD_TIMEOUT_S = 30.0
 

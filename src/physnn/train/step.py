@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from physnn.nets import PNN, Executor, run_device, run_twin
+from physnn.progress import tqdm
 from physnn.seeds import derived_seed
 from physnn.train.setup import Experiment
 from physnn.train.transforms import UpdateTransform

@@ -25,13 +25,12 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from physnn.bench.runner import check_executor, run_jobs
 from physnn.bench.store import default_worker, worker_is_dead
 from physnn.bench.suite import Suite
 from physnn.errors import ConfigError, option
 from physnn.methods import METHODS
+from physnn.progress import tqdm
 from physnn.threads import choose_threads
 from physnn.train.config import TrainConfig
 from physnn.tune.settings import tuning_key, write_settings

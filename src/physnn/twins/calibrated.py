@@ -57,8 +57,8 @@ class CalibratedOptions(FitOptions):
     settings_per_step: int = 4  # control settings in each optimizer step
     steps: int = 600
     lr: float = 0.1  # Adam step, in the entries' fit units
-    restarts: int = 3  # starts of the fit: the design and restarts − 1 random draws
-    scout_steps: int | None = None  # steps fitted from each start (None: steps // 2)
+    restarts: int = 6  # starts of the fit: the design and restarts − 1 random draws
+    scout_steps: int | None = None  # steps fitted from each start (None: steps // 6)
     polish_iterations: int = 20  # full-batch L-BFGS iterations at the end (0: none)
     scan_rounds: int = 2  # coarse scans of the design start, until one changes nothing (0: none)
     scan_settings: int = 12  # control settings that score the coarse scan
@@ -94,7 +94,7 @@ class CalibratedOptions(FitOptions):
 
     @property
     def steps_per_start(self) -> int:
-        return self.scout_steps if self.scout_steps is not None else max(1, self.steps // 2)
+        return self.scout_steps if self.scout_steps is not None else max(1, self.steps // 6)
 
 
 def calibratable(system: System) -> dict[str, Calibratable]:
@@ -198,14 +198,15 @@ class CalibratedTwin(FittedTwin):
 
         The fit is not convex: a diffractive mask is a pixel-scale random pattern, so the
         error as a function of one plane's shift has a basin about a pixel wide around the
-        truth and is nearly flat beyond it, and the minibatch noise that carries Adam across
-        such plateaus also decides where it stops. So: first a coarse scan moves a copy of the
-        design towards the basin (:meth:`coarse_scan`); then the starts — the design, the
-        scanned design if the scan moved anything (its score on a few settings can mislead it
-        out of a basin the design was in), and ``restarts`` − 1 draws of N(start, spread²) for
-        every entry with a spread — are each fitted for ``scout_steps`` steps at the full step
-        ``lr`` (exploring); the one with the least error on the fitting data (never anything
-        else) is fitted on, its step annealed, to ``steps`` steps in all; then
+        truth (an axial offset's about a wavelength wide) and is nearly flat beyond it, and the
+        minibatch noise that carries Adam across such plateaus also decides where it stops.
+        So: first a coarse scan moves a copy of the design towards the basin
+        (:meth:`coarse_scan`); then the starts — the design, the scanned design if the scan
+        moved anything (its score on a few settings can mislead it out of a basin the design
+        was in), and ``restarts`` − 1 draws of N(start, spread²) for every entry with a
+        spread (the axial offsets included) — are each fitted for ``scout_steps`` steps at
+        the full step ``lr`` (exploring); the one with the least error on the fitting data
+        (never anything else) is fitted on, its step annealed, to ``steps`` steps in all; then
         ``polish_iterations`` of full-batch L-BFGS descend to the bottom of its basin without
         minibatch noise. With one start it is ``steps`` annealed steps.
         """

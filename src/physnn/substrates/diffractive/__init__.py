@@ -18,7 +18,7 @@ SUBSTRATE = Substrate(
         "plane_shift": Calibratable(
             "pixel", lambda s: s.config.pitch, spread=0.5, scan=(-2, -1.5, -1, -0.5, 0.5, 1, 1.5, 2)
         ),
-        "plane_dz": Calibratable("wavelength", lambda s: s.config.wavelength),
+        "plane_dz": Calibratable("wavelength", lambda s: s.config.wavelength, spread=1.0),
         "phase_error": Calibratable("rad", unit_size, control_shape("phase")),
         "absorption": Calibratable("0.1 per rad", lambda s: 0.1, start=0.001),
     },
