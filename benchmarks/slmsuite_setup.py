@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from twins import mean_std  # benchmarks/twins.py, beside this script
 
 from physnn.cli.parsing import key_value
 from physnn.hardware.adapter import InstrumentDevice
@@ -85,10 +86,6 @@ def run_arm(
         )
         row["fit_seconds"] = fit["seconds"]
     return row
-
-
-def mean_std(values: list[float]) -> str:
-    return f"{statistics.fmean(values):.3f} ± {statistics.pstdev(values):.3f}"
 
 
 def table(rows: list[dict[str, Any]]) -> str:

@@ -109,7 +109,7 @@ def test_slmsuites_wavefront_calibration_is_applied(system):
     written with phase_correct=True, the device is the unaberrated design again."""
     setup = simulated_setup(system, seed=None)
     aberrated = {**system.nominal_nuisance(), "defocus": 1.0, "astigmatism": torch.tensor([0.5, 0])}
-    phase_sim = system._aberration(aberrated).double().numpy()
+    phase_sim = system.aberration(aberrated).double().numpy()
     setup.slm.source["phase_sim"] = phase_sim
     controls, x = _controls_and_inputs(system)
     design = system(x, controls, {**system.nominal_nuisance(), "phase_levels": 256})

@@ -295,6 +295,6 @@ def _source(system: FourierNetwork, truth: Nuisance) -> dict[str, np.ndarray]:
     """slmsuite's hidden source: the beam's amplitude and the aberration's phase."""
     n = system.config.slm_size
     amplitude = gaussian_beam(n, truth["beam_waist"]).double().numpy()
-    phase = system._aberration(truth)
+    phase = system.aberration(truth)
     aberration = np.zeros((n, n)) if phase is None else phase.double().numpy()
     return {"amplitude_sim": amplitude, "phase_sim": aberration}

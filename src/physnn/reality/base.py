@@ -27,6 +27,12 @@ from physnn.errors import ConfigError
 from physnn.systems.base import Controls, Nuisance, System
 
 
+def normal_draw(shape: tuple[int, ...], sigma: float, generator: torch.Generator) -> Tensor:
+    """σ · N(0, 1) of ``shape``, float32, drawn in float64 so that a seed gives the same values
+    whatever torch's default dtype."""
+    return sigma * torch.randn(shape, generator=generator, dtype=torch.float64).float()
+
+
 class Perturbation:
     """One physical non-ideality. Subclasses are frozen dataclasses with physical parameters."""
 

@@ -48,6 +48,11 @@ class Calibratable:
     scan: tuple[float, ...] = ()
 
 
+PIXEL_SCAN = (-2, -1.5, -1, -0.5, 0.5, 1, 1.5, 2)
+"""Coarse-scan steps of a lateral offset, in pixels: ±2 px in half-pixel steps (the basin of a
+pixel-scale pattern's offset is about a pixel wide, so the grid always lands in it)."""
+
+
 def unit_size(system: System) -> float:
     """A fit unit of 1 in the entry's own physical unit (rad, dB, …)."""
     return 1.0

@@ -25,6 +25,14 @@ Nuisance = dict[str, Any]
 Controls = dict[str, Tensor]
 
 
+def is_plain_zero(value: Tensor | float) -> bool:
+    """Whether a nuisance value is a plain zero, whose effect a system may skip: every entry
+    zero and no gradient asked of it (a calibrated twin fitting it from zero needs the path)."""
+    if isinstance(value, Tensor):
+        return not value.requires_grad and not bool(value.any())
+    return value == 0
+
+
 _TYPES = {
     "int": (int,),
     "float": (int, float),

@@ -5,7 +5,7 @@ Its record, ``SUBSTRATE``, is what physnn registers: the system, its reality-gap
 (:mod:`.gap`), what a calibrated twin may fit and the tiny test options.
 """
 
-from physnn.substrates import Calibratable, Substrate, control_shape, unit_size
+from physnn.substrates import PIXEL_SCAN, Calibratable, Substrate, control_shape, unit_size
 from physnn.substrates.diffractive.cost import COST
 from physnn.substrates.diffractive.gap import GAP_FAMILY
 from physnn.substrates.diffractive.system import DiffractiveNetwork
@@ -15,9 +15,7 @@ SUBSTRATE = Substrate(
     system=DiffractiveNetwork,
     gap=GAP_FAMILY,
     calibratable={
-        "plane_shift": Calibratable(
-            "pixel", lambda s: s.config.pitch, spread=0.5, scan=(-2, -1.5, -1, -0.5, 0.5, 1, 1.5, 2)
-        ),
+        "plane_shift": Calibratable("pixel", lambda s: s.config.pitch, spread=0.5, scan=PIXEL_SCAN),
         "plane_dz": Calibratable("wavelength", lambda s: s.config.wavelength, spread=1.0),
         "phase_error": Calibratable("rad", unit_size, control_shape("phase")),
         "absorption": Calibratable("0.1 per rad", lambda s: 0.1, start=0.001),

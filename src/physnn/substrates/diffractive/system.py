@@ -38,6 +38,7 @@ from physnn.systems.base import (
     NoiseSource,
     Nuisance,
     System,
+    is_plain_zero,
 )
 from physnn.systems.encoding import NON_NEGATIVE, as_image
 
@@ -276,7 +277,7 @@ class DiffractiveNetwork(System):
         """Spectral phase of each gap from the planes' displacements, or None when aligned."""
         shift = nuisance["plane_shift"].to(device)
         dz = nuisance["plane_dz"].to(device)
-        if not (shift.requires_grad or dz.requires_grad or shift.any() or dz.any()):
+        if is_plain_zero(shift) and is_plain_zero(dz):
             return None
         # Gap g ends on plane g; the input plane (before gap 0) is the reference frame.
         relative_shift = torch.diff(shift, dim=0, prepend=torch.zeros_like(shift[:1]))

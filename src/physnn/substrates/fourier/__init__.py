@@ -5,7 +5,7 @@ Its record, ``SUBSTRATE``, is what physnn registers: the system, its reality-gap
 (:mod:`.gap`), what a calibrated twin may fit and the tiny test options.
 """
 
-from physnn.substrates import Calibratable, Substrate, percent_size, unit_size
+from physnn.substrates import PIXEL_SCAN, Calibratable, Substrate, percent_size, unit_size
 from physnn.substrates.fourier.cost import COST
 from physnn.substrates.fourier.gap import GAP_FAMILY
 from physnn.substrates.fourier.system import FourierNetwork
@@ -15,9 +15,7 @@ SUBSTRATE = Substrate(
     system=FourierNetwork,
     gap=GAP_FAMILY,
     calibratable={
-        "camera_offset": Calibratable(
-            "camera pixel", unit_size, spread=0.5, scan=(-2, -1.5, -1, -0.5, 0.5, 1, 1.5, 2)
-        ),
+        "camera_offset": Calibratable("camera pixel", unit_size, spread=0.5, scan=PIXEL_SCAN),
         "focal_scale": Calibratable("%", percent_size, spread=1.0),
         "camera_rotation": Calibratable("10 mrad", lambda s: 0.01),
         "beam_waist": Calibratable("SLM pixel", unit_size),

@@ -40,14 +40,10 @@ from dataclasses import dataclass
 
 import torch
 
-from physnn.reality.base import Perturbation
+from physnn.reality.base import Perturbation, normal_draw
 from physnn.reality.levels import GapFamily
 from physnn.reality.perturbations import DetectorNoise, PhaseQuantization
 from physnn.systems.base import Nuisance, System
-
-
-def _normal(shape: tuple[int, ...], sigma: float, generator: torch.Generator) -> torch.Tensor:
-    return sigma * torch.randn(shape, generator=generator, dtype=torch.float64).float()
 
 
 @dataclass(frozen=True)
@@ -62,9 +58,13 @@ class CameraPlacement(Perturbation):
     nuisance_keys = ("camera_offset", "focal_scale", "camera_rotation")
 
     def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
-        offset = torch.as_tensor(nuisance["camera_offset"]) + _normal((2,), self.offset, generator)
-        focal = float(nuisance["focal_scale"]) + float(_normal((), self.focal, generator))
-        rotation = float(nuisance["camera_rotation"]) + float(_normal((), self.rotation, generator))
+        offset = torch.as_tensor(nuisance["camera_offset"]) + normal_draw(
+            (2,), self.offset, generator
+        )
+        focal = float(nuisance["focal_scale"]) + float(normal_draw((), self.focal, generator))
+        rotation = float(nuisance["camera_rotation"]) + float(
+            normal_draw((), self.rotation, generator)
+        )
         return {**nuisance, "camera_offset": offset, "focal_scale": focal,
                 "camera_rotation": rotation}  # fmt: skip
 
@@ -81,7 +81,7 @@ class BeamWaistError(Perturbation):
         waist = nuisance["beam_waist"]
         if waist is None:  # a flat-top beam has no waist to be wrong
             return nuisance
-        factor = max(0.5, 1 + float(_normal((), self.sigma, generator)))
+        factor = max(0.5, 1 + float(normal_draw((), self.sigma, generator)))
         return {**nuisance, "beam_waist": float(waist) * factor}
 
 
@@ -95,8 +95,8 @@ class WavefrontAberration(Perturbation):
     nuisance_keys = ("defocus", "astigmatism")
 
     def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
-        defocus = float(nuisance["defocus"]) + float(_normal((), self.defocus, generator))
-        astig = torch.as_tensor(nuisance["astigmatism"]) + _normal(
+        defocus = float(nuisance["defocus"]) + float(normal_draw((), self.defocus, generator))
+        astig = torch.as_tensor(nuisance["astigmatism"]) + normal_draw(
             (2,), self.astigmatism, generator
         )
         return {**nuisance, "defocus": defocus, "astigmatism": astig}
@@ -113,8 +113,10 @@ class PhaseResponseError(Perturbation):
     nuisance_keys = ("phase_scale", "phase_curvature")
 
     def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
-        scale = float(nuisance["phase_scale"]) + float(_normal((), self.scale, generator))
-        curve = float(nuisance["phase_curvature"]) + float(_normal((), self.curvature, generator))
+        scale = float(nuisance["phase_scale"]) + float(normal_draw((), self.scale, generator))
+        curve = float(nuisance["phase_curvature"]) + float(
+            normal_draw((), self.curvature, generator)
+        )
         return {**nuisance, "phase_scale": scale, "phase_curvature": curve}
 
 

@@ -52,6 +52,7 @@ from physnn.systems.base import (
     NoiseSource,
     Nuisance,
     System,
+    is_plain_zero,
 )
 from physnn.systems.encoding import UNIT_INTERVAL, as_image
 
@@ -121,10 +122,10 @@ def zernike_basis(n: int) -> Tensor:
 
 def gaussian_beam(n: int, waist: float | Tensor | None) -> Tensor:
     """(n, n) amplitude exp(−r²/w²) on the SLM's pixel centres (uniform for ``None``)."""
-    c = torch.arange(n, dtype=torch.float32) - (n - 1) / 2
-    r2 = c[:, None].square() + c[None, :].square()
     if waist is None:
         return torch.ones(n, n)
+    c = torch.arange(n, dtype=torch.float32) - (n - 1) / 2
+    r2 = c[:, None].square() + c[None, :].square()
     return torch.exp(-r2 / torch.as_tensor(waist, dtype=torch.float32).square())
 
 
@@ -214,7 +215,7 @@ class FourierNetwork(System):
                 wrapped, lambda p: snap_to_levels(p, 0.0, TWO_PI, int(levels), True)
             )
         scale, curve = nuisance.get("phase_scale", 0.0), nuisance.get("phase_curvature", 0.0)
-        if not _is_zero(scale) or not _is_zero(curve):
+        if not (is_plain_zero(scale) and is_plain_zero(curve)):
             u = wrapped / TWO_PI
             wrapped = TWO_PI * ((1 + scale) * u + curve * u * (1 - u))
         return wrapped
@@ -224,7 +225,7 @@ class FourierNetwork(System):
         phase = controls["phase"]
         requested = phase + self.input_phase(x).to(phase)
         realized = self.realized_phase(requested, nuisance)
-        aberration = self._aberration(nuisance)
+        aberration = self.aberration(nuisance)
         if aberration is not None:
             realized = realized + aberration.to(realized)
         return self._beam(nuisance).to(realized) * torch.exp(1j * realized)
@@ -247,7 +248,7 @@ class FourierNetwork(System):
         center = pixels.new_tensor([c.camera_size / 2, c.camera_size / 2]) + offset
         v = pixels - center
         rotation = torch.as_tensor(nuisance.get("camera_rotation", 0.0)).to(pixels)
-        if rotation.requires_grad or bool(rotation != 0):
+        if not is_plain_zero(rotation):
             cos, sin = torch.cos(rotation), torch.sin(rotation)
             v = torch.stack([cos * v[:, 0] + sin * v[:, 1], -sin * v[:, 0] + cos * v[:, 1]], 1)
         scale = 1 + torch.as_tensor(nuisance.get("focal_scale", 0.0)).to(pixels)
@@ -279,19 +280,12 @@ class FourierNetwork(System):
             return gaussian_beam(self.config.slm_size, waist).to(self.beam)
         return self.beam
 
-    def _aberration(self, nuisance: Nuisance) -> Tensor | None:
+    def aberration(self, nuisance: Nuisance) -> Tensor | None:
         """φ_ab (N, N) from the Zernike coefficients, or None when there is none."""
         dtype = self.zernike.dtype
         defocus = torch.as_tensor(nuisance.get("defocus", 0.0), dtype=dtype)
         astig = torch.as_tensor(nuisance.get("astigmatism", torch.zeros(2)), dtype=dtype)
         coefficients = torch.cat([defocus.reshape(1), astig.reshape(2)]).to(self.zernike)
-        if not (coefficients.requires_grad or bool(coefficients.any())):
+        if is_plain_zero(coefficients):
             return None
         return torch.einsum("z,zyx->yx", coefficients, self.zernike)
-
-
-def _is_zero(value: Any) -> bool:
-    """Whether a nuisance value is a plain zero (a tensor that needs its gradient is not)."""
-    if isinstance(value, Tensor):
-        return not value.requires_grad and not bool(value.any())
-    return value == 0

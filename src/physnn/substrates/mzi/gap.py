@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from physnn.reality.base import Perturbation
+from physnn.reality.base import Perturbation, normal_draw
 from physnn.reality.levels import GapFamily
 from physnn.reality.perturbations import DetectorNoise, MonitorNoise
 from physnn.systems.base import Nuisance, System
@@ -56,10 +56,6 @@ def _heater_shape(system: System) -> tuple[int, ...]:
     return (*stack, 2 * m + specs["screen"].shape[-1])
 
 
-def _normal(shape: tuple[int, ...], sigma: float, generator: torch.Generator) -> Tensor:
-    return sigma * torch.randn(shape, generator=generator, dtype=torch.float64).float()
-
-
 def _add(nuisance: Nuisance, key: str, value: Tensor) -> Nuisance:
     previous = nuisance.get(key)
     return {**nuisance, key: value if previous is None else previous + value}
@@ -74,7 +70,7 @@ class CouplerSplittingError(Perturbation):
     nuisance_keys = ("coupler_error",)
 
     def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
-        ratio = (0.5 + _normal((*_mzi_shape(system), 2), self.sigma, generator)).clamp(0, 1)
+        ratio = (0.5 + normal_draw((*_mzi_shape(system), 2), self.sigma, generator)).clamp(0, 1)
         return _add(nuisance, "coupler_error", torch.asin(ratio.sqrt()) - math.pi / 4)
 
 
@@ -88,7 +84,7 @@ class HeaterGainError(Perturbation):
 
     def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
         return _add(
-            nuisance, "phase_gain_error", _normal(_heater_shape(system), self.sigma, generator)
+            nuisance, "phase_gain_error", normal_draw(_heater_shape(system), self.sigma, generator)
         )
 
 
@@ -113,7 +109,9 @@ class PhaseDrift(Perturbation):
     nuisance_keys = ("phase_offset",)
 
     def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
-        return _add(nuisance, "phase_offset", _normal(_heater_shape(system), self.sigma, generator))
+        return _add(
+            nuisance, "phase_offset", normal_draw(_heater_shape(system), self.sigma, generator)
+        )
 
 
 @dataclass(frozen=True)
@@ -126,7 +124,7 @@ class InsertionLoss(Perturbation):
     nuisance_keys = ("mzi_loss_db",)
 
     def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
-        spread = _normal(_mzi_shape(system), self.spread_db, generator)
+        spread = normal_draw(_mzi_shape(system), self.spread_db, generator)
         loss = (self.loss_db + spread).clamp_min(0)
         return {**nuisance, "mzi_loss_db": nuisance.get("mzi_loss_db", 0.0) + loss}
 

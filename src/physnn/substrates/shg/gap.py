@@ -39,16 +39,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor
 
-from physnn.reality.base import Perturbation
+from physnn.reality.base import Perturbation, normal_draw
 from physnn.reality.levels import GapFamily
 from physnn.reality.perturbations import CameraQuantization, DetectorNoise
 from physnn.systems.base import Nuisance, System
-
-
-def _gaussian(shape: tuple[int, ...], sigma: float, generator: torch.Generator) -> Tensor:
-    return sigma * torch.randn(shape, generator=generator, dtype=torch.float64).float()
 
 
 @dataclass(frozen=True)
@@ -62,8 +57,8 @@ class SLMMiscalibration(Perturbation):
 
     def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
         shape = tuple(nuisance["phase_gain"].shape)
-        gain = nuisance["phase_gain"] + _gaussian(shape, self.gain_sigma, generator)
-        offset = nuisance["phase_offset"] + _gaussian(shape, self.offset_sigma, generator)
+        gain = nuisance["phase_gain"] + normal_draw(shape, self.gain_sigma, generator)
+        offset = nuisance["phase_offset"] + normal_draw(shape, self.offset_sigma, generator)
         return {**nuisance, "phase_gain": gain, "phase_offset": offset}
 
 

@@ -51,6 +51,7 @@ from physnn.systems.base import (
     NoiseSource,
     Nuisance,
     System,
+    is_plain_zero,
 )
 from physnn.systems.encoding import NON_NEGATIVE, as_vector
 
@@ -249,7 +250,7 @@ class ProgrammableWaveguide(System):
         field = amplitudes.to(spots.dtype) @ spots
         power = (field.real.square() + field.imag.square()).sum(-1, keepdim=True)
         field = field / power.clamp_min(1e-12).sqrt()
-        if not _is_zero(tilt):
+        if not is_plain_zero(tilt):
             k = 2 * math.pi * c.effective_index / c.wavelength
             field = field * torch.exp(1j * k * tilt * self.x)
         return field
@@ -259,14 +260,14 @@ class ProgrammableWaveguide(System):
         c = self.config
         u = controls["delta_n"] * (INDEX_UNIT / c.delta_n_max)
         a = nuisance.get("index_saturation", 0.0)
-        if not _is_zero(a):
+        if not is_plain_zero(a):
             u = (1 + a) * u / (1 + a * u)
         pixels = nuisance.get("index_scale", 1.0) * c.delta_n_max * u
         if nuisance.get("index_error") is not None:
             pixels = pixels + nuisance["index_error"].to(pixels)
         grid = self._upsample(pixels)
         blur = nuisance.get("blur_length", 0.0)
-        if not _is_zero(blur):
+        if not is_plain_zero(blur):
             grid = _gaussian_blur(grid, blur / c.dz, blur / c.dx)
         return grid
 
@@ -301,13 +302,6 @@ class ProgrammableWaveguide(System):
 def _centred(count: int, pitch: float) -> Tensor:
     """Positions of ``count`` elements ``pitch`` apart, centred on x = 0."""
     return (torch.arange(count, dtype=torch.float64) - (count - 1) / 2).mul(pitch).float()
-
-
-def _is_zero(value: Tensor | float) -> bool:
-    """Whether a nuisance value is a plain zero that can skip its computation."""
-    if isinstance(value, Tensor):
-        return not value.requires_grad and not bool(value.any())
-    return value == 0
 
 
 def _gaussian_kernel(sigma_px: Tensor | float, device: torch.device) -> Tensor:
