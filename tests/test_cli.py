@@ -129,7 +129,7 @@ def test_help_list_and_refusals_import_no_torch(argv, code, tmp_path):
     ("argv", "message"),
     [
         (["--system", "bogus"], "unknown system 'bogus'; choose one of: crossbar, diffractive"),
-        (["--method", "bogus"], "unknown method 'bogus'; choose one of: adjoint, anneal"),
+        (["--method", "bogus"], "unknown method 'bogus'; choose one of: adjoint, agnostic-ep"),
         (["--dataset", "bogus"], "unknown dataset 'bogus'; choose one of: digits, mnist"),
         (["--gap", "bogus"], "unknown gap level 'bogus'; choose one of: none, mild"),
         (["--preset", "bogus"], "unknown preset 'bogus' for system 'diffractive'; choose: default"),

@@ -156,3 +156,16 @@ def test_quantized_controls_ramp_by_whole_levels_within_the_limit():
         SimulatedDevice(system, Reality(), seed=0, max_change={"phase": 0.5}).write(
             {"phase": torch.full((1, 8, 8), math.pi / 4)}
         )
+
+
+def test_every_reciprocal_system_runs_a_physical_gradient_procedure():
+    """``reciprocal=True`` promises a physical backward pass: the system must offer a procedure
+    that runs it (a substrate without one says why in its capabilities' comment instead)."""
+    import physnn.substrates.builtin  # noqa: F401
+
+    without = [
+        name
+        for name, cls in SYSTEMS.items()
+        if cls.capabilities.reciprocal and not cls.capabilities.gradient_procedures
+    ]
+    assert without == [], f"reciprocal without a gradient procedure: {without}"

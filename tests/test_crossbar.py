@@ -301,3 +301,55 @@ def test_pulsed_updates_reject_an_asymmetry_beyond_one():
     system = Crossbar.from_preset("default")
     with pytest.raises(ConfigError, match="update_asymmetry must be in"):
         make_reality(system, "none", {"pulse_step": 0.01, "update_asymmetry": 1.5})
+
+
+def _gap_nuisance(system: Crossbar, seed: int) -> dict:
+    """The nuisance of a device with programming noise and an additive weight error drawn."""
+    reality = make_reality(system, "none", {"programming_noise": 1.0, "weight_noise": 0.05})
+    return reality.sample_nuisance(system, torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("gap", [False, True])
+def test_the_transposed_read_is_the_held_weight_transposed_across_tiles(gap):
+    system = Crossbar.from_preset("default", num_inputs=20, num_outputs=9, tile_size=7, **IDEAL)
+    gen = torch.Generator().manual_seed(40)
+    controls = {"weight": 2 * torch.rand(9, 20, generator=gen, dtype=torch.float64) - 1}
+    nuisance = _gap_nuisance(system, 41) if gap else system.nominal_nuisance()
+    errors = torch.randn(5, 9, generator=gen, dtype=torch.float64)
+    held = device_readout(system, controls, nuisance)  # read forward, one row at a time
+    torch.testing.assert_close(
+        system.transposed_read(errors, controls, nuisance), errors @ held, rtol=1e-12, atol=1e-12
+    )
+
+
+def test_the_transposed_read_through_converters_is_close_to_the_exact_one():
+    system = Crossbar.from_preset("default", num_inputs=20, num_outputs=9, tile_size=7,
+                                  activation="none")  # fmt: skip
+    gen = torch.Generator().manual_seed(42)
+    weight = 2 * torch.rand(9, 20, generator=gen, dtype=torch.float64) - 1
+    errors = torch.randn(5, 9, generator=gen, dtype=torch.float64)
+    read = system.transposed_read(errors, {"weight": weight}, system.nominal_nuisance())
+    exact = errors @ weight
+    assert float((read - exact).norm() / exact.norm()) < 0.05  # 8-bit converters: 0.029
+
+
+@pytest.mark.parametrize("gap", [False, True])
+def test_the_outer_product_procedure_is_the_exact_weight_gradient(gap):
+    # 8-bit converters (rounding passes straight through) and ReLU, over three row tiles; with
+    # the additive weight error drawn it stays exact (programming noise is left out: its σ_P
+    # depends on W, which the procedure cannot see).
+    system = Crossbar.from_preset("default", num_inputs=20, num_outputs=9, tile_size=7)
+    gen = torch.Generator().manual_seed(43)
+    weight = (2 * torch.rand(9, 20, generator=gen, dtype=torch.float64) - 1).requires_grad_()
+    nuisance = system.nominal_nuisance()
+    if gap:
+        reality = make_reality(system, "none", {"weight_noise": 0.05})
+        nuisance = reality.sample_nuisance(system, torch.Generator().manual_seed(44))
+    x = 2 * torch.rand(6, 20, generator=gen) - 1
+    g = torch.randn(6, 9, generator=gen, dtype=torch.float64)
+    y, grads, passes = system.measured_gradient("outer-product", x, {"weight": weight},
+                                                nuisance, g)  # fmt: skip
+    (exact,) = torch.autograd.grad((g * system(x, {"weight": weight}, nuisance)).sum(), weight)
+    assert passes == 1 and bool((y > 0).any()) and bool((y == 0).any())
+    torch.testing.assert_close(grads["weight"], exact, rtol=1e-5, atol=1e-12)
+    assert float((grads["weight"] - exact).norm() / exact.norm()) < 1e-12

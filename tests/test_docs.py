@@ -88,3 +88,21 @@ def test_the_readme_table_lists_what_physnn_list_lists(kind):
     table = readme.split("## What is here", 1)[-1].split("\n## ", 1)[0]
     missing = [n for n in _catalogue_names()[kind] if f"`{n}`" not in table]
     assert not missing, f"README.md's 'What is here' table lacks the {kind} {', '.join(missing)}"
+
+
+def test_the_procedures_table_of_the_substrate_docs_is_what_the_systems_declare():
+    """docs/substrates.md lists every substrate's physical gradient procedures, and only those."""
+    text = (ROOT / "docs" / "substrates.md").read_text(encoding="utf-8")
+    start = text.index("| substrate | procedures |")
+    rows = [line for line in text[start:].split("\n\n")[0].splitlines()[2:] if line.strip()]
+    documented = {
+        cells[0].strip("` "): sorted(re.findall(r"`([^`]+)`", cells[1]))
+        for line in rows
+        for cells in [line.strip("|").split("|")]
+    }
+    declared = {
+        name: sorted(cls.capabilities.gradient_procedures)
+        for name, cls in SYSTEMS.items()
+        if cls.capabilities.gradient_procedures
+    }
+    assert documented == declared

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 import physnn.methods.insitu  # noqa: F401  (registers adjoint and ffm)
-from conftest import TINY_RUN
+from conftest import TINY_RUN, TINY_SYSTEM_OPTIONS
 from physnn.errors import ConfigError
 from physnn.reality import FabricationPhaseError, LateralMisalignment, Reality
 from physnn.reality.levels import make_reality
@@ -72,17 +72,18 @@ def test_mzi_adjoint_is_approximate_with_loss_and_heater_errors():
     assert F.cosine_similarity(measured, true, dim=0) > 0.9
 
 
-def test_monitor_noise_degrades_the_mzi_gradient():
+@pytest.mark.parametrize(("procedure", "sigma"), [("adjoint", 0.01), ("ffm", 0.1)])
+def test_monitor_noise_degrades_the_mzi_gradient(procedure, sigma):
     system = SYSTEMS["mzi"].from_preset("default").double()
     x = torch.rand(6, 8, 8, dtype=torch.float64)
     gen = torch.Generator().manual_seed(0)
     nuisance = LOSSLESS_MZI.sample_nuisance(system, gen)
     controls = {k: v.double() for k, v in system.init_controls(gen).items()}
     g = torch.randn(6, 10, generator=gen, dtype=torch.float64)
-    clean = _flat(system.measured_gradient("adjoint", x, controls, nuisance, g)[1])
-    noisy = {**nuisance, "monitor_noise": 0.01}
+    clean = _flat(system.measured_gradient(procedure, x, controls, nuisance, g)[1])
+    noisy = {**nuisance, "monitor_noise": sigma}
     noise = NoiseSource(torch.Generator().manual_seed(1))
-    measured = _flat(system.measured_gradient("adjoint", x, controls, noisy, g, noise)[1])
+    measured = _flat(system.measured_gradient(procedure, x, controls, noisy, g, noise)[1])
     cosine = float(F.cosine_similarity(measured, clean, dim=0))
     assert 0.3 < cosine < 0.9999
 
@@ -122,6 +123,9 @@ class NoTwin(torch.nn.Module):
     ("system", "method", "options", "passes"),
     [
         ("mzi", "adjoint", {}, 5),
+        ("mzi", "ffm", {}, 3),
+        ("waveguide", "adjoint", TINY_SYSTEM_OPTIONS["waveguide"], 2),
+        ("waveguide", "ffm", TINY_SYSTEM_OPTIONS["waveguide"], 2),
         ("diffractive", "adjoint", TINY_RUN["system_options"], 2),
         ("diffractive", "ffm", TINY_RUN["system_options"], 2),
     ],

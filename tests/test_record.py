@@ -251,3 +251,14 @@ def test_a_record_of_another_format_is_refused_with_both_versions(tmp_path):
     (run / RECORD / "meta.json").write_text(json.dumps({**meta, "format": 2}))
     with pytest.raises(RecordError, match=r"has record format 2; this physnn .* reads format 1"):
         replay(run, tmp_path / "replay")
+
+
+def test_a_perturbation_appended_by_a_later_physnn_is_no_difference_of_a_replay():
+    def result(*names):
+        reality = {"perturbations": [{"perturbation": n} for n in names]}
+        return {"resolved": {"reality": reality}, "device_accuracy": 0.5}
+
+    recorded = result("a", "b")
+    assert differences(result("a", "b", "c"), recorded) == []  # appended: earlier draws kept
+    assert differences(result("a", "c", "b"), recorded)  # inserted: the draws change
+    assert differences(result("a"), recorded)  # one is gone

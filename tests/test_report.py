@@ -329,3 +329,30 @@ def test_a_robustness_band_stays_within_zero_and_one():
     low, high = line.band
     assert max(high) <= 1.0 and min(low) >= 0.0
     assert high[0] == 1.0 and low[1] == 0.0  # 0.895 ± 0.134 and 0.16 ± 0.198, clipped
+
+
+def test_the_procedures_table_counts_each_methods_device_operations():
+    """One row per (system, gap, method): accuracy with spread, mean queries, writes, values
+    written and pulses where a run reports them, the gradient cosine; bold beyond the spread."""
+    records = [
+        _record(m, "moderate", s, _accuracy(m, "moderate", s), 0.9) for m in METHODS for s in (0, 1)
+    ]
+    for r in records:
+        r["result"]["values_written"] = 3 * r["result"]["param_writes"]
+    for epoch, row in enumerate(records[-1]["result"]["history"]):  # pat, seed 1 only
+        row["pulses"] = 500.0 * epoch  # 0 + 500 + 1000: 1 500 in all
+    records[0]["meta"]["gradcheck"] = {"cosine": 0.5, "relative_error": 0.9}
+    blocks = tables.procedures_section(records)
+    (headers, rows) = next(body for kind, body in blocks if kind == "table")
+    by_method = {row[2]: dict(zip(headers, row, strict=True)) for row in rows}
+    assert set(by_method) == {"insilico", "pat"}
+    pat, insilico = by_method["pat"], by_method["insilico"]
+    assert pat["device accuracy"] == "0.885 ± 0.021" and isinstance(pat["device accuracy"],
+                                                                    render.Bold)  # fmt: skip
+    assert not isinstance(insilico["device accuracy"], render.Bold)
+    assert (pat["queries"], pat["writes"], pat["values written"]) == ("120", "3", "9")
+    assert (pat["pulses"], insilico["pulses"]) == ("1\N{NARROW NO-BREAK SPACE}500", "—")
+    assert (insilico["gradient cosine"], pat["gradient cosine"]) == ("0.500", "—")
+    assert tables.procedures_section(records, always=False) == []  # no physical method ran
+    records[0]["config"]["method"] = records[0]["result"]["method"] = "adjoint"
+    assert tables.procedures_section(records, always=False)

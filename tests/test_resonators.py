@@ -147,7 +147,7 @@ def test_gap_family_builds_and_changes_the_output(level, measure):
     reality = make_reality(system, level)
     noise = "homodyne-noise" if measure == "field" else "detector-noise"
     assert {p.name for p in reality.perturbations} == {
-        "detuning-error", "coupling-error", "extra-loss", "thermal-drift", noise
+        "detuning-error", "coupling-error", "extra-loss", "thermal-drift", noise, "tap-noise"
     }  # fmt: skip
     nuisance = reality.sample_nuisance(system, torch.Generator().manual_seed(0))
     assert nuisance["detuning_error"].shape == (16,) and nuisance["extra_loss"] > 0

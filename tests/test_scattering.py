@@ -145,7 +145,7 @@ def test_gap_family_builds_and_changes_the_output(level):
     reality = make_reality(system, level)
     names = {p.name for p in reality.perturbations}
     assert names == {"medium-decorrelation", "slm-phase-error", "detector-noise",
-                     "camera-quantization"}  # fmt: skip
+                     "camera-quantization", "monitor-noise"}  # fmt: skip
     nuisance = reality.sample_nuisance(system, torch.Generator().manual_seed(0))
     controls = system.init_controls(torch.Generator().manual_seed(0))
     x = torch.rand(4, 8, 8)

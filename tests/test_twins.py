@@ -80,7 +80,10 @@ def test_a_multi_start_fit_recovers_a_misalignment_a_single_start_misses():
     found = {}
     for restarts in (1, 3):
         config = calibration_config(
-            {"lateral": 1.0, "photons": 1e6}, seed=3, restarts=restarts, scan_rounds=0,
+            {"lateral": 1.0, "photons": 1e6},
+            seed=3,
+            restarts=restarts,
+            scan_rounds=0,
             scout_steps=100,
         )
         exp, report = fitted(config)

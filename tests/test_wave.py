@@ -215,10 +215,22 @@ def test_bad_configurations_raise_clear_errors():
         "do not fit in the": {"num_probes": 20},
         "checkpoint_every must be positive": {"checkpoint_every": 0},
         "pml_max must be non-negative": {"pml_max": -1.0},
+        "damping must be non-negative": {"damping": -0.1},
+        "echo_kick must be positive": {"echo_kick": 0.0},
     }
     for message, options in cases.items():
         with pytest.raises(ConfigError, match=message):
             WaveRNN.from_preset("default", **options)
+
+
+def test_reflecting_walls_and_uniform_damping_set_the_loss_map():
+    """pml_cells = 0 leaves a lossless box (u = 0 outside: reflecting walls); ``damping`` adds a
+    uniform b everywhere, the absorbing layer's profile included."""
+    box = WaveRNN.from_preset("default", pml_cells=0)
+    assert torch.equal(box.damping, torch.zeros(30, 30))
+    lossy = WaveRNN.from_preset("default", damping=0.01)
+    plain = WaveRNN.from_preset("default")
+    torch.testing.assert_close(lossy.damping, plain.damping + 0.01)
 
 
 def test_presets_build_and_binarized_controls_have_two_levels():
@@ -251,7 +263,7 @@ def test_gap_levels_build_and_change_the_output(level):
     reality = make_reality(system, level)
     assert {p.name for p in reality.perturbations} == {
         "speed-fabrication-error", "contrast-miscalibration", "nonlinearity-error",
-        "position-offset", "detector-noise"}  # fmt: skip
+        "position-offset", "detector-noise", "monitor-noise"}  # fmt: skip
     nuisance = reality.sample_nuisance(system, torch.Generator().manual_seed(0))
     controls = system.init_controls(torch.Generator().manual_seed(0))
     x = torch.rand(3, 8, 8)

@@ -219,14 +219,15 @@ def test_gap_levels_build_and_perturb(tiny):
         reality = make_reality(tiny, level)
         assert {p.name for p in reality.perturbations} >= {
             "index-writing-error", "writing-blur", "index-scale-miscalibration",
-            "writing-nonlinearity", "input-misalignment", "detector-noise",
+            "writing-nonlinearity", "input-misalignment", "detector-noise", "monitor-noise",
         }  # fmt: skip
         drawn = reality.sample_nuisance(tiny, torch.Generator().manual_seed(0))
         assert drawn["index_error"].shape == (4, 6)
         changed = [k for k in nominal if not _same(drawn[k], nominal[k])]
         assert set(changed) == set(nominal)
     only_blur = make_reality(tiny, "moderate", {k: 0 for k in ("index_error", "scale_error",
-                             "saturation", "input_shift", "input_tilt", "photons")})  # fmt: skip
+                             "saturation", "input_shift", "input_tilt", "photons",
+                                                "monitor_noise")})  # fmt: skip
     assert [p.name for p in only_blur.perturbations] == ["writing-blur"]
 
 

@@ -21,6 +21,7 @@ from physnn.bench.tables import (
     failures_section,
     gradcheck_section,
     header_section,
+    procedures_section,
     reproduce_section,
     reproducibility_section,
     results_section,
@@ -54,6 +55,7 @@ def write_report(
     sections = [
         ("", header_section(records, done)),
         ("Results", results_section(plain) if plain or not done else []),  # not: checks only
+        ("Device operations", procedures_section(plain, always=False)),
         ("Learning curves", curves),
         ("Cost to reach a target accuracy", cost_section(plain)),
         ("Hardware bill", bill),
@@ -87,5 +89,6 @@ DOC_TABLES: dict[str, Callable[[list[dict]], list[Block]]] = {
     "robustness": lambda done: sweep_section(done, {}, None),
     "tuned": lambda done: tuned_section(plain_runs(done), {}, None),
     "gradient": gradcheck_section,
+    "procedures": lambda done: procedures_section(plain_runs(done)),
     "reproduce": reproduce_section,
 }

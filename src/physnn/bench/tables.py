@@ -301,3 +301,74 @@ def _cost_cell(histories: list[list[dict]], target: float) -> str:
     queries = statistics.fmean(q for q, _ in reached)
     seconds = statistics.fmean(t for _, t in reached)
     return f"{count_text(queries)} queries, {seconds:.1f} s ({len(reached)}/{len(histories)})"
+
+
+PROCEDURES_NOTE = (
+    "Per substrate and gap, each method's test accuracy on the device and on its nominal twin "
+    "(mean ± std over seeds), and what training cost the device: queries (each physical pass of "
+    "a sample counts one), control writes, values written (controls changed, summed over the "
+    "writes) and, where the method fires update pulses on the device itself, the pulses; the "
+    "gradient's cosine to the exact device gradient at the initial controls where the run "
+    f"checked it. {BOLD_RULE}"
+)
+
+
+@functools.cache
+def _physical_methods() -> frozenset[str]:
+    """The methods whose credit assignment runs on the device: a physical gradient procedure
+    or relaxations of an energy-based device."""
+    from physnn.catalogue import catalogue
+
+    return frozenset(m["name"] for m in catalogue()["methods"]
+                     if m["requirements"].get("gradient_procedure")
+                     or m["requirements"].get("energy_based"))  # fmt: skip
+
+
+def procedures_section(plain: list[dict], *, always: bool = True) -> list[Block]:
+    """One row per (system/preset, gap, method): device and twin accuracy, the device's
+    training operations and the gradient check (the table of ``physnn bench physical``); in a
+    report (``always=False``) only where a method's credit assignment runs on the device."""
+    if not always and not any(run_field(r, "method") in _physical_methods() for r in plain):
+        return []
+    cells: dict[tuple, list[dict]] = defaultdict(list)
+    for r in plain:
+        (system, _, gap), method = run_row(r), run_method(r)
+        cells[system, gap, method].append(r)
+    rows = []
+    for system, gap in unique((s, g) for s, g, _ in cells):
+        methods = sorted((m for s, g, m in cells if (s, g) == (system, gap)), key=method_rank)
+        found = [_per_seed([r["result"] for r in cells[system, gap, m]], "device_accuracy")
+                 for m in methods]  # fmt: skip
+        bold = bold_cells(found)
+        for i, (method, seeds) in enumerate(zip(methods, found, strict=True)):
+            runs = cells[system, gap, method]
+            device = mean_std_text([value for _, value in seeds])
+            rows.append([system, gap, method, Bold(device) if i in bold else Num(device),
+                         *_operation_cells(runs)])  # fmt: skip
+    headers = ["system/preset", "gap", "method", "device accuracy", "twin accuracy",
+               "queries", "writes", "values written", "pulses", "gradient cosine"]  # fmt: skip
+    return [("p", PROCEDURES_NOTE), ("table", (headers, rows))] if rows else []
+
+
+def _operation_cells(runs: list[dict]) -> list[Num]:
+    """Twin accuracy, mean training queries, writes, values written and pulses, and the mean
+    gradient cosine of ``runs`` ("—" where none has it)."""
+    results = [r["result"] for r in runs]
+
+    def mean_count(field: str) -> str:
+        values = [total for res in results if (total := _run_total(res, field)) is not None]
+        return count_text(statistics.fmean(values)) if values else "—"
+
+    cosines = [check["cosine"] for r in runs if (check := run_meta(r, "gradcheck"))]
+    twin = mean_std_text([res["twin_accuracy"] for res in results if "twin_accuracy" in res])
+    counts = [mean_count(f) for f in ("device_queries", "param_writes", "values_written", "pulses")]
+    return [Num(twin), *map(Num, counts), Num(mean_std_text(cosines))]
+
+
+def _run_total(result: dict, field: str) -> float | None:
+    """A count of a run's training: its result's ``field``, else the sum of the epochs' (a
+    method's own figure, such as the pulses ``analog-sgd`` fires); None where neither has it."""
+    if result.get(field) is not None:
+        return result[field]
+    per_epoch = [row[field] for row in result.get("history") or [] if field in row]
+    return sum(per_epoch) if per_epoch else None

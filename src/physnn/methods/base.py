@@ -135,8 +135,9 @@ CANNOT_LEARN_HERE: tuple[CannotLearn, ...] = (
     CannotLearn(
         "its clamp holds the output spins of a sampler at fractional means, which no spin "
         "configuration has: the contrast grows as 1/eta instead of converging (relative error "
-        "37 at eta = 0.1, 3741 at 1e-3 against the exact reference); use ep",
-        methods=("coupled",),
+        "37 at eta = 0.1, 3741 at 1e-3 against the exact reference; chl, its eta = 1 limit, "
+        "has cosine 0.10 to the gradient on the tiny problem); use ep",
+        methods=("coupled", "chl"),
         systems=("ising",),
     ),
     CannotLearn(
@@ -154,7 +155,8 @@ CANNOT_LEARN_HERE: tuple[CannotLearn, ...] = (
 SIMULATED_PROCEDURES: dict[str, str] = {
     "hep": (
         "its nudged equilibria hold complex-valued states, which no physical network of real "
-        "conductances, springs or spins can take: its device accuracy is a simulation's"
+        "conductances, springs or spins can take: its device accuracy is a simulation's "
+        "(-M realization=lock-in runs its real-state version on the resistive network)"
     ),
 }
 """method → why no real device of any system it runs on can carry out its procedure: the one

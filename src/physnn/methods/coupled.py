@@ -50,6 +50,16 @@ local(ε cos φ) and the lock-in returns its first Fourier coefficient
 = ΔV_DC · ΔV_AC (the DC drop times the small-signal AC drop: the adjoint) + O(ε²), here with P
 phase samples of one period (P ≥ 4 keeps the second harmonic out; P = 2 is symmetric EP).
 Queries: one free (DC) state for the loss and P nudged states per sample.
+
+``realization=lock-in`` runs it as the paper's AC circuit does instead of P quasi-static
+states: the device's ``"lock-in"`` procedure (:mod:`physnn.physics.lockin`, on the resistive
+network) injects the error current into the capacitive network, integrates its real RC dynamics
+(diodes included) and lets every edge demodulate ½ ΔV_e(t)² over finitely many periods. Its
+errors are physical: the RC lag (O((ωRC)²) in the in-phase part), the turn-on transient within
+the lock-in's window, O(ε²); its sampling is the system's (``lockin_steps`` per period, so
+``phases`` is unused). Queries: the free state for the loss, then the procedure's two passes
+(its DC state and the AC run) per sample. It is also ``hep realization=lock-in``: the first
+harmonic of a real oscillating nudge, the same measurement.
 """
 
 from __future__ import annotations
@@ -69,7 +79,13 @@ from physnn.methods.base import (
     is_number,
     require,
 )
-from physnn.methods.equilibrium import check_nudge, nudge_force
+from physnn.methods.equilibrium import (
+    LOCK_IN,
+    check_lock_in,
+    check_nudge,
+    lock_in_gradient,
+    nudge_force,
+)
 from physnn.nets.pnn import PNN, backward_to_latent, relax_on_device
 
 
@@ -114,6 +130,9 @@ class CoupledLearning(GradientEstimator):
         return loss, logits
 
 
+INJECTS = "injects an error current into the outputs of"
+
+
 @dataclass(frozen=True)
 class FreqpropOptions:
     """amplitude: the largest AC current on any output of any sample, in the system's units
@@ -126,14 +145,20 @@ class FreqpropOptions:
     regime: ``physnn gradcheck`` (gap ``none``, one batch of 8, the amplitude then per unit of
     B g) gave cosine −0.18 on the elastic network (0.89 at 0.05, 0.99999 at 0.005), whose strain
     outputs respond far beyond linearly, and 0.955 on the Hopfield network (0.999999 at 0.005).
-    Measurement noise enters ĝ as σ/ε: raise it with the gap."""
+    Measurement noise enters ĝ as σ/ε: raise it with the gap.
+
+    realization: ``quasi-static`` (P settled phase samples, no dynamics) or ``lock-in`` (the
+    device's AC run with capacitors and a finite lock-in window; see the module)."""
 
     amplitude: float | None = None
     phases: int = 4
+    realization: str = "quasi-static"
 
     def __post_init__(self) -> None:
         check_nudge("amplitude", self.amplitude)
         require(is_int(self.phases) and self.phases >= 2, "phases", "an integer ≥ 2", self.phases)
+        ok = self.realization in ("quasi-static", LOCK_IN)
+        require(ok, "realization", f"quasi-static or {LOCK_IN}", self.realization)
 
 
 @METHODS.register("freqprop")
@@ -146,11 +171,18 @@ class FrequencyPropagation(GradientEstimator):
     requirements = Requirements(device_forward=True, energy_based=True)
     options_class = FreqpropOptions
 
+    def bind(self, model: PNN, seed: int) -> None:
+        if self.options.realization == LOCK_IN:
+            check_lock_in(model, self.name, INJECTS)
+
     def estimate(self, model: PNN, x: Tensor, y: Tensor, loss_fn: LossFn) -> tuple[Tensor, Tensor]:
-        split = model.physical_first(self.name, "injects an error current into the outputs of")
+        split = model.physical_first(self.name, INJECTS)
         block = split.physical
         free = relax_on_device(block, x)
         loss, logits, g = split.readout_gradient(free.outputs, y, loss_fn)
+        if self.options.realization == LOCK_IN:
+            backward_to_latent(block, lock_in_gradient(block, x, g, self.options.amplitude))
+            return loss, logits
         eps, error_current = nudge_force(self.options.amplitude, block, g)
         phases = self.options.phases
         grads: dict[str, Tensor] = {}

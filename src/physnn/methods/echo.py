@@ -2,11 +2,12 @@
 
 López-Pastor & Marquardt, "Self-learning machines based on Hamiltonian echo backpropagation",
 Phys. Rev. X 13, 031020 (2023). For a time-reversible Hamiltonian device (the undamped
-oscillator chain): evolve forward for T from the input-dependent initial state, inject the error
-signal as a small momentum kick δp = −ε ∂L/∂q on the measured coordinates, time-reverse (flip
-the momenta), evolve for T again and flip back. To first order in ε the echo's deviation from
-the initial state and the change of the integrated local quantities ∂H/∂θ along it are the
-gradient (:mod:`physnn.physics.echo`):
+oscillator chain; the linear wave RNN in a lossless box): evolve forward for T from the
+input-dependent initial state, inject the error signal as a small momentum kick δp = −ε ∂L/∂q on
+the measured coordinates, time-reverse (flip the momenta), evolve for T again and flip back. To
+first order in ε the echo's deviation from the initial state and the change of the integrated
+local quantities ∂H/∂θ along it are the gradient (:mod:`physnn.physics.echo`; for the wave RNN,
+where the kicks are sources at the probes, :mod:`physnn.physics.wave_adjoint`):
 
     ∂L/∂q(0) = −δp(0) / ε,        dL/dθ = −(1/ε) ∫₀ᵀ [∂H/∂θ(echo) − ∂H/∂θ(reference)] dt.
 

@@ -35,7 +35,16 @@ suites that reproduce them.
 * ``hep`` — holomorphic EP (Laborieux & Zenke, NeurIPS 2022): for a holomorphic system the
   local derivative is analytic in a complex β, and the gradient is its first Fourier coefficient
   on the circle β_k = |β| e^{2πik/N}: ĝ = Re[(1/(N|β|)) Σ_k ∂E/∂θ(s^{β_k}) e^{−2πik/N}], exact
-  up to the aliased harmonics N+1, 2N+1, … (error O(|β|^N)).
+  up to the aliased harmonics N+1, 2N+1, … (error O(|β|^N)). That realization needs complex
+  device states, which no real device holds; it stays as the idealized reference.
+  ``realization=lock-in`` is what a real device runs instead (Laborieux & Zenke's oscillating
+  teaching signal in time): the nudge β(t) = |β| cos ωt applied as a real AC force, and each
+  element's local derivative demodulated at ω over finitely many periods
+  (``Device.measure_gradient(x, u, "lock-in")``, :mod:`physnn.physics.lockin` on the resistive
+  network). Its first harmonic is the same first Fourier coefficient, read on the real axis
+  instead of the circle, so it coincides by construction with ``freqprop realization=lock-in``;
+  its errors are the device's (the RC lag, the lock-in's window, O(|β|²) from the third
+  harmonic of the response), not aliasing.
 
 Both query only the device (no twin): one free and two (``ep``) or N (``hep``) nudged
 relaxations per batch, each counted as one query per sample.
@@ -49,6 +58,7 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
+from physnn.errors import IncompatibleError
 from physnn.methods.base import (
     METHODS,
     GradientEstimator,
@@ -80,6 +90,33 @@ def nudge_force(largest: float | None, block: PhysicalBlock, g: Tensor) -> tuple
     peak = float(unit.detach().abs().max())
     beta = largest / peak if peak > 0 else largest
     return beta, beta * unit
+
+
+LOCK_IN = "lock-in"
+"""A real oscillating nudge demodulated by the device: its gradient procedure of that name."""
+
+
+def check_lock_in(model: PNN, method: str, action: str) -> None:
+    """Raise IncompatibleError unless the model's physical block can run the lock-in."""
+    system = model.physical_first(method, action).physical.system
+    if LOCK_IN not in system.capabilities.gradient_procedures:
+        raise IncompatibleError(
+            f"method {method!r} with realization={LOCK_IN} needs a system with the {LOCK_IN!r} "
+            f"gradient procedure (the resistive network), which {system.name!r} lacks; use "
+            "its default realization"
+        )
+    system.check_procedure(LOCK_IN)
+
+
+def lock_in_gradient(
+    block: PhysicalBlock, x: Tensor, g: Tensor, amplitude: float | None
+) -> Controls:
+    """dL/dθ from the device's lock-in: the AC current −β B g cos ωt (largest ``amplitude``,
+    :func:`nudge_force`) demodulated by every element; the device returns the gradient of
+    Σ_b ⟨β B g_b, y_b⟩, divided here by β B. Two queries per sample (the DC state, the AC run)."""
+    beta, force = nudge_force(amplitude, block, g)
+    _, grads = block.require_device().measure_gradient(x, -force, LOCK_IN)
+    return {name: value / (beta * x.shape[0]) for name, value in grads.items()}
 
 
 def contrast(plus: Controls, minus: Controls, scale: float) -> Controls:
@@ -128,12 +165,20 @@ class EquilibriumPropagation(GradientEstimator):
 
 @dataclass(frozen=True)
 class HEPOptions:
-    beta: float | None = None  # radius: largest force of a nudge (None: the system's nudge)
-    points: int = 4  # N nudges on the circle (N = 2 is symmetric EP)
+    """beta: the radius, the largest force of a nudge (None: the system's nudge); points: N
+    complex nudges on the circle (N = 2 is symmetric EP); realization: ``complex`` (complex
+    device states, the idealized reference) or ``lock-in`` (a real AC nudge demodulated by the
+    device, whose samples per period are the system's: ``points`` is then unused)."""
+
+    beta: float | None = None
+    points: int = 4
+    realization: str = "complex"
 
     def __post_init__(self) -> None:
         check_nudge("beta", self.beta)
         require(is_int(self.points) and self.points >= 2, "points", "an integer ≥ 2", self.points)
+        ok = self.realization in ("complex", LOCK_IN)
+        require(ok, "realization", f"complex or {LOCK_IN}", self.realization)
 
 
 @METHODS.register("hep")
@@ -148,7 +193,10 @@ class HolomorphicEP(GradientEstimator):
     equilibrium stays analytic (for the hard-sigmoid Hopfield network: where no unit changes
     saturation). A real-valued analog device cannot hold complex states; N real nudges
     |β| cos(2πk/N) summed with the same weights give a symmetric finite-difference rule with an
-    O(|β|²) bias, which is what ``ep`` already offers.
+    O(|β|²) bias, which is what ``ep`` already offers. A real device instead applies the nudge
+    as an oscillation in time and demodulates it (``realization=lock-in``, see the module):
+    the first Fourier coefficient of a real oscillating nudge, equal by construction to
+    ``freqprop realization=lock-in``.
     """
 
     name = "hep"
@@ -157,11 +205,18 @@ class HolomorphicEP(GradientEstimator):
     requirements = Requirements(energy_based=True, holomorphic=True, device_forward=True)
     options_class = HEPOptions
 
+    def bind(self, model: PNN, seed: int) -> None:
+        if self.options.realization == LOCK_IN:
+            check_lock_in(model, self.name, NUDGES)
+
     def estimate(self, model: PNN, x: Tensor, y: Tensor, loss_fn: LossFn) -> tuple[Tensor, Tensor]:
         split = model.physical_first(self.name, NUDGES)
         block = split.physical
         free = relax_on_device(block, x)
         loss, logits, g = split.readout_gradient(free.outputs, y, loss_fn)
+        if self.options.realization == LOCK_IN:
+            backward_to_latent(block, lock_in_gradient(block, x, g, self.options.beta))
+            return loss, logits
         n = self.options.points
         radius, force = nudge_force(self.options.beta, block, g)
         total: Controls = {}

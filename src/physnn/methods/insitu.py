@@ -1,6 +1,7 @@
-"""In-situ gradients measured by the physics: adjoint (reciprocity) and fully forward mode.
+"""In-situ gradients measured by the physics: adjoint (reciprocity), fully forward mode, time
+reversal.
 
-Both methods train a model whose first block is a physical block of a linear reciprocal optical
+These methods train a model whose first block is a physical block of a linear reciprocal
 system, followed by digital blocks (``pnn``: a readout; ``post:…``: a digital network). One step:
 
 1. the device measures the outputs y = f_p(x, θ) (a query, one per sample);
@@ -15,8 +16,14 @@ system, followed by digital blocks (``pnn``: a readout; ``post:…``: a digital 
   networks). Update: θ ← θ − η · Re(i E_f E_a) per phase shifter.
 * ``ffm`` — fully forward mode (Xue et al., Nature 632, 280 (2024)): the error field is sent as a
   second *forward* propagation through the mirrored system, which equals the backward pass for a
-  spatially symmetric system (exact for aligned free space, approximate when planes are
-  displaced). Same update.
+  spatially symmetric system: exact for aligned free space (approximate when planes are
+  displaced), for an MZI mesh through a mirrored copy with the same phases (approximate when the
+  copy's couplers differ), for the programmable waveguide with its index pattern written
+  mirrored along z (approximate where a static writing error does not mirror). Same update.
+* ``time-reversal`` — the adjoint of a wave medium in time: the probes play their error-weighted
+  traces backwards into the same (lossy, linear) medium, and the design region's monitors
+  correlate that field with the stored forward field (Hughes, Williamson, Minkov & Fan, Sci.
+  Adv. 5, eaay6946 (2019)).
 
 No twin is used: the gradient is the true device's, so the reality gap does not bias it (only
 what the procedure cannot see does: heater gain errors, loss, absorption — see the systems'
@@ -91,3 +98,18 @@ class FullyForwardGradient(PhysicalGradient):
     reference = "Xue et al., Nature 632, 280 (2024)"
     requirements = Requirements(reciprocal=True, device_forward=True, gradient_procedure="ffm")
     procedure = "ffm"
+
+
+@METHODS.register("time-reversal")
+class TimeReversalGradient(PhysicalGradient):
+    """The adjoint of a wave medium by time reversal: the probes play their error-weighted traces
+    backwards into the same medium and the design region's monitors correlate that field with
+    the stored forward field (the wave RNN's ``"time-reversal"`` procedure)."""
+
+    name = "time-reversal"
+    summary = "time reversal: the error played backwards from the probes through the same medium"
+    reference = "Hughes, Williamson, Minkov & Fan, Sci. Adv. 5, eaay6946 (2019)"
+    requirements = Requirements(
+        reciprocal=True, device_forward=True, gradient_procedure="time-reversal"
+    )
+    procedure = "time-reversal"

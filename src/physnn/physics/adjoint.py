@@ -19,6 +19,11 @@ leaves the input ports forwards, alone and together with the original input. Hug
 read |E_a|² in the adjoint pass instead of |E_a*|² in a pass of its own, which is the same in a
 lossless mesh but leaves a term (η² − 1)|E_a|² that swamps the gradient once the MZIs lose light.
 
+Fully forward mode (Xue et al., Nature 632, 280 (2024)) produces the same E_a with the error
+ḡ sent *forwards* through a mirror image of the network, whose transfer is Aᵀ
+(:func:`trace_mirror` for meshes, :func:`propagate_transpose` for free space), and reads
+Re(i w E_a) from holographically measured fields (:func:`mesh_field_gradients`).
+
 This module holds the formulas and the traced propagation through MZI meshes
 (:mod:`physnn.physics.mesh`) and free space (:mod:`physnn.physics.optics`) that systems use to
 simulate the procedure on their hidden (true) physics.
@@ -168,16 +173,32 @@ def trace_mesh(field: Tensor, physics: MeshPhysics) -> tuple[Tensor, MeshFields]
 def trace_mesh_transpose(adjoint: Tensor, physics: MeshPhysics) -> Tensor:
     """Send (B, N) fields backwards from the output ports through a mesh: the transpose Uᵀ
     (reciprocity). Returns the field that leaves the input ports."""
-    adjoint = adjoint * torch.polar(torch.ones_like(physics.screen), physics.screen)
+    return trace_mirror(adjoint, physics)[0]
+
+
+def trace_mirror(field: Tensor, physics: MeshPhysics) -> tuple[Tensor, MeshFields]:
+    """Propagate (B, N) fields forwards through the *mirror image* of a mesh, the mesh whose
+    transfer matrix is Uᵀ: the screen first, then the columns in reverse order, each MZI's
+    elements in reverse order, Tᵀ = √η · diag(e^{iφ}, 1) B(ε₁) diag(e^{iθ}, 1) B(ε₂) (couplers
+    are symmetric, B = Bᵀ). By reciprocity this is also the field sent backwards through the
+    mesh itself. Returns the field leaving the mirror (the original's input side) and, at
+    every phase shifter, the field that arrives there before passing it: the error field
+    E_a = A_postᵀ ḡ that meets the forward monitor's field w in dL/dφ = Re(i w E_a)."""
+    screen_f = field
+    field = field * torch.polar(torch.ones_like(physics.screen), physics.screen)
+    phi_f, theta_f = [], []
     for tops, mzis in reversed(physics.columns()):
-        upper = physics.transmission[mzis] * adjoint[:, tops]
-        lower = physics.transmission[mzis] * adjoint[:, tops + 1]
+        upper = physics.transmission[mzis] * field[:, tops]
+        lower = physics.transmission[mzis] * field[:, tops + 1]
         upper, lower = _mix(physics.couplers(1, mzis).mT, upper, lower)
+        theta_f.append(upper)
         upper = upper * torch.polar(torch.ones_like(physics.theta[mzis]), physics.theta[mzis])
         upper, lower = _mix(physics.couplers(0, mzis).mT, upper, lower)
+        phi_f.append(upper)
         upper = upper * torch.polar(torch.ones_like(physics.phi[mzis]), physics.phi[mzis])
-        adjoint = _scatter(_scatter(adjoint, tops, upper), tops + 1, lower)
-    return adjoint
+        field = _scatter(_scatter(field, tops, upper), tops + 1, lower)
+    fields = MeshFields(torch.cat(theta_f[::-1], -1), torch.cat(phi_f[::-1], -1), screen_f)
+    return field, fields
 
 
 def _scatter(field: Tensor, modes: Tensor, values: Tensor) -> Tensor:
@@ -198,6 +219,26 @@ def mesh_phase_gradients(
         name: interference(
             getattr(forward, name), getattr(time_reversed, name), relative_noise, generator
         ).sum(0)
+        for name in ("theta", "phi", "screen")
+    }
+
+
+def mesh_field_gradients(
+    forward: MeshFields,
+    error: MeshFields,
+    relative_noise: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> dict[str, Tensor]:
+    """dL/dθ, dL/dφ, dL/dψ = Re(i · w · E_a) (batch sums) from the forward fields w and the
+    error fields E_a at every phase shifter, both measured holographically (fully forward mode:
+    E_a comes from the error sent forwards through the mirrored mesh, :func:`trace_mirror`)."""
+    return {
+        name: (
+            1j
+            * holographic_product(
+                getattr(forward, name), getattr(error, name), relative_noise, generator
+            )
+        ).real.sum(0)
         for name in ("theta", "phi", "screen")
     }
 

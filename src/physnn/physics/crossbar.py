@@ -188,3 +188,41 @@ def apply_pulses(
             delta = delta * (1.0 + cycle_variation * noise.to(weight))
         weight = torch.where(count > k, (weight + delta).clamp(-1.0, 1.0), weight)
     return weight
+
+
+def symmetry_point(scale_up: Tensor, scale_down: Tensor, nonlinearity: float) -> Tensor:
+    """The weight w* at which an up and a down pulse cancel, a⁺ (1 − w)^γ = a⁻ (1 + w)^γ:
+    w* = (1 − r)/(1 + r), r = (a⁻/a⁺)^(1/γ); where random up and down pulses drive a device
+    (0 for constant steps, γ = 0, which have none)."""
+    if nonlinearity == 0:
+        return torch.zeros_like(scale_up)
+    ratio = (scale_down / scale_up.clamp_min(1e-12)) ** (1.0 / nonlinearity)
+    return (1.0 - ratio) / (1.0 + ratio)
+
+
+def transposed_tile_currents(errors: Tensor, weight: Tensor, tile: int) -> Tensor:
+    """Row currents of every column tile, (B, J, n): Σ_{j ∈ tile J} W_ji δ_j, the crossbar read
+    transposed by driving its columns with ``errors`` (B, m) and integrating on its rows (the
+    backward cycle of Gokmen & Vlasov 2016). Their sum over J is Wᵀ δ."""
+    return tile_currents(tile_inputs(errors, tile), weight.T, tile)
+
+
+def pulse_coincidences(
+    inputs: Tensor, errors: Tensor, scale: float, length: int, generator: torch.Generator
+) -> Tensor:
+    """Signed pulse counts (B, m, n) of the stochastic update cycle (Gokmen & Vlasov 2016).
+
+    In each of ``length`` (BL) slots, row i fires with probability min(1, C|x_i|) and column j
+    with min(1, C|δ_j|), independently (the periphery's stochastic translators); the device at
+    (j, i) moves by one pulse of sign −sign(x_i δ_j) where both fire. The expected count is
+    −BL C² x_i δ_j, i.e. −(η/Δw_min) x_i δ_j for C = √(η/(BL Δw_min)) while no probability
+    saturates at 1."""
+    gen, dev = generator, generator.device
+
+    def trains(values: Tensor) -> Tensor:  # (B, BL, k) pulse slots
+        chance = (scale * values.abs()).clamp_max(1.0)
+        draws = torch.rand((values.shape[0], length, values.shape[1]), generator=gen, device=dev)
+        return (draws.to(values) < chance.unsqueeze(1)).to(values)
+
+    counts = torch.einsum("bsm,bsn->bmn", trains(errors), trains(inputs))
+    return -counts * (errors.sign().unsqueeze(2) * inputs.sign().unsqueeze(1))

@@ -32,6 +32,12 @@ statistics: at least one photon). :func:`single_photon_click` samples the click 
 *expectation* gradient (straight-through estimator of Ma et al.): forward the Bernoulli sample,
 backward d/dλ (1 − e^{−λ}) = e^{−λ}.
 
+Backpropagation in the same hardware (Hamerly et al. 2019, Sec. V): the error of a layer,
+W_lᵀ δ, is the same homodyne product with the error δ encoded in place of the activations and
+the weight columns in place of the rows (:func:`backpropagated_error`); the weight gradient
+δ xᵀ summed over a batch is a product over the batch's time slots (:func:`weight_gradient`).
+Both are measured with the shot noise of the photon budget: noisy but unbiased.
+
 Chen et al., "Deep learning with coherent VCSEL neural networks", Nat. Photon. 17, 723 (2023)
 realize the same homodyne multiplication with injection-locked VCSEL arrays; their weight
 encoding (a phase modulator read out interferometrically) has the sinusoidal response of
@@ -107,6 +113,47 @@ def homodyne_dot(
     if imbalance is not None:
         charge = charge + imbalance / 2 * (plus + minus)
     return (charge + read_noise * eps) * scale / photons
+
+
+def homodyne_reading(
+    x: Tensor,
+    weight: Tensor,
+    photons_per_mac: float | Tensor | None,
+    read_noise: float | Tensor,
+    generator: torch.Generator | None,
+) -> Tensor:
+    """``x Wᵀ`` as the homodyne multiplier reads it: exact without a photon budget or generator,
+    else one shot-noise-limited measurement (:func:`homodyne_dot`)."""
+    if generator is None or photons_per_mac is None:
+        return homodyne_mean(x, weight)
+    return homodyne_dot(x, weight, photons_per_mac, read_noise, generator)
+
+
+def backpropagated_error(
+    delta: Tensor,
+    weight: Tensor,
+    photons_per_mac: float | Tensor | None,
+    read_noise: float | Tensor,
+    generator: torch.Generator | None,
+) -> Tensor:
+    """Wᵀ δ for a batch of errors δ (B, M): (B, N). Hamerly et al. (2019), Sec. V: the same
+    hardware computes the transposed product when the error is encoded where the activations
+    were and each detector receives a weight *column*; same shot noise, δ now the broadcast
+    vector (M time slots)."""
+    return homodyne_reading(delta, weight.transpose(-1, -2), photons_per_mac, read_noise, generator)
+
+
+def weight_gradient(
+    delta: Tensor,
+    x: Tensor,
+    photons_per_mac: float | Tensor | None,
+    read_noise: float | Tensor,
+    generator: torch.Generator | None,
+) -> Tensor:
+    """Σ_b δ_bi x_bj (M, N): the outer products of errors (B, M) and inputs (B, N), summed over
+    the batch, read as dot products over the B samples (one time slot each) by homodyne
+    detectors: an optical outer product (Hamerly et al. 2019, Sec. V), with its shot noise."""
+    return homodyne_reading(delta.T, x.T, photons_per_mac, read_noise, generator)
 
 
 def click_probability(mean_photons: Tensor) -> Tensor:

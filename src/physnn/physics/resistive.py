@@ -204,15 +204,23 @@ def diode_diagonal(net: Network, v: Array) -> Array:
 
 
 def line_search(net: Network, g: Array, v: Array, step: Array, grad: Array, force: Array) -> Array:
-    """v + α·step on the free nodes, α halved per sample until E decreases enough (Armijo, up
-    to the round-off of E, so that the last quadratically convergent steps are taken)."""
-    e0, slope = net.energy(g, v, force), (grad * step).sum(axis=1)
+    """v + α·step on the free nodes, α halved per sample until E decreases enough."""
+    return armijo(lambda trial: net.energy(g, trial, force), net.free, v, step, grad)
+
+
+def armijo(
+    energy: Callable[[Array], Array], free: Array, v: Array, step: Array, grad: Array
+) -> Array:
+    """v + α·step on the ``free`` nodes, α halved per sample until ``energy`` (per sample)
+    decreases enough (Armijo, up to the round-off of the energy, so that the last
+    quadratically convergent steps are taken)."""
+    e0, slope = energy(v), (grad * step).sum(axis=1)
     roundoff = 1e-13 * (1 + np.abs(e0))
     alpha = np.ones(v.shape[0])
     for _ in range(50):
         trial = v.copy()
-        trial[:, net.free] += alpha[:, None] * step
-        ok = net.energy(g, trial, force) <= e0 + 1e-4 * alpha * slope + roundoff
+        trial[:, free] += alpha[:, None] * step
+        ok = energy(trial) <= e0 + 1e-4 * alpha * slope + roundoff
         if ok.all():
             break
         alpha = np.where(ok, alpha, alpha / 2)

@@ -21,6 +21,18 @@ a quarter wave, ``|B(u + i r)|² − |B(u − i r)|² = 4 Im(conj(B r) ⊙ B u)`
 delivers the linear random projections that direct feedback alignment needs (Launay et al.
 2020 describe the variant used on their hardware). :func:`holographic_projection` implements
 this four-shot scheme from intensities only.
+
+Backward pass (:func:`adjoint_field`): a passive medium is reciprocal, so light sent backwards
+from the camera plane reaches the input plane through ``Bᵀ`` (the same matrix, transposed).
+For speckle y = |B u|² and a loss with ∂L/∂y = g, the input field u = x ⊙ e^{iφ} gives
+
+    ∂L/∂φ_k = Re(i u_k (Bᵀ a)_k),        a = 2 g ⊙ conj(B u),
+
+the interference of the forward field with the adjoint field ``Bᵀ a`` at every input pixel
+(Hughes et al., Optica 5, 864 (2018), for linear reciprocal optics). Launching ``a`` needs the
+camera field measured holographically and a complex modulator at the camera side; reading
+``Bᵀ a`` needs a holographic camera at the input side: the two halves of digital optical phase
+conjugation (Cui & Yang, Opt. Express 18, 3444 (2010)), one at each side of the medium.
 """
 
 from __future__ import annotations
@@ -92,3 +104,11 @@ def holographic_projection(x: Tensor, medium: Tensor, reference: Tensor) -> Tens
     shots = torch.stack([x + ref, x - ref, x + 1j * ref, x - 1j * ref])
     i_plus, i_minus, q_plus, q_minus = random_projection(shots, medium, "intensity")
     return torch.complex((i_plus - i_minus) / 4, (q_plus - q_minus) / 4)
+
+
+def adjoint_field(source: Tensor, medium: Tensor) -> Tensor:
+    """The field ``Bᵀ a`` (batch, n) that reaches the input plane when ``a`` (batch, m) is sent
+    backwards from the camera plane through a reciprocal medium ``B`` (m × n)."""
+    if source.shape[-1] != medium.shape[-2]:
+        raise ValueError(f"source has {source.shape[-1]} modes, the camera has {medium.shape[-2]}")
+    return source.to(medium.dtype) @ medium

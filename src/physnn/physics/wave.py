@@ -364,17 +364,25 @@ def _linear_propagate(
     every: int | None,
 ) -> Tensor:
     """Σ_t u(probe)² of a linear medium through :class:`LinearLeapfrog`."""
+    alpha, kappa, gamma, inv_d = linear_coefficients(medium)
+    sigma = inv_d[..., source_cell[0], source_cell[1]]
+    trace = LinearLeapfrog.apply(
+        signal, alpha, kappa, gamma, sigma, source_cell, probe_cells, every
+    )
+    return trace.square().sum(dim=0)
+
+
+def linear_coefficients(medium: WaveMedium) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The maps α = 2/(dt² D), κ = c²/(h² D), γ = (1/dt² − b/2dt)/D and σ = 1/D of the update
+    uⁿ⁺¹ = α uⁿ + κ ∇²ₕuⁿ − γ uⁿ⁻¹ + σ fⁿ of a linear medium (D = 1/dt² + b/2dt; ∇²ₕ: the
+    5-point stencil without 1/h²), broadcast to one shape."""
     dt, h = medium.dt, medium.h
     shape = torch.broadcast_shapes(medium.speed.shape, medium.damping.shape)
     inv_d = 1 / (1 / dt**2 + medium.damping / (2 * dt))
     alpha = (2 / dt**2 * inv_d).expand(shape)
     kappa = (medium.speed.square() / h**2 * inv_d).expand(shape)
     gamma = ((1 / dt**2 - medium.damping / (2 * dt)) * inv_d).expand(shape)
-    sigma = inv_d.expand(shape)[..., source_cell[0], source_cell[1]]
-    trace = LinearLeapfrog.apply(
-        signal, alpha, kappa, gamma, sigma, source_cell, probe_cells, every
-    )
-    return trace.square().sum(dim=0)
+    return alpha, kappa, gamma, inv_d.expand(shape)
 
 
 def discrete_energy(u: Tensor, u_prev: Tensor, speed: Tensor, dt: float, h: float) -> Tensor:

@@ -19,7 +19,12 @@ Nandakumar et al. (ICECS 2019) / Joshi et al. (Nat. Commun. 11, 2473, 2020), as 
 * **pulsed updates** (in-situ training on RRAM, off at every level: the levels model a chip
   programmed with verify) — with ``pulse_step`` Δw_min > 0 every write is sent as pulses whose
   steps follow :func:`physnn.physics.crossbar.apply_pulses`, with ``update_nonlinearity`` γ,
-  ``update_asymmetry``, ``device_variation`` σ_d and ``cycle_variation`` σ_c.
+  ``update_asymmetry``, ``device_variation`` σ_d and ``cycle_variation`` σ_c. In-memory SGD
+  (``analog-sgd``) writes its pulse coincidences through them: set its ``dw_min`` to
+  ``pulse_step`` so that one coincidence is one pulse. A crossbar with ``tiki_taka`` has a
+  second array A (control ``"fast"``) whose devices draw their own step scales and are read
+  against references at their symmetry point (zero-shifting, Kim et al., arXiv:1907.10228):
+  pulses act on A + w*, w* the symmetry point of each device.
 
 ============================  =========  ==========  =========
 perturbation                  mild       moderate    severe
@@ -51,6 +56,15 @@ from physnn.reality.levels import GapFamily
 from physnn.systems.base import Controls, Nuisance, System
 
 HOUR, DAY, YEAR = 3600.0, 86400.0, 365.25 * 86400.0
+
+
+def _step_scales(
+    system: System, generator: torch.Generator, asymmetry: float, variation: float
+) -> torch.Tensor:
+    """Up and down step scales of every device, (2, m, n): (1 ± a)(1 + σ_d ε)."""
+    eps = _device_draws(system, generator)
+    signs = torch.tensor([1.0, -1.0]).reshape(2, 1, 1)
+    return (1 + signs * asymmetry) * (1 + variation * eps).clamp_min(0.0)
 
 
 def _device_draws(system: System, generator: torch.Generator) -> torch.Tensor:
@@ -132,17 +146,18 @@ class PulsedUpdates(Perturbation):
     device_variation: float = 0.0  # σ_d of each device's step scales
     cycle_variation: float = 0.0  # σ_c of each pulse
     name = "rram-pulsed-updates"
-    nuisance_keys = ("pulse_scales",)
+    nuisance_keys = ("pulse_scales", "fast_pulse_scales")
 
     def __post_init__(self) -> None:
         if not 0 <= self.asymmetry < 1:
             raise ConfigError(f"update_asymmetry must be in [0, 1), got {self.asymmetry}")
 
     def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
-        eps = _device_draws(system, generator)
-        signs = torch.tensor([1.0, -1.0]).reshape(2, 1, 1)
-        scales = (1 + signs * self.asymmetry) * (1 + self.device_variation * eps).clamp_min(0.0)
-        return {**nuisance, "pulse_scales": scales}
+        scales = _step_scales(system, generator, self.asymmetry, self.device_variation)
+        if "fast" not in system.control_specs():
+            return {**nuisance, "pulse_scales": scales}
+        fast = _step_scales(system, generator, self.asymmetry, self.device_variation)
+        return {**nuisance, "pulse_scales": scales, "fast_pulse_scales": fast}
 
     def write(
         self,
@@ -152,11 +167,32 @@ class PulsedUpdates(Perturbation):
         requested: Controls,
         generator: torch.Generator,
     ) -> Controls:
-        w, scales = held["weight"], nuisance["pulse_scales"].to(held["weight"])
-        pulses = torch.round((requested["weight"] - previous["weight"]) / self.step)
-        new = pcm.apply_pulses(w, pulses, self.step, scales[0], scales[1], self.nonlinearity,
-                               self.cycle_variation, generator)  # fmt: skip
-        return {**requested, "weight": new}
+        new = {**requested, "weight": self._pulse(held, previous, requested, "weight",
+                                                 nuisance["pulse_scales"], generator)}  # fmt: skip
+        if "fast" in held:
+            new["fast"] = self._pulse(held, previous, requested, "fast",
+                                      nuisance["fast_pulse_scales"], generator)  # fmt: skip
+        return new
+
+    def _pulse(
+        self,
+        held: Controls,
+        previous: Controls,
+        requested: Controls,
+        name: str,
+        scales: torch.Tensor,
+        generator: torch.Generator,
+    ) -> torch.Tensor:
+        """Control ``name`` after the pulses of its requested change. The fast array is held
+        relative to its devices' symmetry points w* (0 for the slow one)."""
+        w, scales = held[name], scales.to(held[name])
+        pulses = torch.round((requested[name] - previous[name]) / self.step)
+        shift = w.new_zeros(())
+        if name == "fast":
+            shift = pcm.symmetry_point(scales[0], scales[1], self.nonlinearity)
+        new = pcm.apply_pulses(w + shift, pulses, self.step, scales[0], scales[1],
+                               self.nonlinearity, self.cycle_variation, generator)  # fmt: skip
+        return new - shift
 
 
 def _crossbar_perturbations(system: System, k: dict[str, float]) -> tuple[Perturbation, ...]:

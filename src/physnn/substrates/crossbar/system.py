@@ -23,6 +23,23 @@ every device's programming error and drift exponent (so that the same device rea
 weights are written on it), the scales of programming and read noise (0: ideal), and the
 inference time t after programming. With the nominal nuisance the crossbar is the quantized
 matrix product; with ideal converters it is exactly the matmul.
+
+In-memory training runs three cycles on the same tile (Gokmen & Vlasov, Front. Neurosci. 10,
+333 (2016)): the forward read above; the backward read Wᵀ δ, driving the columns and reading
+the rows (:meth:`Crossbar.transposed_read`), which only a *preceding* layer needs; and the
+update, rows and columns driven together by pulse trains from x and δ = g ⊙ act'(y), whose
+coincidences move every device (``analog-sgd``). The gradient procedure ``"outer-product"``
+(:meth:`Crossbar.measured_gradient`) is that update's expectation per unit learning rate,
+Σ_b δ_b x_bᵀ, formed from one forward read.
+
+Tiki-Taka (Gokmen & Haensch, "Algorithm for training neural networks on resistive device
+arrays", Front. Neurosci. 14, 103 (2020)), option ``tiki_taka``: every weight has a second,
+fast device, the control ``"fast"`` A next to the slow ``"weight"`` C, and the layer computes
+with W = C + γ A (A's and C's column currents summed before the ADC). A's devices are read
+against reference devices set to their symmetry point (zero-shifting; Kim et al.,
+arXiv:1907.10228 (2019)), so A = 0 where its up and down steps balance. The PCM statistics act
+on C only; A is ideal but for its pulsed updates. The procedure ``"fast-read"`` reads A alone
+(its columns driven by the DAC inputs, read by the ADC): the transfer read of Tiki-Taka.
 """
 
 from __future__ import annotations
@@ -33,6 +50,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from physnn.errors import ConfigError
 from physnn.physics import crossbar as pcm
 from physnn.systems.base import (
     Capabilities,
@@ -89,6 +107,8 @@ class CrossbarConfig:
     output_range: float = 8.0  # ADC full scale, in units of g_max × input full scale
     drift_compensation: bool = True  # global drift compensation per tile
     activation: str = "relu"  # digital activation after the ADC and the tile sum
+    tiki_taka: bool = False  # a fast array A next to every weight: W = C + gamma · A
+    gamma: float = 1.0  # γ: the weight of the fast array A in W
 
     def __post_init__(self) -> None:
         for name in ("num_inputs", "num_outputs", "tile_size"):
@@ -114,7 +134,11 @@ class Crossbar(System):
     capabilities = Capabilities(
         differentiable=True,
         linear=False,  # the converters quantize and clip (and the activation, if any)
-        reciprocal=True,  # a crossbar is read transposed by driving its columns (Gokmen 2016)
+        # Its transposed read Wᵀ δ (transposed_read) serves only a preceding layer, which no
+        # procedure runs here; the weights' own update needs none (Gokmen & Vlasov 2016).
+        reciprocal=False,
+        # the update cycle's δ xᵀ (Gokmen 2016); the fast array's read (Gokmen & Haensch 2020)
+        gradient_procedures=("outer-product", "fast-read"),
         description="analog in-memory matrix-vector multiplication on PCM crossbar tiles",
     )
     # Weights span [−1, 1] at 8-bit resolution: 0.05 steps overshoot (measured on digits).
@@ -132,7 +156,15 @@ class Crossbar(System):
     # ----------------------------------------------------------------------------- contract
     def control_specs(self) -> dict[str, ControlSpec]:
         c = self.config
-        return {"weight": ControlSpec((c.num_outputs, c.num_inputs), -1.0, 1.0, unit="g_max")}
+        spec = ControlSpec((c.num_outputs, c.num_inputs), -1.0, 1.0, unit="g_max")
+        return {"weight": spec, "fast": spec} if c.tiki_taka else {"weight": spec}
+
+    def init_controls(self, generator: torch.Generator) -> Controls:
+        """Uniform weights; the fast array A, if any, at its symmetry point (A = 0)."""
+        controls = super().init_controls(generator)
+        if "fast" in controls:
+            controls["fast"] = torch.zeros_like(controls["fast"])
+        return controls
 
     def nominal_nuisance(self) -> Nuisance:
         return {
@@ -142,6 +174,7 @@ class Crossbar(System):
             "inference_time": 0.0,  # s after the drift reference time t₀ = 20 s
             "read_noise_scale": 0.0,  # 1: the PCM model's 1/f read noise σ_nG(t)
             "pulse_scales": None,  # (2, m, n) up/down step scales of pulsed updates (reality)
+            "fast_pulse_scales": None,  # the same of the fast array A (tiki_taka)
             "weight_noise": None,  # (m, n) standard normals of additive weight errors
             "weight_noise_std": 0.0,  # σ_w of the additive weight errors, g_max units
             "output_noise_std": 0.0,  # σ_y of additive noise on each column current per read
@@ -203,14 +236,8 @@ class Crossbar(System):
         weight = controls["weight"]
         volts = pcm.tile_inputs(self.encode(x).to(weight), c.tile_size)  # (B, K, T)
         read_scale = nuisance.get("read_noise_scale", 0.0) if noise is not None else 0.0
-        pcm_model = read_scale or self.drifts(nuisance) or self._programming_noise(nuisance)
-        pairs = self.conductances(weight, nuisance) if pcm_model else None
-        effective = weight if pairs is None else pairs.weight(pairs.now)  # ideal pairs: W
-        weight_std = nuisance.get("weight_noise_std", 0.0)
-        if weight_std and nuisance.get("weight_noise") is not None:
-            effective = torch.add(
-                effective, nuisance["weight_noise"].to(effective), alpha=weight_std
-            )
+        pairs, effective = self.held_weight(weight, nuisance, bool(read_scale))
+        effective = self.with_fast(effective, controls)
         partial = pcm.tile_currents(volts, effective, c.tile_size)
         if pairs is not None and read_scale:
             partial = partial + read_scale * self.read_noise(volts, pairs, nuisance, noise)
@@ -224,6 +251,95 @@ class Crossbar(System):
             partial = partial * alpha.T
         y = partial.squeeze(1) if partial.shape[1] == 1 else partial.sum(dim=1)  # one tile: a view
         return y.relu() if c.activation == "relu" else y
+
+    def held_weight(
+        self, weight: Tensor, nuisance: Nuisance, read_noise: bool = False
+    ) -> tuple[PairConductances | None, Tensor]:
+        """The pairs' conductances (None where the PCM model is off and ``read_noise`` not
+        asked) and the weight the tile holds, (G⁺ − G⁻)/g_max plus any additive weight error."""
+        pcm_model = read_noise or self.drifts(nuisance) or self._programming_noise(nuisance)
+        pairs = self.conductances(weight, nuisance) if pcm_model else None
+        effective = weight if pairs is None else pairs.weight(pairs.now)  # ideal pairs: W
+        weight_std = nuisance.get("weight_noise_std", 0.0)
+        if weight_std and nuisance.get("weight_noise") is not None:
+            effective = torch.add(
+                effective, nuisance["weight_noise"].to(effective), alpha=weight_std
+            )
+        return pairs, effective
+
+    def with_fast(self, held: Tensor, controls: Controls) -> Tensor:
+        """W = C + γ A: the weight the layer computes with, C the slow array's held weight."""
+        if "fast" not in controls:
+            return held
+        return torch.add(held, controls["fast"].to(held), alpha=self.config.gamma)
+
+    def transposed_read(self, errors: Tensor, controls: Controls, nuisance: Nuisance) -> Tensor:
+        """Wᵀ δ (B, n) read on the tiles by driving their columns with ``errors`` (B, m): the
+        backward cycle that hands δ to a *preceding* layer (Gokmen & Vlasov 2016). Bound
+        management: δ is divided by its largest magnitude per sample before the DAC (so that it
+        spans the converter) and the ADC's codes of the row currents are multiplied back by it
+        digitally; column tiles' partial sums are added digitally. The read noise and the drift
+        compensation of this transposed read are not modelled."""
+        c = self.config
+        _, effective = self.held_weight(controls["weight"], nuisance)
+        effective = self.with_fast(effective, controls)
+        bound = errors.abs().amax(dim=1, keepdim=True).clamp_min(1e-30) / c.input_range
+        drive = pcm.quantize(errors / bound, c.input_bits, c.input_range).to(effective)
+        rows = pcm.transposed_tile_currents(drive, effective, c.tile_size)
+        return pcm.quantize(rows, c.output_bits, c.output_range).sum(dim=1) * bound.to(rows)
+
+    def update_signals(
+        self, x: Tensor, measured: Tensor, output_gradient: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """What the periphery drives the update cycle with, from the samples and the measured
+        outputs alone: the rows' DAC inputs x (B, n) and the columns' errors δ = g ⊙ act'(y)
+        (B, m), act' the ReLU mask of the measured outputs (1 without activation). ADC
+        saturation is not masked."""
+        inputs = self.encode(x).to(output_gradient)
+        if self.config.activation == "relu":
+            return inputs, output_gradient * (measured > 0).to(output_gradient)
+        return inputs, output_gradient
+
+    def measured_gradient(
+        self,
+        procedure: str,
+        x: Tensor,
+        controls: Controls,
+        nuisance: Nuisance,
+        output_gradient: Tensor,
+        noise: NoiseSource | None = None,
+    ) -> tuple[Tensor, Controls, int]:
+        """``"outer-product"``: one forward read y of the tile (a pass per sample), then the
+        outer product Σ_b δ_b x_bᵀ of the periphery's update signals (:meth:`update_signals`),
+        the update that the pulse-coincidence cycle writes in expectation per unit learning
+        rate (Gokmen & Vlasov 2016). It is the exact gradient of ⟨g, y⟩ with respect to W for
+        any converters (the DAC's inputs are what the rows see; the ADC's rounding passes
+        straight through) and any additive weight error; it omits what the periphery cannot
+        see: ADC saturation, the programming error's and the drift's dependence on W, and the
+        drift compensation factor. With ``tiki_taka`` the fast array's share is γ times it.
+
+        ``"fast-read"``: the fast array A read alone at x (DAC, A's column currents, ADC):
+        the outputs are A x; no gradient (Tiki-Taka's transfer read, Gokmen & Haensch 2020)."""
+        self.check_procedure(procedure)
+        if procedure == "fast-read":
+            return self.fast_read(x, controls), {}, 1
+        measured = self(x, controls, nuisance, noise)
+        inputs, errors = self.update_signals(x, measured, output_gradient)
+        update = errors.T @ inputs
+        if "fast" in controls:
+            return measured, {"weight": update, "fast": self.config.gamma * update}, 1
+        return measured, {"weight": update}, 1
+
+    def fast_read(self, x: Tensor, controls: Controls) -> Tensor:
+        """A x (B, m) read on the fast array alone through the converters (no activation)."""
+        c = self.config
+        if "fast" not in controls:
+            raise ConfigError("the fast read needs a second array: set the crossbar's tiki_taka")
+        fast = controls["fast"]
+        volts = pcm.tile_inputs(self.encode(x).to(fast), c.tile_size)
+        partial = pcm.quantize(pcm.tile_currents(volts, fast, c.tile_size), c.output_bits,
+                               c.output_range)  # fmt: skip
+        return partial.sum(dim=1)
 
     def read_noise(
         self, volts: Tensor, pairs: PairConductances, nuisance: Nuisance, noise: NoiseSource

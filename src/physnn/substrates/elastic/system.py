@@ -19,6 +19,11 @@ strains. The local derivatives are ∂E/∂k_e = ½ (d_e − ℓ_e)² or ∂E/�
 what coupled learning and equilibrium propagation compare between two states (Stern et al.,
 PRX 11, 021045 (2021), eqs. for the "stiffness" and "rest length" learning rules).
 
+Physical gradient procedure ``"agnostic"`` (agnostic equilibrium propagation, Scellier et al.,
+arXiv:2205.15021 (2022); :mod:`physnn.substrates.elastic.agnostic`): the trained parameters are
+compliant degrees of freedom held by a homeostatic controller; under a nudge they move by
+themselves, and that displacement is the gradient step.
+
 Nuisance: ``stiffness_scale`` (E,) — each spring realizes k_e·scale_e (stiffness tolerance);
 ``rest_length_scale`` (E,) — rest lengths ℓ_e·scale_e (fabrication error, a prestress);
 ``node_offset`` (N, 2) — the built network's node positions differ from the design (springs are
@@ -35,6 +40,7 @@ import torch
 from torch import Tensor
 
 from physnn.physics import elastic as el
+from physnn.substrates.elastic.agnostic import agnostic_gradient
 from physnn.systems.base import Capabilities, Controls, ControlSpec, NoiseSource, Nuisance
 from physnn.systems.energy import Equilibrium
 from physnn.systems.equilibrium_network import (
@@ -65,6 +71,9 @@ class ElasticConfig:
     k_max: float = 1.0
     rest_range: float = 0.2  # rest strains ρ ∈ [−rest_range, rest_range]
     graph_seed: int = 0
+    agnostic_nudge: float = 1e-3  # agnostic EP: the largest nudge force on a target pair (β)
+    agnostic_time: float = 0.1  # agnostic EP: the nudged phase's duration t/γ, γ/(k₀ L̄²)
+    agnostic_symmetric: bool = True  # agnostic EP: u held in a −β phase (bias O(β²), not O(β))
 
     def __post_init__(self) -> None:
         check_counts(self, ("num_inputs", "num_outputs"))
@@ -85,7 +94,11 @@ class ElasticConfig:
             raise ValueError(f"rest_range must be in (0, 1), got {self.rest_range}")
         if not 0 <= self.lattice_jitter < 0.5:
             raise ValueError(f"lattice_jitter must be in [0, 0.5), got {self.lattice_jitter}")
-        check_positive(self, ("input_scale",))
+        check_positive(self, ("input_scale", "agnostic_nudge", "agnostic_time"))
+        if not isinstance(self.agnostic_symmetric, bool):
+            raise ValueError(
+                f"agnostic_symmetric must be true or false, got {self.agnostic_symmetric!r}"
+            )
 
 
 class ElasticNetwork(EquilibriumNetwork):
@@ -97,6 +110,8 @@ class ElasticNetwork(EquilibriumNetwork):
         linear=False,
         energy_based=True,
         holomorphic=True,
+        # the parameters move themselves under a frozen homeostatic force (Scellier et al. 2022)
+        gradient_procedures=("agnostic",),
         description="elastic spring network settling at its energy minimum (trainable "
         "stiffnesses or rest lengths, allostery, batched Newton, implicit gradients)",
     )
@@ -243,6 +258,40 @@ class ElasticNetwork(EquilibriumNetwork):
         with torch.no_grad():
             force = nudge.to(device=k.device, dtype=torch.complex128)
             return el.settle_holomorphic(net, k, rest, r0, force)
+
+    def measured_gradient(
+        self,
+        procedure: str,
+        x: Tensor,
+        controls: Controls,
+        nuisance: Nuisance,
+        output_gradient: Tensor,
+        noise: NoiseSource | None = None,
+    ) -> tuple[Tensor, Controls, int]:
+        """Agnostic equilibrium propagation (Scellier et al., arXiv:2205.15021 (2022); see
+        :mod:`physnn.substrates.elastic.agnostic`): the homeostatic controller finds the force u
+        that holds the parameters in a phase nudged by −f (``agnostic_symmetric``, the default;
+        else in the free phase), then the outputs are nudged by f = −β B g, β =
+        ``agnostic_nudge`` / max|B g| (equilibrium propagation's scaling), and the parameters
+        move under the frozen u for the time ``agnostic_time``; their displacement is reported
+        as ĝ = −Δθ / (T Δβ), Δβ = 2β (or β), the batch sum of the gradient of Σ ⟨g, y⟩. Passes
+        per sample: the free phase (the outputs), the hold phase where symmetric, the nudged
+        phase. Simulated in float64; the controller reads u through the length gauges."""
+        self.check_procedure(procedure)
+        ((name, value),) = controls.items()
+        theta = value.detach().to(torch.float64)
+        with torch.no_grad():
+            free = self.relax(x, {name: theta}, nuisance, noise=noise)
+            unit = -output_gradient.shape[0] * output_gradient.detach().to(theta)
+            peak = float(unit.abs().max())
+            beta = self.config.agnostic_nudge / (peak if peak > 0 else 1.0)
+            force, hold, contrast, passes = beta * unit, free, beta, 2
+            if self.config.agnostic_symmetric:
+                hold = self.relax(x, {name: theta}, nuisance, nudge=-force, noise=noise)
+                contrast, passes = 2 * beta, 3
+        u = hold.local[name]
+        grad = agnostic_gradient(self, x, theta, name, nuisance, u, force, contrast)
+        return free.outputs.to(value.dtype), {name: grad.to(value.dtype)}, passes
 
     def local(self, extension: Tensor, k: Tensor, rest: Tensor, controls: Controls) -> Controls:
         """Batch mean of ∂E/∂θ: ½ (d − ℓ)² per stiffness, −k (d − ℓ) ∂ℓ/∂ρ per rest strain

@@ -4,6 +4,7 @@
 perturbation                       mild       moderate    severe
 =================================  =========  ==========  =========
 coupler splitting-ratio error σ    0.01       0.03        0.06
+  (also of ffm's mirrored copy)
 heater gain (Vπ calibration) σ     0.01       0.03        0.05
 thermal crosstalk κ (neighbour)    0.005      0.02        0.05
 static phase drift σ (rad)         0.02       0.1         0.3
@@ -72,6 +73,22 @@ class CouplerSplittingError(Perturbation):
     def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
         ratio = (0.5 + normal_draw((*_mzi_shape(system), 2), self.sigma, generator)).clamp(0, 1)
         return _add(nuisance, "coupler_error", torch.asin(ratio.sqrt()) - math.pi / 4)
+
+
+@dataclass(frozen=True)
+class MirrorCouplerError(Perturbation):
+    """The couplers of the mirrored copy that fully forward mode sends the error through: a
+    second mesh fabricated apart, each coupler with its own ratio 0.5 + δ, δ ~ N(0, σ²). The
+    forward map does not use them; they break the symmetry that fully forward mode relies on
+    (Xue et al., Nature 632, 280 (2024)) and make ``ffm`` approximate."""
+
+    sigma: float
+    name = "mirror-coupler-error"
+    nuisance_keys = ("mirror_coupler_error",)
+
+    def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
+        ratio = (0.5 + normal_draw((*_mzi_shape(system), 2), self.sigma, generator)).clamp(0, 1)
+        return _add(nuisance, "mirror_coupler_error", torch.asin(ratio.sqrt()) - math.pi / 4)
 
 
 @dataclass(frozen=True)
@@ -166,6 +183,8 @@ def _mzi_perturbations(system: System, k: dict[str, float]) -> tuple[Perturbatio
         ),
         (k["photons"], lambda: _detector(system, k)),
         (k["monitor_noise"], lambda: MonitorNoise(k["monitor_noise"])),
+        # last, so that it leaves every other draw of the hidden device as it was
+        (k["splitter"], lambda: MirrorCouplerError(k["splitter"])),
     )
     return tuple(make() for value, make in candidates if value)
 
@@ -192,7 +211,7 @@ GAP_FAMILY = GapFamily(
         "loss_spread_db": "σ of the insertion loss between MZIs, dB",
         "photons": "photons per input (0: no detector noise)",
         "read_noise": "photodiode read noise, electrons rms (with photons > 0)",
-        "monitor_noise": "relative noise of the phase-shifter monitor taps read by adjoint",
+        "monitor_noise": "relative noise of the phase-shifter monitors read by adjoint and ffm",
     },
     levels=_MZI_LEVELS,
     build=_mzi_perturbations,

@@ -30,6 +30,8 @@ of each MZI (dB). The physics is deterministic: detector noise is added by the r
 
 In-situ training of such meshes: Pai et al., Science 380, 398 (2023); a single-chip deep network
 with in-situ training: Bandyopadhyay et al., Nat. Photon. 18, 1335 (2024).
+The physical gradient procedures (``adjoint``, ``adjoint-pump-probe``, ``ffm``) are in
+:mod:`physnn.substrates.mzi.insitu`.
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from physnn.errors import ConfigError
-from physnn.physics import adjoint, mesh
+from physnn.physics import mesh
+from physnn.substrates.mzi.insitu import MeshInSitu
 from physnn.systems.base import (
     Capabilities,
     Controls,
@@ -116,7 +118,7 @@ class MZIConfig:
         return self.num_classes if self.readout == "ports" else self.modes
 
 
-class MZIMesh(System):
+class MZIMesh(MeshInSitu, System):
     """Layers of programmable MZI meshes with opto-electronic activations between them."""
 
     name = "mzi"
@@ -128,8 +130,9 @@ class MZIMesh(System):
         intermediate_measurements=True,  # taps after each layer (Pai 2023; Bandyopadhyay 2024)
         detector_readout=True,
         # in-situ backpropagation (Hughes 2018; Pai 2023), optionally through the saturable
-        # absorbers by the pump-probe approximation (Guo et al. 2021)
-        gradient_procedures=("adjoint", "adjoint-pump-probe"),
+        # absorbers by the pump-probe approximation (Guo et al. 2021); fully forward mode
+        # through a mirrored copy of the mesh (Xue et al. 2024): see .insitu
+        gradient_procedures=("adjoint", "adjoint-pump-probe", "ffm"),
         description="programmable Mach-Zehnder interferometer meshes (Shen et al. 2017)",
     )
     config_class = MZIConfig
@@ -205,7 +208,8 @@ class MZIMesh(System):
             "crosstalk": 0.0,  # fraction κ of a heater's phase on each neighbour in its column
             "phase_offset": None,  # (L, K, 2M + N) static phase offsets (drift), rad
             "mzi_loss_db": 0.0,  # insertion loss per MZI, dB (scalar or (L, K, M))
-            "monitor_noise": 0.0,  # relative noise of the in-situ phase-shifter intensity monitors
+            "monitor_noise": 0.0,  # relative noise of the in-situ phase-shifter monitors
+            "mirror_coupler_error": None,  # (L, K, M, 2) ε of ffm's mirrored mesh; None: exact
         }
 
     @property
@@ -293,140 +297,3 @@ class MZIMesh(System):
         if self.config.detection == "homodyne":
             return torch.cat([ports.real, ports.imag], dim=-1)
         return ports.abs().square()
-
-    # ----------------------------------------------------------------------------- in situ
-    def check_procedure(self, procedure: str) -> None:
-        super().check_procedure(procedure)
-        if self.config.architecture != "unitary":
-            raise ConfigError(
-                "the in-situ adjoint procedure needs unitary MZI layers (the attenuators of "
-                "'svd' layers have no interference readout); set architecture='unitary'"
-            )
-        if procedure == "adjoint-pump-probe" and self.config.nonlinearity != "saturable-absorber":
-            raise ConfigError(
-                "the pump-probe approximation (Guo et al. 2021) sends the error back through "
-                f"saturable absorbers; this mesh's nonlinearity is {self.config.nonlinearity!r}: "
-                "set -S nonlinearity=saturable-absorber, or use the plain adjoint"
-            )
-
-    def measured_gradient(
-        self,
-        procedure: str,
-        x: Tensor,
-        controls: Controls,
-        nuisance: Nuisance,
-        output_gradient: Tensor,
-        noise: NoiseSource | None = None,
-    ) -> tuple[Tensor, Controls, int]:
-        """In-situ backpropagation (Hughes et al., Optica 5, 864 (2018); Pai et al., Science 380,
-        398 (2023)): dL/dφ = ½ (|E_f + E_tr|² − |E_f|² − |E_tr|²) at every phase shifter, see
-        :mod:`physnn.physics.adjoint`.
-
-        Passes per sample: one forward pass (photodiodes and the intensity monitors at every
-        phase shifter); one coherent (homodyne) measurement of the output field and of the fields
-        between layers, unless the outputs are homodyne already and there is one layer; then per
-        layer, from the last, three: the adjoint pass (source i·ḡ injected into the layer's
-        outputs, the field leaving its inputs measured coherently), its phase conjugate sent
-        forwards alone (|E_tr|²) and with the forward light (|E_f + E_tr|²). Activations between
-        layers are differentiated digitally at the measured fields. The readings are gradients
-        with respect to the *real* phases: heater gain errors and crosstalk are unknown to the
-        procedure and not undone. Exact in a lossless mesh; insertion loss scales each reading
-        by the transmission up to its shifter.
-
-        ``"adjoint-pump-probe"`` keeps the error optical through the saturable absorbers between
-        layers (Guo et al., Photon. Res. 9, B71 (2021)): the backward error passes the absorbers
-        while the forward light pumps them and is scaled by their pumped transmission
-        (:func:`physnn.physics.mesh.saturable_transmission`), an approximation of the
-        activation's derivative; the fields between layers need no coherent measurement.
-        """
-        self.check_procedure(procedure)
-        c, pump_probe = self.config, procedure == "adjoint-pump-probe"
-        meshes = self._mesh_physics(controls, nuisance)
-        field, forward, outputs = self._trace_layers(x, meshes)
-        ports = field[:, : c.detected_modes]
-        measured = (
-            torch.cat([ports.real, ports.imag], -1)
-            if c.detection == "homodyne"
-            else ports.abs() ** 2
-        )
-        g = torch.zeros_like(field)
-        g[:, : c.detected_modes] = adjoint.output_cotangent(ports, output_gradient, c.detection)
-        monitors = (
-            float(nuisance.get("monitor_noise", 0.0)),
-            None if noise is None else noise.generator,
-        )
-        grads = self._adjoint_passes(meshes, forward, outputs, g, monitors, pump_probe)
-        coherent = c.detection == "intensity" or (c.num_layers > 1 and not pump_probe)
-        return measured, grads, 1 + int(coherent) + 3 * c.num_layers
-
-    def _trace_layers(
-        self, x: Tensor, meshes: list[adjoint.MeshPhysics]
-    ) -> tuple[Tensor, list[adjoint.MeshFields], list[Tensor]]:
-        """The forward pass: the output field, each mesh's fields after its phase shifters (the
-        intensity monitors) and each layer's output field before the activation."""
-        field = self.encode(x.to(meshes[0].theta.device)).to(_complex(meshes[0].theta.dtype))
-        forward, outputs = [], []
-        for layer, physics in enumerate(meshes):
-            field, fields = adjoint.trace_mesh(field, physics)
-            forward.append(fields)
-            outputs.append(field)
-            if layer < self.config.num_layers - 1:
-                field = self.activation(field)
-        return field, forward, outputs
-
-    def _adjoint_passes(
-        self,
-        meshes: list[adjoint.MeshPhysics],
-        forward: list[adjoint.MeshFields],
-        outputs: list[Tensor],
-        g: Tensor,
-        monitors: tuple[float, torch.Generator | None],
-        pump_probe: bool,
-    ) -> Controls:
-        """The phase gradients of every layer, from the last, by its adjoint pass and phase
-        conjugate from the output cotangent ``g``; the monitors read with relative noise from
-        the generator of ``monitors``. Returns each control stacked over layers, (L, 1, …)."""
-        grads: list[dict[str, Tensor]] = []
-        for layer in reversed(range(self.config.num_layers)):
-            leaving = adjoint.trace_mesh_transpose(1j * g.conj(), meshes[layer])
-            _, reversed_fields = adjoint.trace_mesh(leaving.conj(), meshes[layer])
-            grads.append(adjoint.mesh_phase_gradients(forward[layer], reversed_fields, *monitors))
-            g = (-1j * leaving).conj()  # ∂L/∂Re + i ∂L/∂Im at the layer's inputs: M^H g
-            if layer > 0 and pump_probe:
-                g = self.probe_transmission(outputs[layer - 1]) * g
-            elif layer > 0:
-                g = self._activation_cotangent(outputs[layer - 1], g)
-        grads.reverse()
-        return {name: torch.stack([grad[name] for grad in grads])[:, None] for name in grads[0]}
-
-    def _mesh_physics(self, controls: Controls, nuisance: Nuisance) -> list[adjoint.MeshPhysics]:
-        """The real phases, coupler errors and MZI transmissions of each layer's mesh."""
-        m, shape = self.layout.num_mzis, self.control_specs()["theta"].shape
-        phase = self.heater_phases(controls, nuisance)
-        errors = nuisance.get("coupler_error")
-        if errors is None:
-            errors = torch.zeros((*shape, 2), dtype=phase.dtype, device=phase.device)
-        loss = torch.as_tensor(nuisance.get("mzi_loss_db", 0.0), dtype=phase.dtype)
-        transmission = mesh.db_to_amplitude(loss.to(phase.device)).expand(shape)
-        return [
-            adjoint.MeshPhysics(
-                self.layout,
-                phase[layer, 0, :m],
-                phase[layer, 0, m : 2 * m],
-                phase[layer, 0, 2 * m :],
-                errors[layer, 0].to(phase),
-                transmission[layer, 0],
-            )
-            for layer in range(self.config.num_layers)
-        ]
-
-    def _activation_cotangent(self, field: Tensor, cotangent: Tensor) -> Tensor:
-        """Digital back-propagation of g through the activation at the measured field."""
-        with torch.enable_grad():
-            field = field.detach().requires_grad_(True)
-            (grad,) = torch.autograd.grad(self.activation(field), field, cotangent)
-        return grad
-
-
-def _complex(dtype: torch.dtype) -> torch.dtype:
-    return torch.complex128 if dtype == torch.float64 else torch.complex64

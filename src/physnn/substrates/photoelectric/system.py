@@ -49,6 +49,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from physnn.errors import ConfigError
 from physnn.physics import photoelectric as pe
 from physnn.systems.base import (
     Capabilities,
@@ -113,6 +114,7 @@ class PhotoelectricMLP(System):
         differentiable=True,
         linear=False,  # electronic ReLU / single-photon detection between the layers
         reciprocal=True,  # Wᵀ δ in the same hardware by swapping input and weight (Hamerly §V)
+        gradient_procedures=("adjoint",),  # Wᵀ δ and δ xᵀ read by the homodyne detectors
         intermediate_measurements=True,  # every layer's homodyne charge is read out
         description="homodyne photoelectric MLP at the shot-noise limit (Hamerly et al. 2019)",
     )
@@ -205,16 +207,16 @@ class PhotoelectricMLP(System):
         noise: NoiseSource | None,
     ) -> Tensor:
         """Amplified, digitized homodyne readings (W x + shot/read noise) / √N: (B, M)."""
-        photons = nuisance.get("photons_per_mac")
+        photons = self.photon_budget(nuisance, noise)
         if imbalance is not None:
             imbalance = imbalance.to(x)
-        if noise is None or photons is None or not (torch.is_tensor(photons) or photons > 0):
+        if noise is None or photons is None:
             y = pe.homodyne_mean(x, weight, imbalance)
         else:
             y = pe.homodyne_dot(
                 x,
                 weight,
-                photons * nuisance.get("detection_efficiency", 1.0),
+                photons,
                 nuisance.get("read_noise", 0.0),
                 noise.generator,
                 imbalance=imbalance,
@@ -223,6 +225,13 @@ class PhotoelectricMLP(System):
         y = y / x.shape[-1] ** 0.5
         bits = nuisance.get("adc_bits")
         return y if bits is None else pe.adc(y, int(bits), self.config.adc_full_scale)
+
+    def photon_budget(self, nuisance: Nuisance, noise: NoiseSource | None) -> float | Tensor | None:
+        """Detected photons per MAC of a homodyne reading (n η); None for a noiseless one."""
+        photons = nuisance.get("photons_per_mac")
+        if noise is None or photons is None or not (torch.is_tensor(photons) or photons > 0):
+            return None
+        return photons * nuisance.get("detection_efficiency", 1.0)
 
     def single_photon_layer(
         self, x: Tensor, weight: Tensor, nuisance: Nuisance, noise: NoiseSource | None
@@ -236,6 +245,83 @@ class PhotoelectricMLP(System):
         return pe.single_photon_click(
             mean_photons, noise.generator, differentiable=noise.differentiable
         )
+
+    # ----------------------------------------------------------------------------- in situ
+    def check_procedure(self, procedure: str) -> None:
+        super().check_procedure(procedure)
+        if self.config.neuron == "single-photon":
+            raise ConfigError(
+                "the adjoint procedure backpropagates through the homodyne readings of every "
+                "layer, and single-photon neurons report clicks instead: set neuron='relu'"
+            )
+
+    def measured_gradient(
+        self,
+        procedure: str,
+        x: Tensor,
+        controls: Controls,
+        nuisance: Nuisance,
+        output_gradient: Tensor,
+        noise: NoiseSource | None = None,
+    ) -> tuple[Tensor, Controls, int]:
+        """Backpropagation in the same hardware (Hamerly et al., PRX 9, 021032 (2019), Sec. V).
+
+        From the last layer, with δ = ∂L/∂y at the layer's readings y = ADC(W x / √N): δ is
+        zeroed where the reading sits at the ADC's full scale (clipped), scaled by the gain
+        1/√N, the weight gradient δ xᵀ summed over the batch is read as an optical outer
+        product, and the error of the layer below, Wᵀ δ, by the same detectors with the
+        encodings of error and weights swapped, times the ReLU derivative of the *measured*
+        readings (:func:`~physnn.physics.photoelectric.backpropagated_error`,
+        :func:`~physnn.physics.photoelectric.weight_gradient`). Every product has the shot
+        noise of the photon budget n η (and the read noise): unbiased, exact without a budget.
+
+        Passes per sample: the forward pass (every layer's readings), L − 1 transposed products
+        and L outer products (one time slot each): 2 L. The readings are gradients with respect
+        to the realized weight amplitudes: the modulators' sinusoidal response and gain errors,
+        and the channel crosstalk, are not undone; the detector imbalance of the forward pass
+        is not in the backward readings; offsets are exact. The ADC's rounding passes δ
+        unchanged (as the twin's straight-through estimator does).
+        """
+        self.check_procedure(procedure)
+        weights = self.realized_weights(controls, nuisance)
+        inputs, readings = self._forward_readings(x, weights, nuisance, noise)
+        photons, read_noise = self.photon_budget(nuisance, noise), nuisance.get("read_noise", 0.0)
+        generator = None if noise is None else noise.generator
+        names, grads = list(self.control_specs()), {}
+        delta = output_gradient.to(readings[-1])
+        for layer in reversed(range(len(weights))):
+            gain = inputs[layer].shape[-1] ** -0.5
+            delta = delta * self._adc_slope(readings[layer], nuisance) * gain
+            grads[names[layer]] = pe.weight_gradient(
+                delta, inputs[layer], photons, read_noise, generator
+            )
+            if layer > 0:
+                error = pe.backpropagated_error(
+                    delta, weights[layer], photons, read_noise, generator
+                )
+                delta = error * (readings[layer - 1] > 0)
+        return readings[-1], grads, 2 * len(weights)
+
+    def _forward_readings(
+        self, x: Tensor, weights: list[Tensor], nuisance: Nuisance, noise: NoiseSource | None
+    ) -> tuple[list[Tensor], list[Tensor]]:
+        """The forward pass of ReLU layers: every layer's input and homodyne readings."""
+        imbalances = _split(nuisance.get("detector_imbalance"), self.config.layer_sizes[1:])
+        h = as_vector(x, self.config.input_size).to(weights[-1])
+        inputs, readings = [], []
+        for weight, imbalance in zip(weights, imbalances, strict=True):
+            if readings:
+                h = torch.relu(readings[-1])
+            inputs.append(h)
+            readings.append(self.homodyne_layer(h, weight, imbalance, nuisance, noise))
+        return inputs, readings
+
+    def _adc_slope(self, readings: Tensor, nuisance: Nuisance) -> Tensor | float:
+        """1 where the ADC passes a change of the reading, 0 where it clips (a reading at full
+        scale): what the procedure knows from the readings alone."""
+        if nuisance.get("adc_bits") is None:
+            return 1.0
+        return (readings.abs() < self.config.adc_full_scale).to(readings.dtype)
 
 
 def _split(flat: Tensor | None, sizes: Sequence[int]) -> list[Tensor | None]:

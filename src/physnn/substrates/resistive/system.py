@@ -11,6 +11,12 @@ settles at the minimum of its co-content (:mod:`physnn.physics.resistive`); the 
 derivative at edge e is ∂E/∂G_e = ½ ΔV_e² (the quantity coupled learning and equilibrium
 propagation compare between two states).
 
+In situ (``gradient_procedures``: ``"lock-in"``, :meth:`ResistiveNetwork.measured_gradient`):
+every node has a capacitance ``node_capacitance`` to ground; an AC current at the outputs drives
+the network's real RC dynamics and every edge locks in on its ½ ΔV_e(t)² at the drive's
+frequency (frequency propagation's AC circuit, Anisetti et al., Neural Comput. 36, 596 (2024);
+holomorphic EP with a real oscillating nudge, Laborieux & Zenke, NeurIPS 2022).
+
 Topologies (fixed by ``graph_seed``): ``layered`` — inputs and bias → ``hidden_layers`` layers
 of ``num_hidden`` nodes → outputs, all-to-all between consecutive layers, the bias nodes joined
 to every later node; ``random`` — a ring through all nodes plus random chords up to a mean
@@ -30,6 +36,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from physnn.physics import lockin
 from physnn.physics import resistive as rn
 from physnn.systems.base import Capabilities, Controls, ControlSpec, NoiseSource, Nuisance
 from physnn.systems.energy import Equilibrium
@@ -65,6 +72,12 @@ class ResistiveConfig:
     g_min: float = 0.01
     g_max: float = 1.0
     graph_seed: int = 0
+    # The "lock-in" gradient procedure (times in μs; R₀ = 1/G₀, so ωR₀C = ω·C):
+    node_capacitance: float = 1.0  # C of every node to ground, G₀·μs (0: quasi-static)
+    lockin_frequency: float = 0.01  # ω of the AC error current, rad/μs
+    lockin_periods: int = 10  # M periods the lock-in integrates
+    lockin_settle: int = 1  # periods discarded first (the turn-on transient)
+    lockin_steps: int = 32  # integration steps (voltage samples) per period
 
     def __post_init__(self) -> None:
         check_counts(self, ("num_inputs", "num_outputs", "num_hidden", "hidden_layers"))
@@ -78,6 +91,11 @@ class ResistiveConfig:
             raise ValueError(f"diode_threshold must be non-negative, got {self.diode_threshold}")
         if self.topology == "random" and self.degree < 2:
             raise ValueError(f"degree must be at least 2 (a ring), got {self.degree}")
+        check_positive(self, ("lockin_frequency", "lockin_periods"))
+        if self.node_capacitance < 0 or self.lockin_settle < 0:
+            raise ValueError("node_capacitance and lockin_settle must be non-negative")
+        if self.lockin_steps < 4:
+            raise ValueError(f"lockin_steps must be at least 4, got {self.lockin_steps}")
 
 
 class ResistiveNetwork(EquilibriumNetwork):
@@ -89,6 +107,7 @@ class ResistiveNetwork(EquilibriumNetwork):
         linear=False,
         energy_based=True,
         holomorphic=True,
+        gradient_procedures=("lock-in",),
         description="nonlinear resistive network settling at its co-content minimum "
         "(trainable conductances, diodes, sparse Newton solve, implicit gradients)",
     )
@@ -226,6 +245,49 @@ class ResistiveNetwork(EquilibriumNetwork):
             net, rn.to_numpy(g), rn.to_numpy(fixed), nudge.detach().cpu().numpy()
         )
         return torch.as_tensor(volts).to(device=g.device, dtype=torch.complex128)
+
+    # ----------------------------------------------------------------------------- in situ
+    def measured_gradient(
+        self,
+        procedure: str,
+        x: Tensor,
+        controls: Controls,
+        nuisance: Nuisance,
+        output_gradient: Tensor,
+        noise: NoiseSource | None = None,
+    ) -> tuple[Tensor, Controls, int]:
+        """The lock-in of frequency propagation (Anisetti et al., Neural Comput. 36, 596 (2024)),
+        holomorphic EP with a real oscillating nudge (Laborieux & Zenke, NeurIPS 2022), see
+        :mod:`physnn.physics.lockin`: with the DC inputs on, the network settles (its outputs
+        are read); then the AC current I_b(t) = −u_b cos ωt (u = ``output_gradient``, whose
+        size is the drive's amplitude: the method scales it) is injected at the outputs of the
+        capacitive network (``node_capacitance`` per node), and every edge locks in on its
+        ½ ΔV_e(t)² over ``lockin_periods`` periods after ``lockin_settle``. The first harmonic,
+        summed over the batch, is ∂Σ_b⟨u_b, y_b⟩/∂G_e up to the RC lag (O((ωR₀C)²)), the
+        turn-on transient and O(|u|²). Every voltage sample carries the voltmeter noise.
+
+        Passes per sample: the DC state and the AC run (which lasts ``lockin_settle`` +
+        ``lockin_periods`` periods) — two. Like :meth:`relax`, an edge measures the derivative
+        with respect to its realized conductance: a tolerance is not undone. Float64 inside.
+        """
+        self.check_procedure(procedure)
+        c = self.config
+        dtype = controls["conductance"].dtype
+        g = rn.to_numpy(self.realized_conductance(controls, nuisance))
+        net = self.network(nuisance, clamped=False)
+        drive = -rn.to_numpy(output_gradient)
+        v_dc = rn.settle(net, g, rn.to_numpy(self.source_voltages(x)), 0 * drive).voltages
+        setting = lockin.LockIn(
+            c.lockin_frequency, c.node_capacitance, c.lockin_periods, c.lockin_settle,
+            c.lockin_steps,
+        )  # fmt: skip
+
+        def read(volts: np.ndarray) -> np.ndarray:
+            return rn.to_numpy(self.read(torch.as_tensor(volts), nuisance, noise))
+
+        harmonic = lockin.lock_in(net, g, v_dc, drive, setting, read)
+        outputs = torch.as_tensor(read(v_dc)[:, self.outputs]).to(x.device, dtype)
+        return outputs, {"conductance": torch.as_tensor(harmonic).to(x.device, dtype)}, 2
 
 
 def _array(value: Any, size: int, default: float) -> np.ndarray:

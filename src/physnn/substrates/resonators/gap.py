@@ -14,7 +14,8 @@ The twin knows the calibrated design; the device differs by
   together by one N(0, σ²) κ offset (silicon: ≈ 0.08 nm/K at 1550 nm);
 * **detector noise** — homodyne quadratures with the shot noise of a coherent probe of n̄
   photons, σ = 1 / (2√n̄) per quadrature of S (``measure="field"``), or shot plus read noise
-  on |S|² (``measure="intensity"``).
+  on |S|² (``measure="intensity"``); the taps of the in-situ ``adjoint`` procedure read the
+  mode amplitudes with the same 1/(2√n̄) per quadrature.
 
 ============================  =========  ==========  =========
 perturbation                  mild       moderate    severe
@@ -130,6 +131,19 @@ class HomodyneNoise(Perturbation):
         return y + eps / (2 * self.photons**0.5)
 
 
+@dataclass(frozen=True)
+class TapNoise(Perturbation):
+    """The taps that the in-situ ``adjoint`` procedure reads see the same probe: shot noise
+    1/(2√n̄) per quadrature of every mode amplitude (in units of the probe amplitude)."""
+
+    photons: float
+    name = "tap-noise"
+    nuisance_keys = ("tap_noise",)
+
+    def perturb(self, system: System, nuisance: Nuisance, generator: torch.Generator) -> Nuisance:
+        return {**nuisance, "tap_noise": 1 / (2 * self.photons**0.5)}
+
+
 def _detector_noise(system: System, k: dict[str, float]) -> Perturbation:
     """Homodyne shot noise on Re/Im of S, or photon counting noise on |S|²."""
     if system.config.measure == "field":
@@ -144,6 +158,7 @@ def _resonator_perturbations(system: System, k: dict[str, float]) -> tuple[Pertu
         (k["extra_loss"], lambda: ExtraLoss(k["extra_loss"])),
         (k["thermal_drift"], lambda: ThermalDrift(k["thermal_drift"])),
         (k["photons"], lambda: _detector_noise(system, k)),
+        (k["photons"], lambda: TapNoise(k["photons"])),
     )
     return tuple(make() for value, make in candidates if value)
 

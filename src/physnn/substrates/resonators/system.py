@@ -37,9 +37,13 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from physnn.physics.adjoint import output_cotangent
 from physnn.physics.coupled_modes import (
     coupling_hamiltonian,
+    mode_amplitudes,
+    noisy_amplitudes,
     reflection,
+    reflection_gradients,
     scattering_matrix,
     symmetric_coupling,
 )
@@ -124,7 +128,8 @@ class CoupledResonators(System):
     capabilities = Capabilities(
         differentiable=True,
         linear=False,  # linear in the waves, but the inputs enter the parameters: x → S is not
-        reciprocal=True,  # real symmetric H: S = Sᵀ
+        reciprocal=True,  # real symmetric H: G = Gᵀ, the adjoint field is the forward one
+        gradient_procedures=("adjoint",),  # ∂S_ℓℓ/∂H_mn = i a_m a_n from the tapped modes
         description="coupled resonators with inputs encoded in detunings (Wanjura & Marquardt)",
     )
     config_class = ResonatorsConfig
@@ -179,6 +184,7 @@ class CoupledResonators(System):
             "coupling_error": None,  # (num_couplings,) relative error of each coupling
             "extra_loss": 0.0,  # intrinsic loss added to every mode, κ
             "thermal_shift": 0.0,  # common shift of all detunings (temperature), κ
+            "tap_noise": 0.0,  # rms per quadrature of the in-situ mode-amplitude taps (adjoint)
         }
 
     @property
@@ -202,6 +208,13 @@ class CoupledResonators(System):
     def forward(
         self, x: Tensor, controls: Controls, nuisance: Nuisance, noise: NoiseSource | None = None
     ) -> Tensor:
+        s = scattering_matrix(*self._physics(x, controls, nuisance), self.ports)
+        return self._measured(reflection(s))
+
+    def _physics(
+        self, x: Tensor, controls: Controls, nuisance: Nuisance
+    ) -> tuple[Tensor, Tensor, Tensor, float]:
+        """H (B, N, N) with the real couplings, κ, γ and the probe frequency ω."""
         c = self.config
         coupling = controls["coupling"]
         error = nuisance.get("coupling_error")
@@ -210,8 +223,48 @@ class CoupledResonators(System):
         couplings = symmetric_coupling(coupling, self.rows, self.cols, c.num_modes)
         h = coupling_hamiltonian(self.detunings(x, controls["detuning"], nuisance), couplings)
         gamma = self.gamma.to(coupling.dtype) + nuisance.get("extra_loss", 0.0)
-        s = scattering_matrix(h, self.kappa, gamma, c.probe_frequency, self.ports)
-        r = reflection(s)
-        if c.measure == "intensity":
+        return h, self.kappa, gamma, c.probe_frequency
+
+    def _measured(self, r: Tensor) -> Tensor:
+        """The port readings of the reflections r (B, P): (Re r, Im r), or |r|²."""
+        if self.config.measure == "intensity":
             return r.abs().square()
         return torch.cat([r.real, r.imag], dim=-1)
+
+    # ----------------------------------------------------------------------------- in situ
+    def measured_gradient(
+        self,
+        procedure: str,
+        x: Tensor,
+        controls: Controls,
+        nuisance: Nuisance,
+        output_gradient: Tensor,
+        noise: NoiseSource | None = None,
+    ) -> tuple[Tensor, Controls, int]:
+        """In-situ gradients from the mode amplitudes (Wanjura & Marquardt, Nat. Phys. 20, 1434
+        (2024)): ∂S_ℓℓ/∂Δ_m = i (a_m⁽ℓ⁾)², ∂S_ℓℓ/∂J_mn = 2 i a_m⁽ℓ⁾ a_n⁽ℓ⁾, see
+        :func:`~physnn.physics.coupled_modes.reflection_gradients`.
+
+        Passes per sample: one per output port, the probe at port ℓ alone while homodyne taps
+        read the complex amplitude of every mode (with ``tap_noise`` per quadrature) and the
+        port reads S_ℓℓ = 1 + √κ_ℓ a_ℓ⁽ℓ⁾; the cotangent of S_ℓℓ is formed digitally from
+        ∂L/∂y and the measured S_ℓℓ. Exact for any detuning error, thermal shift or loss (they
+        are in the measured fields); a relative coupling error δ is not undone (the reading is
+        ∂L/∂J_real = ∂L/∂J / (1 + δ)).
+        """
+        self.check_procedure(procedure)
+        h, kappa, gamma, omega = self._physics(x, controls, nuisance)
+        amplitudes = mode_amplitudes(h, kappa, gamma, omega, self.ports)
+        r = 1 + kappa[self.ports].to(amplitudes.dtype).sqrt() * torch.diagonal(
+            amplitudes[:, self.ports], dim1=-2, dim2=-1
+        )
+        detection = "intensity" if self.config.measure == "intensity" else "homodyne"
+        cotangent = output_cotangent(r, output_gradient, detection)
+        tapped = noisy_amplitudes(
+            amplitudes,
+            float(nuisance.get("tap_noise", 0.0)),
+            None if noise is None else noise.generator,
+        )
+        detuning, coupling = reflection_gradients(tapped, cotangent, self.rows, self.cols)
+        grads = {"detuning": detuning, "coupling": coupling}
+        return self._measured(r), grads, self.config.num_ports

@@ -10,6 +10,8 @@ The twin knows the transmission matrix ``B`` measured at calibration; the device
   calibration, fringing between pixels), N(0, σ²) rad;
 * **camera noise** — shot noise for a full well of ``full_well`` electrons at the saturation
   intensity plus Gaussian read noise (:class:`~physnn.reality.perturbations.DetectorNoise`);
+* **holographic field noise** — the in-situ ``adjoint`` procedure (``bidirectional`` set-ups)
+  reads fields holographically with the cameras' shot noise: relative noise 1/√full_well;
 * **camera quantization** — the ADC reports ``bits``-bit codes between 0 and the saturation
   intensity (the OPU's camera is 8-bit; Launay et al., arXiv:2012.06373).
 
@@ -45,7 +47,7 @@ import torch
 from physnn.physics.scattering import transmission_matrix
 from physnn.reality.base import Perturbation
 from physnn.reality.levels import GapFamily
-from physnn.reality.perturbations import CameraQuantization, DetectorNoise
+from physnn.reality.perturbations import CameraQuantization, DetectorNoise, MonitorNoise
 from physnn.systems.base import Nuisance, System
 
 
@@ -93,6 +95,7 @@ def _scattering_perturbations(system: System, k: dict[str, float]) -> tuple[Pert
             lambda: DetectorNoise(k["full_well"] / full_scale, read_noise=k["read_noise"]),
         ),
         (k["camera_bits"], lambda: CameraQuantization(int(k["camera_bits"]), full_scale)),
+        (k["full_well"], lambda: MonitorNoise(k["full_well"] ** -0.5)),
     )
     return tuple(make() for value, make in candidates if value)
 

@@ -15,7 +15,10 @@ The twin knows the designed wave-speed map; the built device differs by
   by round(N(0, σ²)) cells per axis (assembly tolerance);
 * **detector noise** — shot noise for ``photons`` quanta per unit of integrated intensity plus
   Gaussian read noise (:class:`~physnn.reality.perturbations.DetectorNoise`); for acoustic
-  transducers read this as an additive noise floor with a signal-dependent part.
+  transducers read this as an additive noise floor with a signal-dependent part;
+* **monitor noise** — relative noise σ of each reading of the field monitors in the design
+  region that the ``time-reversal`` and ``echo`` gradient procedures read
+  (:class:`~physnn.reality.perturbations.MonitorNoise`; the forward outputs are unaffected).
 
 ============================  =========  ==========  =========
 perturbation                  mild       moderate    severe
@@ -27,6 +30,7 @@ nonlinearity error            0.05       0.15        0.3
 source/probe offset σ (cells) 0.5        1           2
 quanta per unit intensity     1e6        1e5         1e4
 read noise (quanta rms)       10         30          100
+monitor noise (relative)      0.001      0.01        0.03
 ============================  =========  ==========  =========
 
 Reasoning (assumptions, not measured on a wave RNN): Hughes et al. propose printed or
@@ -36,7 +40,8 @@ photonic slabs, and the error varies smoothly over a few cells. Material constan
 sheets are typically good to a few per cent (2–10 %). Nonlinear coefficients are far less
 certain (5–30 %). A positioning error of half a cell to two cells spans careful to rough
 assembly. The default preset's integrated probe intensities are ~0.1; 1e4–1e6 quanta per unit
-give relative shot noise of ~3 % to ~0.3 % there.
+give relative shot noise of ~3 % to ~0.3 % there. The monitor noise takes the MZI mesh's
+levels (0.1–3 % per reading), an assumption for in-situ field sensors.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ import torch
 from physnn.physics.noise import correlated_gaussian_field
 from physnn.reality.base import Perturbation
 from physnn.reality.levels import GapFamily
-from physnn.reality.perturbations import DetectorNoise
+from physnn.reality.perturbations import DetectorNoise, MonitorNoise
 from physnn.systems.base import Nuisance, System
 
 
@@ -127,17 +132,21 @@ def _wave_perturbations(system: System, k: dict[str, float]) -> tuple[Perturbati
         (k["nonlinearity_error"], lambda: NonlinearityError(k["nonlinearity_error"])),
         (k["offset"], lambda: PositionOffset(k["offset"])),
         (k["photons"], lambda: DetectorNoise(k["photons"], read_noise=k["read_noise"])),
+        (k["monitor_noise"], lambda: MonitorNoise(k["monitor_noise"])),
     )
     return tuple(make() for value, make in candidates if value)
 
 
 _WAVE_LEVELS = {
     "mild": {"speed_error": 0.01, "correlation": 2.0, "contrast_error": 0.02,
-             "nonlinearity_error": 0.05, "offset": 0.5, "photons": 1e6, "read_noise": 10.0},
+             "nonlinearity_error": 0.05, "offset": 0.5, "photons": 1e6, "read_noise": 10.0,
+             "monitor_noise": 0.001},
     "moderate": {"speed_error": 0.03, "correlation": 2.0, "contrast_error": 0.05,
-                 "nonlinearity_error": 0.15, "offset": 1.0, "photons": 1e5, "read_noise": 30.0},
+                 "nonlinearity_error": 0.15, "offset": 1.0, "photons": 1e5, "read_noise": 30.0,
+                 "monitor_noise": 0.01},
     "severe": {"speed_error": 0.08, "correlation": 3.0, "contrast_error": 0.1,
-               "nonlinearity_error": 0.3, "offset": 2.0, "photons": 1e4, "read_noise": 100.0},
+               "nonlinearity_error": 0.3, "offset": 2.0, "photons": 1e4, "read_noise": 100.0,
+               "monitor_noise": 0.03},
 }  # fmt: skip
 
 GAP_FAMILY = GapFamily(
@@ -149,6 +158,7 @@ GAP_FAMILY = GapFamily(
         "offset": "source / probe position error σ, cells",
         "photons": "detected quanta per unit integrated intensity (0: no detector noise)",
         "read_noise": "detector read noise, quanta rms (with photons > 0)",
+        "monitor_noise": "relative noise of the field monitors read by time-reversal and echo",
     },
     levels=_WAVE_LEVELS,
     build=_wave_perturbations,

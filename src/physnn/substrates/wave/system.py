@@ -22,6 +22,12 @@ background material c0; an absorbing layer of ``pml_cells`` cells surrounds the 
   region (``output_kind = "intensity"``: with one probe per class the readout is the paper's
   normalized probe power).
 
+Physical gradients (:meth:`WaveRNN.measured_gradient`, :mod:`physnn.physics.wave_adjoint`):
+``"time-reversal"`` — the probes play their error-weighted traces backwards into the same medium
+(Hughes et al. 2019; exact for a linear medium, absorbing layer and damping included);
+``"echo"`` — Hamiltonian echo backpropagation (López-Pastor & Marquardt, Phys. Rev. X 13, 031020
+(2023)) in a lossless box (``pml_cells = 0``: reflecting walls, ``damping = 0``).
+
 Nuisance (design values in :meth:`WaveRNN.nominal_nuisance`): an additive error map of the
 wave speed (fabrication), the realized slow material c1 (contrast miscalibration), a relative
 error of the nonlinearity strength, and shifts of the source and probe cells
@@ -36,6 +42,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from physnn.errors import IncompatibleError
+from physnn.physics import wave_adjoint
 from physnn.physics.wave import (
     CFL_LIMIT,
     WaveMedium,
@@ -67,6 +75,7 @@ class WaveConfig:
     pml_cells: int = 4  # thickness of the absorbing layer
     pml_order: float = 4.0  # polynomial order p of the damping profile
     pml_max: float = 3.0  # damping b at the outermost cell
+    damping: float = 0.0  # uniform damping b added everywhere (0: lossless inside the layer)
     kerr: float = 0.0  # c_nl of c = c_lin + c_nl u² in the design region
     saturable: float = 0.0  # b_nl of the saturable absorption b_nl / (1 + u²/u_th²)
     u_threshold: float = 1.0  # saturation intensity threshold u_th
@@ -78,15 +87,19 @@ class WaveConfig:
     hold: int = 4  # time steps each input value is held
     amplitude: float = 1.0  # source amplitude for a unit-energy input
     checkpoint_every: int | None = None  # steps per checkpointed segment (None: plain autograd)
+    # η: the error kicks of the "echo" procedure are ε_b = η / ‖g_b‖; in a linear medium the
+    # ±ε difference is exact at any size, and a kick as large as the signal keeps it well above
+    # the monitors' noise (noise/signal ∝ monitor_noise / η)
+    echo_kick: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("nx", "ny", "num_probes", "hold"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("dt", "h", "c0", "c1", "u_threshold", "amplitude"):
+        for name in ("dt", "h", "c0", "c1", "u_threshold", "amplitude", "echo_kick"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("pml_cells", "pml_max", "kerr", "saturable", "design_margin"):
+        for name in ("pml_cells", "pml_max", "damping", "kerr", "saturable", "design_margin"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be non-negative, got {getattr(self, name)}")
         if not self.c1 < self.c0:
@@ -159,7 +172,8 @@ class WaveRNN(System):
         differentiable=True,
         linear=False,  # intensity detection (and optional material nonlinearity)
         reciprocal=True,  # the linear wave equation is reciprocal (adjoint = time-reversed field)
-        time_reversible=False,  # the absorbing layer dissipates
+        time_reversible=True,  # for pml_cells = 0, damping = 0 (the echo refuses lossy media)
+        gradient_procedures=("time-reversal", "echo"),
         detector_readout=True,
         description="wave-physics recurrent network: scalar FDTD with a trainable speed map",
     )
@@ -180,7 +194,7 @@ class WaveRNN(System):
     def __init__(self, config: WaveConfig) -> None:
         super().__init__(config)
         c = config
-        damping = absorbing_profile(c.nx, c.ny, c.pml_cells, c.pml_max, c.pml_order)
+        damping = absorbing_profile(c.nx, c.ny, c.pml_cells, c.pml_max, c.pml_order) + c.damping
         self.register_buffer("damping", damping, persistent=False)
         mask = torch.zeros(c.nx, c.ny)
         mask[design_region(c)] = 1.0
@@ -201,6 +215,7 @@ class WaveRNN(System):
             "nonlinearity_scale": 1.0,  # realized / designed nonlinearity strength
             "source_shift": None,  # (2,) integer cells the source sits off its design cell
             "probe_shift": None,  # (2,) integer cells the probe column sits off design
+            "monitor_noise": 0.0,  # relative noise of the field monitors read by the procedures
         }
 
     output_kind = "intensity"
@@ -266,3 +281,67 @@ class WaveRNN(System):
         shift = nuisance.get("probe_shift")
         probes = tuple(_shifted(p, shift, c) for p in probe_cells(c))
         return propagate(signal, medium, src, probes, checkpoint_every=c.checkpoint_every)
+
+    # ----------------------------------------------------------------------------- in situ
+    def check_procedure(self, procedure: str) -> None:
+        super().check_procedure(procedure)
+        c = self.config
+        if c.kerr or c.saturable:
+            raise IncompatibleError(
+                f"the {procedure} procedure needs a linear medium (the adjoint of a Kerr or "
+                "saturable medium is a different, field-dependent medium); set the system "
+                "options kerr=0 and saturable=0"
+            )
+        if procedure == "echo" and (c.pml_cells or c.damping):
+            losses = f"pml_cells={c.pml_cells}" if c.pml_cells else f"damping={c.damping:g}"
+            raise IncompatibleError(
+                f"the echo procedure needs a lossless medium, but {losses} dissipates; set the "
+                "system options pml_cells=0 and damping=0 (reflecting walls)"
+            )
+
+    def measured_gradient(
+        self,
+        procedure: str,
+        x: Tensor,
+        controls: Controls,
+        nuisance: Nuisance,
+        output_gradient: Tensor,
+        noise: NoiseSource | None = None,
+    ) -> tuple[Tensor, Controls, int]:
+        """The gradient of Σ_b ⟨g_b, y_b⟩ read from measured fields
+        (:mod:`physnn.physics.wave_adjoint`): ``"time-reversal"`` — a forward pass whose monitors
+        record the field in the design region and whose probes record their traces u_p(t), then
+        the time-reversed adjoint source (c0²/h²) 2 g_p u_p(T − t) played from the probes into the
+        same medium: ∂L/∂c = (2/c) Σ ν ∇²ₕu (two passes); ``"echo"`` — the forward pass (one
+        more step before the flip), then two echoes with the error kicked in at the probes with
+        signs ±: ∂L/∂c = −ΔK / (2ε dt) from the integrated local ∂H/∂c (three passes).
+
+        The readings are gradients with respect to the *realized* wave speed of each cell (the
+        fabrication error is seen, the miscalibrated slow material c1 — a common factor of the
+        control-to-speed map — is not undone); each cell's speed comes from the monitors. The
+        adjoint source assumes the background material c0 at the probes. Each monitor's reading
+        (per sample and cell: the correlation, or each echo's integral) carries the relative
+        noise ``monitor_noise``; the probe traces and the speed fit are noise-free here. The
+        medium is simulated in float64.
+        """
+        self.check_procedure(procedure)
+        c = self.config
+        exact = {name: value.to(torch.float64) for name, value in controls.items()}
+        stencil = wave_adjoint.Stencil.of(self.medium(exact, nuisance))
+        signal = self.encode(x).to(torch.float64)
+        source = _shifted(source_cell(c), nuisance.get("source_shift"), c)
+        probes = tuple(_shifted(p, nuisance.get("probe_shift"), c) for p in probe_cells(c))
+        g = output_gradient.to(torch.float64)
+        monitors = (
+            float(nuisance.get("monitor_noise", 0.0)),
+            None if noise is None else noise.generator,
+        )
+        args = (stencil, signal, source, probes, g, c.c0)
+        if procedure == "echo":
+            trace, grid = wave_adjoint.echo(*args, c.echo_kick, monitors)
+        else:
+            trace, grid = wave_adjoint.time_reversal(*args, monitors)
+        dtype = controls["speed"].dtype
+        speed = grid[design_region(c)].to(dtype)
+        passes = 3 if procedure == "echo" else 2
+        return trace.square().sum(0).to(dtype), {"speed": speed}, passes

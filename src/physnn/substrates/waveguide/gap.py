@@ -13,7 +13,9 @@ each a :class:`~physnn.reality.base.Perturbation` in physical units:
   photoconductor whose resistance falls as 1/(σ₀ + αI) in series with the film's capacitance;
 * :class:`InputMisalignment` — lateral displacement and tilt of the input spots (the input
   beam-shaper / fibre array drifts with respect to the chip);
-* detector shot and read noise (:class:`~physnn.reality.perturbations.DetectorNoise`).
+* detector shot and read noise (:class:`~physnn.reality.perturbations.DetectorNoise`);
+* the noise of the holographic field images that the in-situ procedures read
+  (:class:`~physnn.reality.perturbations.MonitorNoise`, as for the MZI and diffractive monitors).
 
 =================================  =========  ==========  =========
 knob                               mild       moderate    severe
@@ -27,6 +29,7 @@ input shift σ (µm)                 0.5        2           5
 input tilt σ (mrad)                0.5        2           5
 photons per input                  1e7        1e6         1e5
 read noise (e⁻ rms)                10         30          100
+in-situ field image noise (rel.)   0.001      0.01        0.03
 =================================  =========  ==========  =========
 
 Sources and reasoning. Onodera et al. fit a physics-based digital twin of the device to
@@ -55,7 +58,7 @@ import torch
 from physnn.physics.noise import correlated_gaussian_field
 from physnn.reality.base import Perturbation
 from physnn.reality.levels import GapFamily
-from physnn.reality.perturbations import DetectorNoise
+from physnn.reality.perturbations import DetectorNoise, MonitorNoise
 from physnn.systems.base import Nuisance, System
 
 MICRON = 1e-6
@@ -153,6 +156,7 @@ def _waveguide_perturbations(system: System, k: dict[str, float]) -> tuple[Pertu
             lambda: InputMisalignment(k["input_shift"] * MICRON, k["input_tilt"] * MILLIRAD),
         ),
         (k["photons"], lambda: DetectorNoise(k["photons"], read_noise=k["read_noise"])),
+        (k["monitor_noise"], lambda: MonitorNoise(k["monitor_noise"])),
     )
     return tuple(make() for value, make in candidates if value)
 
@@ -160,13 +164,13 @@ def _waveguide_perturbations(system: System, k: dict[str, float]) -> tuple[Pertu
 _WAVEGUIDE_LEVELS = {
     "mild": {"index_error": 0.02, "correlation": 1.0, "blur": 1.0, "scale_error": 0.05,
              "saturation": 0.2, "input_shift": 0.5, "input_tilt": 0.5, "photons": 1e7,
-             "read_noise": 10.0},
+             "read_noise": 10.0, "monitor_noise": 0.001},
     "moderate": {"index_error": 0.05, "correlation": 2.0, "blur": 2.0, "scale_error": 0.1,
                  "saturation": 0.5, "input_shift": 1.0, "input_tilt": 1.0, "photons": 1e6,
-                 "read_noise": 30.0},
+                 "read_noise": 30.0, "monitor_noise": 0.01},
     "severe": {"index_error": 0.1, "correlation": 2.0, "blur": 5.0, "scale_error": 0.2,
                "saturation": 1.0, "input_shift": 3.0, "input_tilt": 3.0, "photons": 1e5,
-               "read_noise": 100.0},
+               "read_noise": 100.0, "monitor_noise": 0.03},
 }  # fmt: skip
 
 GAP_FAMILY = GapFamily(
@@ -180,6 +184,7 @@ GAP_FAMILY = GapFamily(
         "input_tilt": "input-coupling tilt σ, mrad",
         "photons": "photons per input (0: no detector noise)",
         "read_noise": "detector read noise, electrons rms (with photons > 0)",
+        "monitor_noise": "relative noise of the in-situ holographic field images (adjoint, ffm)",
     },
     levels=_WAVEGUIDE_LEVELS,
     build=_waveguide_perturbations,

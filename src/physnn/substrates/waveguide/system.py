@@ -30,6 +30,8 @@ All are nuisance: s = 1 and zero otherwise in the design, drawn by
 unit-power input, so a perfect device with one window per class uses the brightest-detector
 readout (``output_kind = "intensity"``).
 
+In-situ gradients (``adjoint``, ``ffm``): :mod:`physnn.substrates.waveguide.insitu`.
+
 Units: metres, refractive-index units (RIU), radians.
 """
 
@@ -44,6 +46,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from physnn.physics import bpm
+from physnn.substrates.waveguide.insitu import WaveguideInSitu
 from physnn.systems.base import (
     Capabilities,
     Controls,
@@ -151,7 +154,7 @@ class WaveguideConfig:
         return self.inner_samples * self.dx
 
 
-class ProgrammableWaveguide(System):
+class ProgrammableWaveguide(WaveguideInSitu, System):
     """2-D programmable slab waveguide: Gaussian inputs, programmed Δn(x, z), detector windows."""
 
     name = "waveguide"
@@ -161,6 +164,9 @@ class ProgrammableWaveguide(System):
         linear=True,  # the output field is linear in the input field (intensities are detected)
         reciprocal=True,  # passive dielectric propagation; the adjoint is backward propagation
         detector_readout=True,
+        # the error sent backwards through the index, or forwards through the index written
+        # mirrored along z (fully forward mode, Xue et al. 2024): see .insitu
+        gradient_procedures=("adjoint", "ffm"),
         description="2-D programmable slab waveguide, split-step BPM (Onodera et al. 2024)",
     )
     config_class = WaveguideConfig
@@ -227,6 +233,7 @@ class ProgrammableWaveguide(System):
             "blur_length": 0.0,  # Gaussian writing blur σ, m
             "input_shift": 0.0,  # lateral displacement of the input spots, m
             "input_tilt": 0.0,  # tilt of the input beams in the slab, rad
+            "monitor_noise": 0.0,  # relative noise of the in-situ holographic field images
         }
 
     @property
