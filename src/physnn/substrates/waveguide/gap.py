@@ -22,11 +22,11 @@ knob                               mild       moderate    severe
 =================================  =========  ==========  =========
 index writing error σ (×10⁻³ RIU)  0.02       0.05        0.1
   correlation (programmable px)    1          2           2
-writing blur σ (µm)                2          5           10
-index scale error σ (relative)     0.05       0.15        0.3
+writing blur σ (µm)                1          2           5
+index scale error σ (relative)     0.05       0.1         0.2
 writing saturation a               0.2        0.5         1.0
-input shift σ (µm)                 0.5        2           5
-input tilt σ (mrad)                0.5        2           5
+input shift σ (µm)                 0.5        1           3
+input tilt σ (mrad)                0.5        1           3
 photons per input                  1e7        1e6         1e5
 read noise (e⁻ rms)                10         30          100
 in-situ field image noise (rel.)   0.001      0.01        0.03
@@ -37,12 +37,12 @@ measurements because the written index does not follow the design: in the author
 code (github.com/mcmahon-lab/2D-programmable-waveguide) the Δn-per-light calibration factor is a
 fitted parameter that was rescaled by tens of percent between runs (``dn_rescale_factor``), and
 the index-vs-light map is the sublinear response of a photoconductor in series with the
-waveguide's capacitance (``exp_sim_converter.dn_func``), so a 15 % (moderate) to 30 % (severe)
+waveguide's capacitance (``exp_sim_converter.dn_func``), so a 10 % (moderate) to 20 % (severe)
 scale error and a saturation a of 0.5–1 (g(½) = 0.6–0.67 instead of ½) are realistic for an
 uncalibrated twin. A few-percent spatial non-uniformity of Δn (0.02–0.1 × 10⁻³ on a 10⁻³
 range) is typical of large-area photoconductive films and projector illumination. The authors'
 simulation also blurs the written pattern by a Gaussian "carrier diffusion length"; we found no
-published value and take 2–10 µm, of the order of a projected micromirror and the input-spot
+published value and take 1–5 µm, of the order of a projected micromirror and the input-spot
 waist. Sub-micron to few-micron and milliradian misalignments are those of free-space or
 fibre-array edge coupling to a chip without active alignment. Photon budgets as for the
 diffractive network (Wang et al., Nat. Commun. 13, 123, 2022).
