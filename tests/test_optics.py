@@ -190,6 +190,81 @@ def test_transfer_function_is_cached_passive_and_band_limited():
     )
 
 
+def _analytic_transfer(n: int, dx: float, z: float) -> torch.Tensor:
+    """exp(i2π fz z) where fx² + fy² < 1/λ², exp(−2π κ z), κ = √(fx² + fy² − 1/λ²), elsewhere."""
+    fx, fy = optics.frequency_grid(n, dx)
+    excess = fx**2 + fy**2 - WAVELENGTH**-2
+    fz = torch.sqrt((-excess).clamp_min(0.0))
+    kappa = torch.sqrt(excess.clamp_min(0.0))
+    propagating = torch.exp(1j * 2 * math.pi * fz * z)
+    decaying = torch.exp(-2 * math.pi * kappa * z).to(torch.complex128)
+    return torch.where(excess < 0, propagating, decaying)
+
+
+def test_evanescent_transfer_function_matches_the_analytic_decay():
+    n, dx, z = 64, 0.3 * WAVELENGTH, 0.7 * WAVELENGTH  # Nyquist 1.67/λ: many evanescent bins
+    h = optics.transfer_function(
+        n, dx, WAVELENGTH, z, band_limit=False, evanescent=True, dtype=torch.complex128
+    )
+    expected = _analytic_transfer(n, dx, z)
+    assert float((h - expected).abs().max()) <= 1e-14
+    fx, fy = optics.frequency_grid(n, dx)
+    evanescent = fx**2 + fy**2 > WAVELENGTH**-2
+    assert bool(evanescent.any()) and bool((h[evanescent].abs() < 1).all())
+    assert float(h[evanescent].abs().max()) > 0.1  # kept, not dropped
+    # the option is part of the cache key, and the default still drops them
+    default = optics.transfer_function(n, dx, WAVELENGTH, z, band_limit=False)
+    assert default is not optics.transfer_function(
+        n, dx, WAVELENGTH, z, band_limit=False, evanescent=True
+    )
+    assert torch.equal(default[evanescent], torch.zeros_like(default[evanescent]))
+    limited = optics.transfer_function(n, dx, WAVELENGTH, 1e-4, evanescent=True)
+    u_lim = optics.band_limit_frequency(n, dx, WAVELENGTH, 1e-4)
+    assert torch.equal(limited != 0, (fx.abs() <= u_lim) & (fy.abs() <= u_lim))
+    with pytest.raises(ValueError, match="z >= 0"):
+        optics.transfer_function(n, dx, WAVELENGTH, -z, evanescent=True)
+
+
+def test_evanescent_energy_is_all_that_a_long_distance_removes():
+    n, dx = 64, 0.3 * WAVELENGTH  # 1/λ = 19.2 Δu: no grid frequency on the circle
+    gen = torch.Generator().manual_seed(3)
+    field = torch.randn(n, n, dtype=torch.complex128, generator=gen)
+    spectrum = optics.intensity(torch.fft.fft2(field)) / n**2  # Parseval: Σ|u|² = Σ|U|²/n²
+    fx, fy = optics.frequency_grid(n, dx)
+    excess = fx**2 + fy**2 - WAVELENGTH**-2
+    kappa = torch.sqrt(excess.clamp_min(0.0))
+    propagating = float(spectrum[excess < 0].sum())
+    for z in (0.1 * WAVELENGTH, 200 * WAVELENGTH):
+        kw = {"padding": 1.0, "band_limit": False}  # periodic: nothing leaves the window
+        dropped = optics.propagate(field, dx, WAVELENGTH, z, **kw)
+        kept = optics.propagate(field, dx, WAVELENGTH, z, evanescent=True, **kw)
+        decayed = float((spectrum * torch.exp(-4 * math.pi * kappa * z))[excess > 0].sum())
+        assert float(optics.intensity(dropped).sum()) == pytest.approx(propagating, rel=1e-12)
+        assert float(optics.intensity(kept).sum()) == pytest.approx(
+            propagating + decayed, rel=1e-12
+        )
+    # far from the source (z ≫ λ) the evanescent part is gone and the two options agree
+    assert decayed < 1e-30 * propagating
+    assert float((kept - dropped).abs().max()) < 1e-12 * float(dropped.abs().max())
+
+
+def test_evanescent_propagation_matches_torchoptics():
+    torchoptics = pytest.importorskip("torchoptics")
+    n, dx, z = 32, 0.3 * WAVELENGTH, 2 * WAVELENGTH
+    gen = torch.Generator().manual_seed(4)
+    field = torch.randn(n, n, dtype=torch.complex128, generator=gen)
+    theirs = (
+        torchoptics.Field(field, wavelength=WAVELENGTH, z=0, spacing=dx)
+        .propagate_to_z(z, propagation_method="ASM", asm_pad=(n // 2, n // 2))
+        .data
+    )
+    ours = optics.propagate(field, dx, WAVELENGTH, z, band_limit=False, evanescent=True)
+    dropped = optics.propagate(field, dx, WAVELENGTH, z, band_limit=False)
+    scale = float(theirs.abs().max())
+    assert float((ours - theirs).abs().max()) <= 1e-10 * scale
+    assert float((dropped - theirs).abs().max()) > 1e-3 * scale  # what the default leaves out
+
+
 def test_cache_filled_under_inference_mode_still_trains():
     field = gaussian(16, WAVELENGTH, 3 * WAVELENGTH)
     with torch.inference_mode():

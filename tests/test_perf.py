@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 import pytest
 import torch
@@ -146,3 +147,82 @@ def test_installed_peer_matches_physnn_in_the_paraxial_regime(name):
     assert len(params) == g.layers
     floor = cases.d2nn_floor(g, phase)(field)
     assert timing.relative_difference(floor, stack(field).abs().square()) < 1e-3
+
+
+def test_spread_flags_a_wide_series_and_not_a_tight_one():
+    """The statistics alone, on synthetic series: no clock, no sleeping."""
+    tight = [1.00, 1.02, 0.98, 1.01, 0.99, 1.03, 0.97, 1.00]
+    wide = [1.0, 1.1, 0.9, 3.0, 1.0, 2.5, 0.95, 4.0]  # a loaded machine's stretched repetitions
+    mid, width, noisy = timing.spread(tight)
+    assert mid == pytest.approx(1.0) and width < 0.05 and not noisy
+    mid, width, noisy = timing.spread(wide)
+    assert width > timing.NOISY_IQR_FRACTION * mid and noisy
+    # the threshold is the stated fraction: IQR 2 of median 3 is noisy at 0.5, not at 0.75
+    assert timing.spread([1.0, 2.0, 3.0, 4.0, 5.0], fraction=0.5)[2]
+    assert not timing.spread([1.0, 2.0, 3.0, 4.0, 5.0], fraction=0.75)[2]
+    assert not timing.spread([7.0])[2]  # one repetition has no spread
+
+
+def test_cpu_clock_and_unknown_clock():
+    w = torch.ones(3, requires_grad=True)
+    contender = timing.Contender("a", lambda: w * 2, timing.clear_grads(w))
+    times = timing.time_alternating([contender], reps=2, warmup=0, clock_name="cpu")
+    assert all(len(v) == 2 and min(v) >= 0 for v in times["a"].values())
+    with pytest.raises(ValueError, match="unknown clock 'sundial'"):
+        timing.time_alternating([contender], reps=1, clock_name="sundial")
+    assert timing.CLOCKS["cpu"] is time.process_time
+
+
+def _toy_case(physnn_times, floor_times):
+    """A case whose contenders' timings are the given series (the timing is patched)."""
+    w = torch.ones(2, requires_grad=True)
+    physnn = timing.Contender("physnn", lambda: w * 2, lambda: None)
+    floor = timing.Contender("floor", lambda: w * 1)
+    return timing.Case("toy", physnn, floor, peers=[], notes=[], passes=("forward",)), {
+        "physnn": {"forward": physnn_times},
+        "floor": {"forward": floor_times},
+    }
+
+
+def test_records_carry_clock_iqr_and_noisy(monkeypatch):
+    tight, wide = [1.0, 1.01, 0.99, 1.0, 1.02], [1.0, 3.0, 0.9, 4.0, 1.1]
+    case, times = _toy_case(physnn_times=tight, floor_times=wide)
+    monkeypatch.setattr(timing, "time_alternating", lambda *a, **k: times)
+    (record,) = perf.case_records(case, reps=5, warmup=0, device=torch.device("cpu"),
+                                  clock="cpu")  # fmt: skip
+    assert set(perf.RECORD_KEYS) <= set(record)
+    assert record["clock"] == "cpu"
+    assert record["iqr_s"] == {"physnn": timing.iqr(tight), "floor": timing.iqr(wide)}
+    assert record["physnn_iqr_s"] == record["iqr_s"]["physnn"]
+    assert record["noisy"] and record["noisy_contenders"] == ["floor"]
+    (warning,) = perf.noise_warnings([record])
+    assert "toy/forward" in warning and "floor" in warning and "physnn" not in warning
+    case, times = _toy_case(physnn_times=tight, floor_times=tight)
+    (record,) = perf.case_records(case, reps=5, warmup=0, device=torch.device("cpu"))
+    assert record["clock"] == "wall" and not record["noisy"] and record["noisy_contenders"] == []
+    assert perf.noise_warnings([record]) == []
+
+
+def test_cli_clock_option_and_noise_warning(capsys, monkeypatch):
+    monkeypatch.setattr(peers, "D2NN_PEERS", {})
+    monkeypatch.setattr(cases.D2NNGeometry, "of_size", classmethod(lambda c, s: c(24, 2, 2)))
+
+    def noisy(contenders, **kwargs):  # physnn spread wide, the floor tight
+        wide, tight = [1.0, 3.0, 0.9, 4.0, 1.1], [1.0, 1.01, 0.99, 1.0, 1.02]
+        series = {"physnn": wide}
+        return {c.name: {p: series.get(c.name, tight) for p in timing.PASSES} for c in contenders}
+
+    monkeypatch.setattr(timing, "time_alternating", noisy)
+    args = ["perf", "d2nn", "--size", "small", "--reps", "5", "--threads", "1", "--json"]
+    assert main([*args, "--clock", "cpu"]) == 0
+    out = capsys.readouterr()
+    records = json.loads(out.out)
+    assert all(r["clock"] == "cpu" and r["noisy_contenders"] == ["physnn"] for r in records)
+    assert "cpu clock" in out.err and out.err.count("warning: d2nn/") == 3
+    assert main(["perf", "--scaling", "x", "--clock", "cpu"]) == 2
+    assert "--clock" in capsys.readouterr().err
+
+
+def test_cpu_clock_is_refused_for_a_gpu():
+    with pytest.raises(perf.ConfigError, match="clock"):
+        perf.run(["d2nn"], reps=1, device="cuda", clock="cpu")

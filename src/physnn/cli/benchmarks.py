@@ -122,6 +122,9 @@ def cmd_perf(args: argparse.Namespace) -> int:
     if args.scaling:
         from physnn.perf import scaling
 
+        if args.clock != "wall":
+            raise ConfigError("--clock applies to the cases; --scaling times on the wall clock")
+
         records = scaling.run(args.scaling, quick=args.size == "small", reps=args.reps,
                               threads=args.threads or 1, device=args.device)  # fmt: skip
         if args.json:
@@ -139,6 +142,7 @@ def cmd_perf(args: argparse.Namespace) -> int:
         device=args.device,
         peers_dir=args.peers,
         compile=args.compile,
+        clock=args.clock,
     )
     if args.json:
         print(json.dumps(records, indent=2))
@@ -146,4 +150,6 @@ def cmd_perf(args: argparse.Namespace) -> int:
     else:
         print(perf.format_table(records))
         print("\n".join(notes))
+    for warning in perf.noise_warnings(records):
+        print(warning, file=sys.stderr)
     return 0

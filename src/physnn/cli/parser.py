@@ -242,6 +242,10 @@ def _add_perf_parser(sub: Any) -> None:
                       help="measure time and memory vs problem size instead; plots and a "
                       "table with the growth exponents go to DIR (default: off)")  # fmt: skip
     perf.add_argument("--device", help="torch device (default: cuda if present, else cpu)")
+    perf.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                      help="wall: elapsed time (default); cpu: the process's CPU time, which "
+                      "ignores time lost to other processes; meant for --threads 1 on the CPU, "
+                      "with T threads it sums their CPU seconds")  # fmt: skip
     perf.add_argument("--peers", help="peer venv (default: $PHYSNN_PEERS, else .peers)")
     perf.add_argument(
         "--compile",

@@ -7,6 +7,17 @@ comparison even on a shared machine. Each repetition times the forward pass and,
 the ``.backward()`` of a scalar (the sum) of its output; on CUDA both are bracketed by
 ``torch.cuda.synchronize`` so that the times are those of the kernels, not of their launches.
 
+Two clocks (:data:`CLOCKS`): ``wall`` (``time.perf_counter``, the default) and ``cpu``
+(``time.process_time``: the CPU seconds of every thread of this process, torch's intra-op pool
+included). The CPU clock does not count the time the process waits while other processes hold
+its cores, so it resists a loaded machine; but with T threads it is the *sum* over the threads,
+not the elapsed time, so it is meant for single-threaded runs (``--threads 1``), and it says
+nothing about a GPU's kernels (CUDA runs use the wall clock).
+
+A noisy machine shows as a wide spread of the repetitions: :func:`spread` gives each series'
+median, interquartile range and a ``noisy`` flag, set when the IQR exceeds
+:data:`NOISY_IQR_FRACTION` of the median.
+
 Peak memory is measured outside the timed repetitions, one contender at a time:
 
 * CUDA: ``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats``, minus the memory
@@ -32,6 +43,20 @@ import torch
 from torch import Tensor
 
 PASSES = ("forward", "backward", "forward+backward")
+
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
+"""The clocks a run can time with, by name (see the module docstring)."""
+
+NOISY_IQR_FRACTION = 0.25
+"""A series is *noisy* when its interquartile range exceeds this fraction of its median.
+
+On a lightly loaded machine the repetitions of one pass sit within a few per cent of each
+other (physnn's IQRs in docs/performance.md are 3–17 % of the median, the larger ones with
+other processes sharing the cores); on an overloaded machine single repetitions stretch by
+factors (issue 24: a pass whose halves took 0.9 and 1.4 ms measured 48 ms whole) and the IQR
+grows to the size of the median. 0.25 lies between the two: above the jitter of a usable run,
+well below the spread of a broken one; a median with an IQR under a quarter of it still ranks
+contenders that differ by more than that."""
 
 
 @dataclass(frozen=True)
@@ -92,29 +117,47 @@ def iqr(values: Sequence[float]) -> float:
     return q3 - q1
 
 
+def spread(
+    values: Sequence[float], fraction: float = NOISY_IQR_FRACTION
+) -> tuple[float, float, bool]:
+    """``(median, iqr, noisy)`` of one series of repetition times; ``noisy`` is True when the
+    interquartile range exceeds ``fraction`` × the median (:data:`NOISY_IQR_FRACTION`)."""
+    mid, width = median(values), iqr(values)
+    return mid, width, width > fraction * mid
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
+def clock(name: str) -> Callable[[], float]:
+    """The clock called ``name`` (:data:`CLOCKS`); ValueError for an unknown name."""
+    try:
+        return CLOCKS[name]
+    except KeyError:
+        raise ValueError(f"unknown clock {name!r}; known: {', '.join(CLOCKS)}") from None
+
+
 def run_once(
-    contender: Contender, device: torch.device, backward: bool = True
+    contender: Contender, device: torch.device, backward: bool = True, clock_name: str = "wall"
 ) -> tuple[float, float]:
     """Seconds of one forward pass and of the backward of the sum of its output (0 when
-    ``backward`` is False: the pass is then not run)."""
+    ``backward`` is False: the pass is then not run), on the clock ``clock_name``."""
+    now = clock(clock_name)
     _sync(device)
-    start = time.perf_counter()
+    start = now()
     out = contender.forward()
     _sync(device)
-    forward = time.perf_counter() - start
+    forward = now() - start
     backward_s = 0.0
     if backward:
         loss = out.sum()
         _sync(device)
-        start = time.perf_counter()
+        start = now()
         loss.backward()
         _sync(device)
-        backward_s = time.perf_counter() - start
+        backward_s = now() - start
     if contender.reset is not None:
         contender.reset()
     return forward, backward_s
@@ -127,8 +170,10 @@ def time_alternating(
     warmup: int = 2,
     device: torch.device | str = "cpu",
     backward: bool = True,
+    clock_name: str = "wall",
 ) -> dict[str, dict[str, list[float]]]:
-    """Per contender and pass (:data:`PASSES`), the seconds of each of ``reps`` repetitions.
+    """Per contender and pass (:data:`PASSES`), the seconds of each of ``reps`` repetitions,
+    on the clock ``clock_name`` (:data:`CLOCKS`).
 
     ``warmup`` untimed rounds come first (caches, FFT plans, allocator); then each round runs
     every contender once, in order, so the contenders alternate. ``forward+backward`` is the
@@ -137,14 +182,15 @@ def time_alternating(
     if reps < 1:
         raise ValueError(f"reps must be at least 1, got {reps}")
     device = torch.device(device)
+    clock(clock_name)  # an unknown clock fails before any pass runs
     for _ in range(warmup):
         for contender in contenders:
-            run_once(contender, device, backward)
+            run_once(contender, device, backward, clock_name)
     passes = PASSES if backward else ("forward",)
     times = {c.name: {p: [] for p in passes} for c in contenders}
     for _ in range(reps):
         for contender in contenders:
-            fwd, bwd = run_once(contender, device, backward)
+            fwd, bwd = run_once(contender, device, backward, clock_name)
             times[contender.name]["forward"].append(fwd)
             if backward:
                 times[contender.name]["backward"].append(bwd)

@@ -12,8 +12,9 @@ Physics
 A monochromatic scalar field obeys the Helmholtz equation (∇² + k²) u = 0, k = 2π/λ. Each plane
 wave exp(i2π(fx·x + fy·y)) of the angular spectrum travels a distance z by acquiring the phase
 2π fz z, with fz = √(1/λ² − fx² − fy²); components with fx² + fy² > 1/λ² are evanescent and are
-dropped. The angular spectrum method (Goodman, *Introduction to Fourier Optics*, 3rd ed., §3.10)
-therefore propagates u over z as
+dropped by default (``evanescent=True`` keeps them with their decay exp(−2π κ z),
+κ = √(fx² + fy² − 1/λ²), as torchoptics does). The angular spectrum method (Goodman,
+*Introduction to Fourier Optics*, 3rd ed., §3.10) therefore propagates u over z as
 
     u(x, y; z) = F⁻¹[ F[u(·; 0)] · H ],    H(fx, fy) = exp(i 2π z √(1/λ² − fx² − fy²)),
 
@@ -98,17 +99,26 @@ def _transfer_function(
     wavelength: float,
     z: float,
     band_limit: bool,
+    evanescent: bool,
     device: str,
     dtype: torch.dtype,
 ) -> Tensor:
     with torch.inference_mode(False):
         fx, fy = frequency_grid(n, dx, device=torch.device(device), dtype=torch.float64)
-        passband = fx**2 + fy**2 < 1.0 / wavelength**2  # propagating waves only
+        radial = fx**2 + fy**2
+        if evanescent:  # every component; the evanescent ones decay as exp(−2π κ z)
+            passband = torch.ones_like(radial, dtype=torch.bool)
+        else:
+            passband = radial < 1.0 / wavelength**2  # propagating waves only
         if band_limit:
             u_lim = band_limit_frequency(n, dx, wavelength, z)
             passband &= (fx.abs() <= u_lim) & (fy.abs() <= u_lim)
         fz = _axial_frequency(n, dx, wavelength, device, torch.float64)
-        h = torch.polar(passband.to(torch.float64), 2.0 * math.pi * z * fz)
+        modulus = passband.to(torch.float64)
+        if evanescent:
+            kappa = torch.sqrt((radial - 1.0 / wavelength**2).clamp_min(0.0))
+            modulus = modulus * torch.exp(-2.0 * math.pi * z * kappa)
+        h = torch.polar(modulus, 2.0 * math.pi * z * fz)
         return h.to(dtype)
 
 
@@ -119,18 +129,23 @@ def transfer_function(
     z: float,
     *,
     band_limit: bool = True,
+    evanescent: bool = False,
     device=None,
     dtype: torch.dtype = torch.complex64,
 ) -> Tensor:
     """Angular-spectrum transfer function H = exp(i 2π z fz) on the (padded) n×n grid.
 
-    Evanescent components (fx² + fy² ≥ 1/λ²) are set to 0; with ``band_limit`` so is everything
-    outside |fx|, |fy| ≤ u_lim (Matsushima & Shimobaba, Opt. Express 17, 19662 (2009)), see
-    :func:`band_limit_frequency`. Computed in float64, cast to ``dtype``, and cached per
-    (n, dx, λ, z, band_limit, device, dtype) because it is needed on every forward pass: the
-    returned tensor is shared, so callers must not modify it in place.
+    Evanescent components (fx² + fy² ≥ 1/λ²) are set to 0, unless ``evanescent`` keeps them
+    with their decay H = exp(−2π κ z), κ = √(fx² + fy² − 1/λ²) (then only z ≥ 0 is allowed:
+    backwards, the decay would be an exponential growth). With ``band_limit`` everything outside
+    |fx|, |fy| ≤ u_lim is set to 0 as well (Matsushima & Shimobaba, Opt. Express 17, 19662
+    (2009)), see :func:`band_limit_frequency`. Computed in float64, cast to ``dtype``, and cached
+    per (n, dx, λ, z, band_limit, evanescent, device, dtype) because it is needed on every forward
+    pass: the returned tensor is shared, so callers must not modify it in place.
     """
-    key = (int(n), float(dx), float(wavelength), float(z), bool(band_limit))
+    if evanescent and z < 0:
+        raise ValueError(f"evanescent waves can only be kept for z >= 0, got z={z}")
+    key = (int(n), float(dx), float(wavelength), float(z), bool(band_limit), bool(evanescent))
     return _transfer_function(*key, _device_key(device), dtype)
 
 
@@ -174,6 +189,7 @@ def propagate(
     *,
     padding: float = 2.0,
     band_limit: bool = True,
+    evanescent: bool = False,
     extra_phase: Tensor | None = None,
 ) -> Tensor:
     """Propagate ``field`` (..., N, N) over ``z`` by the band-limited angular spectrum method.
@@ -183,8 +199,10 @@ def propagate(
     :func:`transfer_function` and by ``extra_phase`` if given (it must broadcast against
     (..., Np, Np), e.g. one :func:`misalignment_phase` per batch element or layer); and the
     central N×N window is kept, so light that leaves the aperture is lost. ``padding=1`` gives
-    periodic (circular) propagation. Vectorised over all leading dims; a real ``field`` is
-    promoted to complex and ``extra_phase`` is cast to the field's complex dtype.
+    periodic (circular) propagation. ``evanescent=True`` keeps the evanescent components with
+    their decay instead of dropping them (see :func:`transfer_function`). Vectorised over all
+    leading dims; a real ``field`` is promoted to complex and ``extra_phase`` is cast to the
+    field's complex dtype.
     """
     n = field.shape[-1]
     if field.dim() < 2 or field.shape[-2] != n:
@@ -195,7 +213,14 @@ def propagate(
     after = n_pad - n - before
     padded = F.pad(field, (before, after, before, after)) if n_pad > n else field
     h = transfer_function(
-        n_pad, dx, wavelength, z, band_limit=band_limit, device=field.device, dtype=field.dtype
+        n_pad,
+        dx,
+        wavelength,
+        z,
+        band_limit=band_limit,
+        evanescent=evanescent,
+        device=field.device,
+        dtype=field.dtype,
     )
     if extra_phase is not None:
         h = h * extra_phase.to(field.dtype)
