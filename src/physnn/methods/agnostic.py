@@ -10,7 +10,8 @@ physics takes, with no local derivative read out or computed.
 
 One step: the device measures y (a query), the digital blocks run on y with autograd (the exact
 readout gradient and g = ∂L/∂y), then ``Device.measure_gradient(x, g, "agnostic")`` runs the two
-phases (two passes per sample) and reports the displacement as ĝ = −Δθ / (T β), which the
+phases (three passes per sample with the default hold at −β, two with
+``agnostic_symmetric=false``) and reports the displacement as ĝ = −Δθ / (T β), which the
 optimizer descends (its step lr·ĝ is the physics' own step at lr = T β). The nudge strength and
 the duration of the nudged phase are options of the system, since the device carries the
 procedure out (the elastic network's ``agnostic_nudge`` and ``agnostic_time``, -S key=value), as
